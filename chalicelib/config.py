@@ -1,0 +1,72 @@
+"""Settings read from the environment, on use, so tests and the local stack can set them late."""
+
+from __future__ import annotations
+
+import os
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def stage() -> str:
+    return _env("STAGE", "local")
+
+
+def table_prefix() -> str:
+    """Every table is named `<prefix><entity>`, e.g. `bounty-local-bounties`."""
+    return _env("TABLE_PREFIX", f"bounty-{stage()}-")
+
+
+def queue_prefix() -> str:
+    return _env("QUEUE_PREFIX", f"bounty-{stage()}-")
+
+
+# Queue names are needed at import time by the @app.on_sqs_message decorators, so they are
+# plain functions over the environment the Lambda (or the local runner) is started with.
+def payouts_queue_name() -> str:
+    return queue_prefix() + "payouts"
+
+
+def refunds_queue_name() -> str:
+    return queue_prefix() + "refunds"
+
+
+def timers_queue_name() -> str:
+    return queue_prefix() + "timers"
+
+
+def platform_fee_bps() -> int:
+    return int(_env("PLATFORM_FEE_BPS", "1000"))
+
+
+def supported_currencies() -> frozenset[str]:
+    raw = _env("SUPPORTED_CURRENCIES", "usd")
+    return frozenset({"usd"} | {c.strip().lower() for c in raw.split(",") if c.strip()})
+
+
+def open_index_shards() -> int:
+    return int(_env("OPEN_INDEX_SHARDS", "4"))
+
+
+def api_key_pepper() -> str:
+    """Secret mixed into API-key hashes so a leaked table does not reveal usable keys."""
+    return _env("API_KEY_PEPPER", "local-dev-pepper")
+
+
+def stripe_secret_key() -> str:
+    return _env("STRIPE_SECRET_KEY", "sk_test_local")
+
+
+def stripe_api_base() -> str | None:
+    """Set in the local stack to localstripe's URL; unset on AWS (the SDK's default)."""
+    return os.environ.get("STRIPE_API_BASE") or None
+
+
+def stripe_webhook_secret() -> str:
+    return _env("STRIPE_WEBHOOK_SECRET", "whsec_local")
+
+
+def public_base_url() -> str:
+    """Where people reach the API and the web form; used in links we hand out."""
+    return _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")

@@ -1,0 +1,88 @@
+"""Small interfaces between the use cases and the outside world (Stripe, SQS, the clock)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class FundingIntent:
+    payment_intent_id: str
+    client_secret: str
+    # Stripe's PaymentIntent status: "succeeded", "requires_payment_method", "requires_confirmation", ...
+    status: str
+    charge_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """A verified Stripe webhook event, reduced to what we act on."""
+
+    id: str
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)  # event.data.object as a plain dict
+
+
+class InvalidWebhook(Exception):
+    """The payload or its signature did not verify."""
+
+
+class PaymentDeclined(Exception):
+    """Stripe refused the card; the message is safe to show the client."""
+
+
+class PaymentsUnavailable(Exception):
+    """Stripe (or the network to it) failed in a way worth retrying later."""
+
+
+class Payments(Protocol):
+    def create_funding_intent(
+        self,
+        *,
+        bounty_id: str,
+        amount: int,
+        currency: str,
+        payment_method: str | None,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> FundingIntent:
+        """A PaymentIntent captured at once, in the bounty's transfer group; confirmed when
+        `payment_method` is given. A decline returns status != succeeded (never raises for it)."""
+
+    def parse_webhook(self, raw_body: bytes, signature_header: str | None) -> PaymentEvent:
+        """Raises InvalidWebhook unless the body is signed with our endpoint secret, within tolerance."""
+
+    def create_express_account(self, *, account_id: str, email: str, idempotency_key: str) -> str:
+        """A Connect Express account able to receive transfers; returns its `acct_...` id."""
+
+    def create_onboarding_link(self, *, stripe_account_id: str, refresh_url: str, return_url: str) -> str:
+        """A single-use hosted onboarding URL."""
+
+    def transfer(
+        self,
+        *,
+        payout_id: str,
+        destination: str,
+        amount: int,
+        currency: str,
+        source_charge: str | None,
+        transfer_group: str,
+        idempotency_key: str,
+    ) -> str:
+        """Moves `amount` to the connected account exactly once per payout_id: looks for an earlier
+        transfer carrying metadata payout_id before creating one. Returns the transfer id."""
+
+    def refund(self, *, payment_intent_id: str, amount: int, refund_key: str, idempotency_key: str) -> str:
+        """Refunds part of a PaymentIntent exactly once per refund_key. Returns the refund id."""
+
+
+class Queue(Protocol):
+    def send(self, queue_name: str, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
+        """Puts one JSON message on the named queue."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Timezone-aware UTC now."""

@@ -1,0 +1,81 @@
+"""Start the stand-in servers (moto, localstripe) as child processes bound to 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def wait_for_http(url: str, *, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    """Polls until `url` answers at all (any HTTP status counts as up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {process.returncode} before it was ready")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def _spawn(name: str, args: Sequence[str], ready_url: str, base_url: str, log: Path | None) -> Server:
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+    process = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+    try:
+        wait_for_http(ready_url, process=process)
+    except Exception:
+        process.kill()
+        raise
+    return Server(name, base_url, process)
+
+
+def start_moto(port: int | None = None, *, log: Path | None = None) -> Server:
+    port = port or free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    args = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    return _spawn("moto", args, f"{url}/moto-api/", url, log)
+
+
+def start_localstripe(port: int | None = None, *, data_file: Path | None = None, log: Path | None = None) -> Server:
+    """localstripe with our dev plugin; state kept in `data_file` (a fresh store when None)."""
+    port = port or free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    args = [sys.executable, "-m", "devtools.localstripe_server", "--host", LOOPBACK, "--port", str(port)]
+    if data_file is not None:
+        args += ["--data-file", str(data_file)]
+    return _spawn("localstripe", args, f"{url}/v1/customers", url, log)

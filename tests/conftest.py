@@ -1,0 +1,44 @@
+"""Shared fixtures: the real stand-in servers (moto, localstripe) over HTTP, started once per run."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+
+import pytest
+
+from devtools.servers import start_localstripe, start_moto
+
+# Set before any boto3/PynamoDB/stripe client exists; the app reads these lazily.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("STAGE", "test")
+os.environ.setdefault("STRIPE_SECRET_KEY", "sk_test_local")
+os.environ.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_test_secret")
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    server = start_moto()
+    os.environ["AWS_ENDPOINT_URL"] = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def localstripe_server():
+    server = start_localstripe()
+    os.environ["STRIPE_API_BASE"] = server.url
+    yield server
+    server.stop()
+
+
+def reset_moto(url: str) -> None:
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def reset_localstripe(url: str) -> None:
+    request = urllib.request.Request(f"{url}/_config/data", method="DELETE")
+    urllib.request.urlopen(request, timeout=10).close()
