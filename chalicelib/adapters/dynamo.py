@@ -1,0 +1,266 @@
+"""The repository on DynamoDB: records in and out, versioned conditional writes, index queries."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from .. import config
+from ..core import errors
+from ..core.model import (
+    OPEN,
+    Account,
+    ApiKey,
+    Bounty,
+    Claim,
+    LedgerEntry,
+    Message,
+    Participant,
+    Payout,
+    Submission,
+)
+from ..repository import IdempotencyRecord, Page
+from . import dynamo_models as m
+
+_MODEL_OF: dict[type, type[m._Table]] = {
+    Account: m.AccountModel,
+    ApiKey: m.ApiKeyModel,
+    Bounty: m.BountyModel,
+    Claim: m.ClaimModel,
+    Submission: m.SubmissionModel,
+    Participant: m.ParticipantModel,
+    Payout: m.PayoutModel,
+    LedgerEntry: m.LedgerEntryModel,
+    Message: m.MessageModel,
+    IdempotencyRecord: m.IdempotencyModel,
+}
+_RECORD_OF = {model: record for record, model in _MODEL_OF.items()}
+_RETRYABLE_CANCELLATIONS = {"ConditionalCheckFailed", "TransactionConflict"}
+
+
+def create_tables() -> None:
+    """Creates every missing table (local stack and tests; on AWS the tables come from infra/)."""
+    m.bind()
+    for model in m.ALL_MODELS:
+        if not model.exists():
+            model.create_table(wait=True)
+            if model is m.IdempotencyModel:
+                model.update_ttl(ignore_update_ttl_errors=True)
+
+
+# ---- records <-> items -------------------------------------------------------------------------------
+
+def _sort_key(created_at, record_id: str) -> str:
+    return f"{created_at.isoformat()}#{record_id}"
+
+
+def _shard(record_id: str) -> str:
+    digest = hashlib.blake2s(record_id.encode(), digest_size=2).digest()
+    return f"open#{int.from_bytes(digest, 'big') % config.open_index_shards()}"
+
+
+def _to_item(record: Any, version: int) -> m._Table:
+    model = _MODEL_OF[type(record)]
+    values = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    values["version"] = version
+    if hasattr(model, "sort_key"):
+        values["sort_key"] = _sort_key(record.created_at, record.id)
+    if isinstance(record, Bounty):
+        values["open_shard"] = _shard(record.id) if record.status == OPEN else None
+    return model(**values)
+
+
+def _to_record(item: m._Table) -> Any:
+    record_type = _RECORD_OF[type(item)]
+    return record_type(**{f.name: getattr(item, f.name) for f in dataclasses.fields(record_type)})
+
+
+# ---- cursors -----------------------------------------------------------------------------------------
+
+def encode_cursor(sort_key: str) -> str:
+    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        value = ""
+    if "#" not in value:
+        raise errors.Invalid("cursor is not one this API handed out; start again without it.", code="invalid_cursor")
+    return value
+
+
+class DynamoRepository:
+    """Implements chalicelib.repository.Repository on PynamoDB."""
+
+    def __init__(self) -> None:
+        m.bind()
+
+    # -- reads by key --
+
+    def _get(self, model: type[m._Table], hash_key: str, range_key: str | None = None):
+        try:
+            return _to_record(model.get(hash_key, range_key, consistent_read=True))
+        except model.DoesNotExist:
+            return None
+
+    def get_account(self, account_id: str) -> Account | None:
+        return self._get(m.AccountModel, account_id)
+
+    def get_api_key(self, key_hash: str) -> ApiKey | None:
+        return self._get(m.ApiKeyModel, key_hash)
+
+    def get_bounty(self, bounty_id: str) -> Bounty | None:
+        return self._get(m.BountyModel, bounty_id)
+
+    def get_claim(self, claim_id: str) -> Claim | None:
+        return self._get(m.ClaimModel, claim_id)
+
+    def get_submission(self, submission_id: str) -> Submission | None:
+        return self._get(m.SubmissionModel, submission_id)
+
+    def get_payout(self, payout_id: str) -> Payout | None:
+        return self._get(m.PayoutModel, payout_id)
+
+    def get_participant(self, bounty_id: str, freelancer_id: str) -> Participant | None:
+        return self._get(m.ParticipantModel, bounty_id, freelancer_id)
+
+    def get_idempotency(self, key: str) -> IdempotencyRecord | None:
+        return self._get(m.IdempotencyModel, key)
+
+    # -- index queries --
+
+    def _page(self, index, hash_value: str, *, limit: int, cursor: str | None, filter_condition=None) -> Page:
+        after = decode_cursor(cursor)
+        range_condition = index._model.sort_key < after if after else None
+        items = list(index.query(hash_value, range_condition, filter_condition=filter_condition,
+                                 scan_index_forward=False, limit=limit + 1))
+        records = [_to_record(item) for item in items[:limit]]
+        next_cursor = encode_cursor(items[limit - 1].sort_key) if len(items) > limit else None
+        return Page(records, next_cursor)
+
+    def list_open_bounties(self, *, limit: int, cursor: str | None, tag: str | None = None,
+                           min_reward: int | None = None) -> Page:
+        """Newest first across the shards of the sparse open index: each shard gives its newest
+        limit+1 after the cursor, and the merge keeps the newest `limit`."""
+        after = decode_cursor(cursor)
+        index = m.BountyModel.open_newest
+        condition = None
+        if tag:
+            condition = m.BountyModel.tags.contains(tag)
+        if min_reward is not None:
+            reward_condition = m.BountyModel.reward >= min_reward
+            condition = reward_condition if condition is None else condition & reward_condition
+        candidates: list[m.BountyModel] = []
+        for shard in range(config.open_index_shards()):
+            range_condition = m.BountyModel.sort_key < after if after else None
+            candidates += index.query(f"open#{shard}", range_condition, filter_condition=condition,
+                                      scan_index_forward=False, limit=limit + 1)
+        candidates.sort(key=lambda item: item.sort_key, reverse=True)
+        records = [_to_record(item) for item in candidates[:limit]]
+        next_cursor = encode_cursor(candidates[limit - 1].sort_key) if len(candidates) > limit else None
+        return Page(records, next_cursor)
+
+    def list_client_bounties(self, client_id: str, *, limit: int, cursor: str | None,
+                             status: str | None = None) -> Page:
+        condition = (m.BountyModel.status == status) if status else None
+        return self._page(m.BountyModel.by_client, client_id, limit=limit, cursor=cursor, filter_condition=condition)
+
+    def list_bounty_submissions(self, bounty_id: str, *, limit: int, cursor: str | None) -> Page:
+        return self._page(m.SubmissionModel.by_bounty, bounty_id, limit=limit, cursor=cursor)
+
+    def list_bounty_claims(self, bounty_id: str, *, limit: int, cursor: str | None) -> Page:
+        return self._page(m.ClaimModel.by_bounty, bounty_id, limit=limit, cursor=cursor)
+
+    def list_freelancer_submissions(self, freelancer_id: str, *, limit: int, cursor: str | None) -> Page:
+        return self._page(m.SubmissionModel.by_freelancer, freelancer_id, limit=limit, cursor=cursor)
+
+    def list_freelancer_claims(self, freelancer_id: str, *, limit: int, cursor: str | None) -> Page:
+        return self._page(m.ClaimModel.by_freelancer, freelancer_id, limit=limit, cursor=cursor)
+
+    def list_freelancer_payouts(self, freelancer_id: str, *, limit: int, cursor: str | None) -> Page:
+        return self._page(m.PayoutModel.by_freelancer, freelancer_id, limit=limit, cursor=cursor)
+
+    def list_ledger(self, bounty_id: str) -> list[LedgerEntry]:
+        return [_to_record(item) for item in m.LedgerEntryModel.query(bounty_id, consistent_read=True)]
+
+    def list_messages(self, bounty_id: str, *, limit: int, cursor: str | None) -> Page:
+        """Oldest first, as a thread reads; the cursor is the last message id seen."""
+        after = decode_cursor(cursor)
+        range_condition = m.MessageModel.id > after.split("#", 1)[1] if after else None
+        items = list(m.MessageModel.query(bounty_id, range_condition, consistent_read=True, limit=limit + 1))
+        records = [_to_record(item) for item in items[:limit]]
+        last = items[limit - 1] if len(items) > limit else None
+        return Page(records, encode_cursor(_sort_key(last.created_at, last.id)) if last else None)
+
+    # -- writes --
+
+    def commit(self, changed: Sequence[Any] = (), created: Sequence[Any] = (), deleted: Sequence[Any] = ()) -> None:
+        """Writes every record or none. `changed` ones must still be at the version they were read
+        at, `created` ones must not exist yet; any lost race raises ConcurrentUpdate."""
+        writes = [(record, False) for record in changed] + [(record, True) for record in created]
+        if len(writes) == 1 and not deleted:
+            self._save_one(*writes[0])
+            return
+        try:
+            with TransactWrite(connection=_connection()) as transaction:
+                for record, is_new in writes:
+                    item, condition = _conditional_item(record, is_new)
+                    transaction.save(item, condition=condition)
+                for record in deleted:
+                    item = _to_item(record, record.version)
+                    transaction.delete(item, condition=type(item).version == record.version)
+        except TransactWriteError as error:
+            reasons = {reason.code for reason in (error.cancellation_reasons or []) if reason}
+            if reasons & _RETRYABLE_CANCELLATIONS or error.cause_response_code == "TransactionConflictException":
+                raise errors.ConcurrentUpdate(str(reasons)) from error
+            raise
+
+    def _save_one(self, record: Any, is_new: bool) -> None:
+        item, condition = _conditional_item(record, is_new)
+        try:
+            item.save(condition=condition)
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                raise errors.ConcurrentUpdate(type(record).__name__) from error
+            raise
+
+    def delete(self, record: Any) -> None:
+        item = _to_item(record, record.version)
+        try:
+            item.delete(condition=type(item).version == record.version)
+        except DeleteError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                raise errors.ConcurrentUpdate(type(record).__name__) from error
+            raise
+
+
+def _conditional_item(record: Any, is_new: bool):
+    """The item at its next version, and the condition that it is still what we read."""
+    if is_new:
+        item = _to_item(record, 1)
+        hash_attr = getattr(type(item), type(item)._hash_keyname)
+        return item, hash_attr.does_not_exist()
+    item = _to_item(record, record.version + 1)
+    return item, type(item).version == record.version
+
+
+_shared_connection: Connection | None = None
+
+
+def _connection() -> Connection:
+    global _shared_connection
+    if _shared_connection is None:
+        _shared_connection = Connection()
+    return _shared_connection

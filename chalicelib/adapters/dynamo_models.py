@@ -1,0 +1,214 @@
+"""PynamoDB models: one table per entity, with the indexes every access pattern needs (no Scan)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from .. import config
+
+
+def _index(index_name: str, hash_name: str, range_name: str) -> type[GlobalSecondaryIndex]:
+    """A GSI keyed on (hash_name, range_name), both strings, projecting every attribute."""
+    meta = type("Meta", (), {"index_name": index_name, "projection": AllProjection()})
+    attrs = {
+        "Meta": meta,
+        hash_name: UnicodeAttribute(hash_key=True),
+        range_name: UnicodeAttribute(range_key=True),
+    }
+    return type(f"{index_name}_index", (GlobalSecondaryIndex,), attrs)
+
+
+class _Table(Model):
+    """Every table: on-demand billing, a version for optimistic concurrency, the name set by bind()."""
+
+    class Meta:
+        abstract = True
+        table_name = "unbound"
+        billing_mode = "PAY_PER_REQUEST"
+
+    entity = ""
+    version = NumberAttribute(default=0)
+
+
+class AccountModel(_Table):
+    entity = "accounts"
+    id = UnicodeAttribute(hash_key=True)
+    role = UnicodeAttribute()
+    name = UnicodeAttribute()
+    email = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    stripe_account_id = UnicodeAttribute(null=True)
+    payouts_enabled = BooleanAttribute(default=False)
+    rating_sum = NumberAttribute(default=0)
+    rating_count = NumberAttribute(default=0)
+    completed = NumberAttribute(default=0)
+    earned = JSONAttribute(default=dict)
+
+
+class ApiKeyModel(_Table):
+    entity = "api_keys"
+    key_hash = UnicodeAttribute(hash_key=True)
+    key_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    revoked = BooleanAttribute(default=False)
+    by_account = _index("by_account", "account_id", "key_id")()
+
+
+class BountyModel(_Table):
+    entity = "bounties"
+    id = UnicodeAttribute(hash_key=True)
+    client_id = UnicodeAttribute()
+    title = UnicodeAttribute()
+    description = UnicodeAttribute()
+    reward = NumberAttribute()
+    currency = UnicodeAttribute()
+    slots = NumberAttribute()
+    deadline = UTCDateTimeAttribute()
+    review_window_seconds = NumberAttribute()
+    claim_seconds = NumberAttribute(null=True)
+    estimated_minutes = NumberAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    fee = NumberAttribute()
+    amount_total = NumberAttribute()
+    free_slots = NumberAttribute()
+    claimed_slots = NumberAttribute(default=0)
+    pending_slots = NumberAttribute(default=0)
+    approved_slots = NumberAttribute(default=0)
+    refund_owed_slots = NumberAttribute(default=0)
+    refunded_slots = NumberAttribute(default=0)
+    payment_intent_id = UnicodeAttribute(null=True)
+    client_secret = UnicodeAttribute(null=True)
+    charge_id = UnicodeAttribute(null=True)
+    funding_error = UnicodeAttribute(null=True)
+    # Index-only attributes. `open_shard` exists only while the bounty is open (a sparse index),
+    # spread over a few shards so one hot partition does not carry every listing.
+    sort_key = UnicodeAttribute()
+    open_shard = UnicodeAttribute(null=True)
+    open_newest = _index("open_newest", "open_shard", "sort_key")()
+    by_client = _index("by_client", "client_id", "sort_key")()
+
+
+class ClaimModel(_Table):
+    entity = "claims"
+    id = UnicodeAttribute(hash_key=True)
+    bounty_id = UnicodeAttribute()
+    freelancer_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    ended_at = UTCDateTimeAttribute(null=True)
+    sort_key = UnicodeAttribute()
+    by_bounty = _index("by_bounty", "bounty_id", "sort_key")()
+    by_freelancer = _index("by_freelancer", "freelancer_id", "sort_key")()
+
+
+class SubmissionModel(_Table):
+    entity = "submissions"
+    id = UnicodeAttribute(hash_key=True)
+    bounty_id = UnicodeAttribute()
+    freelancer_id = UnicodeAttribute()
+    content = UnicodeAttribute()
+    links = ListAttribute(of=UnicodeAttribute, default=list)
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    auto_approve_at = UTCDateTimeAttribute()
+    claim_id = UnicodeAttribute(null=True)
+    claimed_at = UTCDateTimeAttribute(null=True)
+    decided_at = UTCDateTimeAttribute(null=True)
+    auto_approved = BooleanAttribute(default=False)
+    rating = NumberAttribute(null=True)
+    feedback = UnicodeAttribute(null=True)
+    rejection_reason = UnicodeAttribute(null=True)
+    payout_id = UnicodeAttribute(null=True)
+    sort_key = UnicodeAttribute()
+    by_bounty = _index("by_bounty", "bounty_id", "sort_key")()
+    by_freelancer = _index("by_freelancer", "freelancer_id", "sort_key")()
+
+
+class ParticipantModel(_Table):
+    entity = "participants"
+    bounty_id = UnicodeAttribute(hash_key=True)
+    freelancer_id = UnicodeAttribute(range_key=True)
+    live_claim_id = UnicodeAttribute(null=True)
+    open_submission_id = UnicodeAttribute(null=True)
+    approved_submission_id = UnicodeAttribute(null=True)
+
+
+class PayoutModel(_Table):
+    entity = "payouts"
+    id = UnicodeAttribute(hash_key=True)
+    submission_id = UnicodeAttribute()
+    bounty_id = UnicodeAttribute()
+    freelancer_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    transfer_id = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    last_error = UnicodeAttribute(null=True)
+    sort_key = UnicodeAttribute()
+    by_freelancer = _index("by_freelancer", "freelancer_id", "sort_key")()
+
+
+class LedgerEntryModel(_Table):
+    entity = "ledger"
+    bounty_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    reference = UnicodeAttribute(null=True)
+
+
+class MessageModel(_Table):
+    entity = "messages"
+    bounty_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    author_id = UnicodeAttribute()
+    author_role = UnicodeAttribute()
+    body = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class IdempotencyModel(_Table):
+    entity = "idempotency"
+    key = UnicodeAttribute(hash_key=True)
+    fingerprint = UnicodeAttribute()
+    state = UnicodeAttribute()  # in_progress | done
+    status_code = NumberAttribute(null=True)
+    body = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+
+
+ALL_MODELS: tuple[type[_Table], ...] = (
+    AccountModel, ApiKeyModel, BountyModel, ClaimModel, SubmissionModel, ParticipantModel,
+    PayoutModel, LedgerEntryModel, MessageModel, IdempotencyModel,
+)
+
+
+def bind() -> None:
+    """Points every model at this stage's tables. Called once per container, before first use."""
+    prefix = config.table_prefix()
+    for model in ALL_MODELS:
+        # Each model gets a Meta of its own: subclasses would otherwise share _Table's.
+        model.Meta = type("Meta", (_Table.Meta,), {"table_name": prefix + model.entity})
+        model._connection = None

@@ -1,0 +1,133 @@
+"""The HTTP edge: JSON in and out, errors in the contract's shape, auth, paging, and route registration
+that also feeds the OpenAPI document."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from ..bootstrap import deps
+from ..core import errors
+from ..services.accounts import authenticate
+from ..services.deps import Caller
+from . import idempotency
+from .schemas import MAX_BODY_BYTES, MAX_PAGE
+
+log = logging.getLogger(__name__)
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+@dataclass
+class RouteDoc:
+    path: str
+    method: str
+    summary: str
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    auth: str | None
+    query: dict[str, str] = field(default_factory=dict)
+    idempotent: bool = False
+
+
+ROUTES: list[RouteDoc] = []
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump(mode="json")
+    return Response(body=json.dumps(payload, separators=(",", ":")), status_code=status, headers=JSON_HEADERS)
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    return json_response({"error": {"code": code, "message": message}}, status)
+
+
+def _validation_message(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        if item["type"] == "extra_forbidden":
+            parts.append(f"unknown field '{where}'")
+        elif item["type"] == "missing":
+            parts.append(f"'{where}' is required")
+        else:
+            parts.append(f"'{where}': {item['msg']}")
+    return "Invalid request: " + "; ".join(parts) + "."
+
+
+def parse_body(request, model: type[BaseModel]) -> BaseModel:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise errors.Invalid(f"The request body is larger than {MAX_BODY_BYTES} bytes.", code="body_too_large")
+    if not raw.strip():
+        raw = b"{}"
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            raise errors.DomainError("The request body is not valid JSON.", code="invalid_json") from error
+        if any(item["type"] == "model_type" and not item["loc"] for item in error.errors()):
+            raise errors.Invalid("The request body must be a JSON object.") from error
+        raise errors.Invalid(_validation_message(error)) from error
+
+
+def caller_of(request, *, required: bool) -> Caller | None:
+    header = request.headers.get("authorization")
+    if header is None and not required:
+        return None
+    return authenticate(deps(), header)
+
+
+def paging(request) -> tuple[int, str | None]:
+    params = request.query_params or {}
+    raw_limit = params.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        raise errors.Invalid(f"limit must be a whole number from 1 to {MAX_PAGE}.", code="invalid_limit")
+    return int(raw_limit), params.get("cursor") or None
+
+
+def route(bp: Blueprint, path: str, *, method: str, summary: str, body: type[BaseModel] | None = None,
+          response: type[BaseModel] | None = None, status: int = 200, auth: str | None = "any",
+          query: dict[str, str] | None = None, idempotent: bool = False) -> Callable:
+    """Registers a Chalice route whose function gets (request, caller, body, **path_params) and returns
+    a pydantic model or a Response. auth: None (anonymous), "optional", "any", "client", "freelancer"."""
+    query = dict(query or {})
+
+    def decorate(handler: Callable) -> Callable:
+        ROUTES.append(RouteDoc(path, method, summary, body, response, status, auth, query, idempotent))
+
+        @functools.wraps(handler)
+        def view(**params):
+            request = bp.current_request
+            try:
+                caller = None if auth is None else caller_of(request, required=auth != "optional")
+                if caller is not None and auth in ("client", "freelancer"):
+                    caller.require(auth)
+
+                def run() -> Response:
+                    parsed = parse_body(request, body) if body is not None else None
+                    result = handler(request, caller, parsed, **params)
+                    return result if isinstance(result, Response) else json_response(result, status)
+
+                if idempotent and request.headers.get("idempotency-key"):
+                    return idempotency.replay_or_run(deps(), request, caller, run)
+                return run()
+            except errors.DomainError as error:
+                return error_response(error.status, error.code, error.message)
+            except Exception:
+                log.exception("unhandled error on %s %s", method, path)
+                return error_response(500, "internal_error", "Something went wrong on our side; it was logged. "
+                                      "Retrying with the same Idempotency-Key is safe.")
+
+        bp.route(path, methods=[method], content_types=["application/json"])(view)
+        return view
+
+    return decorate

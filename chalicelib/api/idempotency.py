@@ -1,0 +1,89 @@
+"""Idempotency-Key: the first response to a key is kept for 24 h and replayed for the same request;
+the same key on a different request is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+
+from chalice import Response
+
+from ..core import errors
+from ..repository import IdempotencyRecord
+from ..services.deps import Caller, Deps
+
+RETENTION = timedelta(hours=24)
+MAX_KEY = 255
+
+
+def _fingerprint(request) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{request.method} {request.context.get('resourcePath', '')} ".encode())
+    digest.update(json.dumps(request.uri_params or {}, sort_keys=True).encode())
+    digest.update(_canonical_body(request.raw_body or b""))
+    return digest.hexdigest()
+
+
+def _canonical_body(raw: bytes) -> bytes:
+    """Key order and white space do not make a different request."""
+    try:
+        return json.dumps(json.loads(raw or b"{}"), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        return raw
+
+
+def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], Response]) -> Response:
+    key = request.headers["idempotency-key"].strip()
+    if not 1 <= len(key) <= MAX_KEY:
+        raise errors.Invalid(f"Idempotency-Key must be 1 to {MAX_KEY} characters.", code="invalid_idempotency_key")
+    record_key = f"{caller.account_id if caller else 'anonymous'}#{key}"
+    fingerprint = _fingerprint(request)
+    now = deps.clock.now()
+    record = IdempotencyRecord(key=record_key, fingerprint=fingerprint, state="in_progress", created_at=now,
+                               expires_at=now + RETENTION)
+    try:
+        deps.repo.commit(created=[record])
+    except errors.ConcurrentUpdate:
+        return _replay(deps, record_key, fingerprint, now)
+    try:
+        response = run()
+    except BaseException:
+        _forget(deps, record_key)
+        raise
+    if response.status_code >= 500:
+        _forget(deps, record_key)  # a failure on our side must not be replayed forever
+        return response
+    stored = deps.repo.get_idempotency(record_key)
+    deps.repo.commit(changed=[replace(stored, state="done", status_code=response.status_code,
+                                      body=response.body if isinstance(response.body, str) else json.dumps(
+                                          response.body))])
+    return response
+
+
+def _replay(deps: Deps, record_key: str, fingerprint: str, now) -> Response:
+    earlier = deps.repo.get_idempotency(record_key)
+    if earlier is None or earlier.expires_at <= now:
+        if earlier is not None:
+            _forget(deps, record_key)
+        raise errors.StateConflict("A request with this Idempotency-Key was just finishing; send it again.",
+                                   code="idempotency_key_in_use")
+    if earlier.fingerprint != fingerprint:
+        raise errors.StateConflict("This Idempotency-Key was already used for a different request; "
+                                   "use a new key for a new request.", code="idempotency_key_reused")
+    if earlier.state != "done":
+        raise errors.StateConflict("A request with this Idempotency-Key is still being processed; "
+                                   "retry in a moment.", code="idempotency_key_in_use")
+    return Response(body=earlier.body, status_code=earlier.status_code,
+                    headers={"Content-Type": "application/json", "Idempotent-Replayed": "true"})
+
+
+def _forget(deps: Deps, record_key: str) -> None:
+    record = deps.repo.get_idempotency(record_key)
+    if record is not None:
+        try:
+            deps.repo.delete(record)
+        except errors.ConcurrentUpdate:
+            pass

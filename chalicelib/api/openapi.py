@@ -1,0 +1,91 @@
+"""GET /v1/openapi.json: generated from the registered routes and their pydantic models."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from chalice import Blueprint
+from pydantic.json_schema import models_json_schema
+
+from . import schemas as s
+from .http import ROUTES, json_response
+
+bp = Blueprint(__name__)
+REF = "#/components/schemas/{model}"
+ERROR_STATUSES = {
+    "400": "Malformed request (e.g. invalid JSON).",
+    "401": "Missing or unknown API key.",
+    "403": "The key's account lacks the right for this.",
+    "404": "No such resource, or not yours to see.",
+    "409": "The resource's state forbids this now.",
+    "422": "The request failed validation.",
+    "429": "Too many requests.",
+}
+
+
+@functools.cache
+def document() -> dict:
+    wanted = {(s.ErrorOut, "serialization")}
+    for doc in ROUTES:
+        wanted |= {(doc.body, "validation")} if doc.body else set()
+        wanted |= {(doc.response, "serialization")} if doc.response else set()
+    keyed = sorted(wanted, key=lambda pair: (pair[0].__name__, pair[1]))
+    refs, defs = models_json_schema(keyed, ref_template=REF)
+    paths: dict = {}
+    for doc in ROUTES:
+        operation = {
+            "summary": doc.summary,
+            "operationId": re.sub(r"[^a-zA-Z0-9]+", "_", f"{doc.method}_{doc.path}").strip("_"),
+            "parameters": _parameters(doc),
+            "responses": {str(doc.status): _response(refs[(doc.response, "serialization")] if doc.response else None)},
+        }
+        for status, text in ERROR_STATUSES.items():
+            operation["responses"][status] = {
+                "description": text,
+                "content": {"application/json": {"schema": refs[(s.ErrorOut, "serialization")]}},
+            }
+        if doc.body is not None:
+            operation["requestBody"] = {
+                "required": doc.body is not s.Empty,
+                "content": {"application/json": {"schema": refs[(doc.body, "validation")]}},
+            }
+        if doc.auth not in (None, "optional"):
+            operation["security"] = [{"bearer": []}]
+        elif doc.auth == "optional":
+            operation["security"] = [{}, {"bearer": []}]
+        paths.setdefault(doc.path, {})[doc.method.lower()] = operation
+    paths["/v1/openapi.json"] = {"get": {"summary": "This document.", "operationId": "get_openapi",
+                                         "responses": {"200": {"description": "OpenAPI 3 document."}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Bounty API", "version": "1.0.0",
+                 "description": "Post, fund, claim, submit, review and pay micro-task bounties."},
+        "components": {"schemas": defs.get("$defs", {}),
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": paths,
+    }
+
+
+def _parameters(doc) -> list[dict]:
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+              for name in re.findall(r"{(\w+)}", doc.path)]
+    params += [{"name": name, "in": "query", "required": False, "description": text,
+                "schema": {"type": "string"}} for name, text in doc.query.items()]
+    if doc.idempotent:
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "description": "Repeat the request safely: the first response is replayed for 24 h.",
+                       "schema": {"type": "string", "maxLength": 255}})
+    return params
+
+
+def _response(schema: dict | None) -> dict:
+    out = {"description": "Success."}
+    if schema is not None:
+        out["content"] = {"application/json": {"schema": schema}}
+    return out
+
+
+@bp.route("/v1/openapi.json", methods=["GET"])
+def openapi_json():
+    return json_response(document())

@@ -1,0 +1,26 @@
+"""Accounts: sign-up and the caller's own record."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from ..bootstrap import deps
+from ..services import accounts
+from . import render
+from . import schemas as s
+from .http import route
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/v1/accounts", method="POST", summary="Create a client or freelancer account; returns its API key once.",
+       body=s.CreateAccount, response=s.AccountOut, status=201, auth=None, idempotent=True)
+def create_account(request, caller, body: s.CreateAccount):
+    account, api_key = accounts.create_account(deps(), role=body.role, name=body.name, email=body.email)
+    return render.account(account, api_key=api_key)
+
+
+@route(bp, "/v1/accounts/me", method="GET", summary="The caller's account, with a freelancer's track record.",
+       response=s.AccountOut)
+def get_me(request, caller, body):
+    return render.account(accounts.get_me(deps(), caller))

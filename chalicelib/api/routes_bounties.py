@@ -1,0 +1,84 @@
+"""Bounties: post and fund, browse, read, cancel, and the escrow ledger."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from ..bootstrap import deps
+from ..core import errors
+from ..services import bounties
+from . import render
+from . import schemas as s
+from .http import paging, route
+
+bp = Blueprint(__name__)
+
+LIST_QUERY = {
+    "limit": "Page size, 1–100 (default 20).",
+    "cursor": "next_cursor of the previous page.",
+    "tag": "Only bounties carrying this tag.",
+    "min_reward": "Only bounties whose reward amount is at least this (minor units).",
+    "status": "Bounty status; with mine=true any status, otherwise only 'open'.",
+    "mine": "true: the calling client's own bounties, in every status.",
+}
+
+
+@route(bp, "/v1/bounties", method="POST", summary="Post a bounty and create its escrow payment.",
+       body=s.CreateBounty, response=s.BountyOut, status=201, auth="client", idempotent=True)
+def create_bounty(request, caller, body: s.CreateBounty):
+    bounty = bounties.create_bounty(
+        deps(), caller, title=body.title, description=body.description, reward=body.reward.amount,
+        currency=body.reward.currency, slots=body.slots, deadline=body.deadline,
+        review_window_seconds=body.review_window_seconds, claim_seconds=body.claim_seconds,
+        estimated_minutes=body.estimated_minutes, tags=body.tags, payment_method=body.payment_method,
+    )
+    return render.bounty(bounty, viewer_id=caller.account_id)
+
+
+@route(bp, "/v1/bounties", method="GET", summary="Open bounties, newest first; or your own with mine=true.",
+       response=s.BountyList, auth="optional", query=LIST_QUERY)
+def list_bounties(request, caller, body):
+    limit, cursor = paging(request)
+    params = request.query_params or {}
+    min_reward = params.get("min_reward")
+    if min_reward is not None and not min_reward.isdigit():
+        raise errors.Invalid("min_reward must be a whole number of minor units.", code="invalid_min_reward")
+    mine = params.get("mine", "false").lower()
+    if mine not in ("true", "false"):
+        raise errors.Invalid("mine must be true or false.", code="invalid_mine")
+    page = bounties.list_bounties(
+        deps(), caller, limit=limit, cursor=cursor, tag=(params.get("tag") or "").strip().lower() or None,
+        min_reward=int(min_reward) if min_reward is not None else None, status=params.get("status") or None,
+        mine=mine == "true")
+    return render.page(s.BountyList, page, render.bounty, viewer_id=caller.account_id if caller else None)
+
+
+@route(bp, "/v1/bounties/{bounty_id}", method="GET", summary="One bounty: public while open, always to its owner.",
+       response=s.BountyOut, auth="optional")
+def get_bounty(request, caller, body, bounty_id):
+    bounty = bounties.get_visible_bounty(deps(), caller, bounty_id)
+    return render.bounty(bounty, viewer_id=caller.account_id if caller else None)
+
+
+@route(bp, "/v1/bounties/{bounty_id}/fund", method="POST",
+       summary="Extension: retry funding an unfunded bounty, optionally paying with a payment method now.",
+       body=s.FundBounty, response=s.BountyOut, auth="client", idempotent=True)
+def fund_bounty(request, caller, body: s.FundBounty, bounty_id):
+    bounty = bounties.fund_bounty(deps(), caller, bounty_id, payment_method=body.payment_method)
+    return render.bounty(bounty, viewer_id=caller.account_id)
+
+
+@route(bp, "/v1/bounties/{bounty_id}/cancel", method="POST",
+       summary="Cancel: no new work; escrow of slots without pending or approved work is refunded.",
+       body=s.Empty, response=s.BountyOut, auth="client", idempotent=True)
+def cancel_bounty(request, caller, body, bounty_id):
+    bounty = bounties.cancel_bounty(deps(), caller, bounty_id)
+    return render.bounty(bounty, viewer_id=caller.account_id)
+
+
+@route(bp, "/v1/bounties/{bounty_id}/ledger", method="GET",
+       summary="Every money event of the bounty and totals that always balance.", response=s.LedgerOut,
+       auth="client")
+def get_ledger(request, caller, body, bounty_id):
+    bounty, entries, totals = bounties.bounty_ledger(deps(), caller, bounty_id)
+    return render.ledger(bounty, entries, totals)

@@ -1,0 +1,32 @@
+"""Stripe's signed events drive funding (and, later, payouts): the API never trusts a client's word."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from ..bootstrap import deps
+from ..core import errors
+from ..ports import InvalidWebhook
+from ..services import bounties
+from . import schemas as s
+from .http import route
+
+bp = Blueprint(__name__)
+
+HANDLERS = {
+    "payment_intent.succeeded": bounties.apply_payment_event,
+    "payment_intent.payment_failed": bounties.apply_payment_event,
+}
+
+
+@route(bp, "/v1/webhooks/stripe", method="POST", summary="Stripe events, verified by signature; replays are harmless.",
+       response=s.WebhookAck, auth=None)
+def stripe_webhook(request, caller, body):
+    try:
+        event = deps().payments.parse_webhook(request.raw_body or b"", request.headers.get("stripe-signature"))
+    except InvalidWebhook as error:
+        raise errors.DomainError("The event's signature did not verify against our webhook secret.",
+                                 code="invalid_signature") from error
+    handler = HANDLERS.get(event.type)
+    outcome = handler(deps(), event) if handler else "ignored"
+    return s.WebhookAck(received=True, outcome=outcome)

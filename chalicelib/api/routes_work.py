@@ -1,0 +1,98 @@
+"""Claims, submissions, reviews, messages and payouts."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from ..bootstrap import deps
+from ..services import messages, work
+from . import render
+from . import schemas as s
+from .http import paging, route
+
+bp = Blueprint(__name__)
+PAGE_QUERY = {"limit": "Page size, 1–100 (default 20).", "cursor": "next_cursor of the previous page."}
+
+
+@route(bp, "/v1/bounties/{bounty_id}/claims", method="POST", summary="Reserve a slot.", body=s.Empty,
+       response=s.ClaimOut, status=201, auth="freelancer", idempotent=True)
+def claim(request, caller, body, bounty_id):
+    return render.claim(work.claim_bounty(deps(), caller, bounty_id))
+
+
+@route(bp, "/v1/claims", method="GET", summary="Extension: the calling freelancer's claims, newest first.",
+       response=s.ClaimList, auth="freelancer", query=PAGE_QUERY)
+def my_claims(request, caller, body):
+    limit, cursor = paging(request)
+    return render.page(s.ClaimList, work.list_my_claims(deps(), caller, limit=limit, cursor=cursor), render.claim)
+
+
+@route(bp, "/v1/claims/{claim_id}/release", method="POST", summary="Give the slot back at once.", body=s.Empty,
+       response=s.ClaimOut, auth="freelancer", idempotent=True)
+def release(request, caller, body, claim_id):
+    return render.claim(work.release_claim(deps(), caller, claim_id))
+
+
+@route(bp, "/v1/bounties/{bounty_id}/submissions", method="POST", summary="Hand in work for review.",
+       body=s.SubmitWork, response=s.SubmissionOut, status=201, auth="freelancer", idempotent=True)
+def submit(request, caller, body: s.SubmitWork, bounty_id):
+    submission = work.submit_work(deps(), caller, bounty_id, content=body.content, links=body.links)
+    return render.submission(submission)
+
+
+@route(bp, "/v1/bounties/{bounty_id}/submissions", method="GET", summary="The bounty's submissions (owner).",
+       response=s.SubmissionList, auth="client", query=PAGE_QUERY)
+def bounty_submissions(request, caller, body, bounty_id):
+    limit, cursor = paging(request)
+    page = work.list_bounty_submissions(deps(), caller, bounty_id, limit=limit, cursor=cursor)
+    return render.page(s.SubmissionList, page, render.submission)
+
+
+@route(bp, "/v1/submissions", method="GET", summary="Extension: the calling freelancer's submissions.",
+       response=s.SubmissionList, auth="freelancer", query=PAGE_QUERY)
+def my_submissions(request, caller, body):
+    limit, cursor = paging(request)
+    page = work.list_my_submissions(deps(), caller, limit=limit, cursor=cursor)
+    return render.page(s.SubmissionList, page, render.submission)
+
+
+@route(bp, "/v1/submissions/{submission_id}", method="GET", summary="One submission (owner or author).",
+       response=s.SubmissionOut)
+def get_submission(request, caller, body, submission_id):
+    return render.submission(work.get_submission(deps(), caller, submission_id))
+
+
+@route(bp, "/v1/submissions/{submission_id}/approve", method="POST",
+       summary="Approve (or overturn a recent rejection); the payout is queued.", body=s.Approve,
+       response=s.SubmissionOut, auth="client", idempotent=True)
+def approve(request, caller, body: s.Approve, submission_id):
+    submission = work.approve_submission(deps(), caller, submission_id, rating=body.rating,
+                                         feedback=body.feedback or None)
+    return render.submission(submission)
+
+
+@route(bp, "/v1/submissions/{submission_id}/reject", method="POST", summary="Reject with a reason; the slot reopens.",
+       body=s.Reject, response=s.SubmissionOut, auth="client", idempotent=True)
+def reject(request, caller, body: s.Reject, submission_id):
+    return render.submission(work.reject_submission(deps(), caller, submission_id, reason=body.reason))
+
+
+@route(bp, "/v1/bounties/{bounty_id}/messages", method="POST", summary="Post to the bounty's thread.",
+       body=s.PostMessage, response=s.MessageOut, status=201, idempotent=True)
+def post_message(request, caller, body: s.PostMessage, bounty_id):
+    return render.message(messages.post_message(deps(), caller, bounty_id, body=body.body))
+
+
+@route(bp, "/v1/bounties/{bounty_id}/messages", method="GET", summary="The bounty's thread, oldest first.",
+       response=s.MessageList, query=PAGE_QUERY)
+def list_messages(request, caller, body, bounty_id):
+    limit, cursor = paging(request)
+    page = messages.list_messages(deps(), caller, bounty_id, limit=limit, cursor=cursor)
+    return render.page(s.MessageList, page, render.message)
+
+
+@route(bp, "/v1/payouts", method="GET", summary="The calling freelancer's payouts, newest first.",
+       response=s.PayoutList, auth="freelancer", query=PAGE_QUERY)
+def my_payouts(request, caller, body):
+    limit, cursor = paging(request)
+    return render.page(s.PayoutList, work.list_my_payouts(deps(), caller, limit=limit, cursor=cursor), render.payout)

@@ -1,0 +1,240 @@
+"""Request and response shapes. The same pydantic models validate requests and generate /v1/openapi.json."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+
+# Limits, documented in docs/LIMITS.md; change both together.
+MAX_BODY_BYTES = 64 * 1024
+MAX_TITLE = 200
+MAX_DESCRIPTION = 10_000
+MAX_CONTENT = 20_000
+MAX_LINKS = 10
+MAX_LINK = 2_048
+MAX_TAGS = 10
+MAX_MESSAGE = 4_000
+MAX_REASON = 2_000
+MAX_PAGE = 100
+
+
+def _z(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(_z, return_type=str)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                       pattern=r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,31}$")]
+Link = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_LINK, pattern=r"^https?://\S+$")]
+Seconds = Annotated[int, Field(ge=60, le=30 * 24 * 3600)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Money(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    amount: Annotated[int, Field(gt=0, description="Minor units (cents for usd).")]
+    currency: Annotated[str, StringConstraints(to_lower=True, pattern=r"^[a-zA-Z]{3}$")] = "usd"
+
+
+# ---- requests ----------------------------------------------------------------------------------------
+
+class CreateAccount(Request):
+    role: Literal["client", "freelancer"]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
+                                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class CreateBounty(Request):
+    title: Annotated[Text, StringConstraints(max_length=MAX_TITLE)]
+    description: Annotated[Text, StringConstraints(max_length=MAX_DESCRIPTION)]
+    reward: Money
+    slots: Annotated[int, Field(ge=1, le=1000)] = 1
+    deadline: AwareDatetime
+    review_window_seconds: Seconds = 259_200
+    claim_seconds: Seconds | None = None
+    estimated_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
+    payment_method: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+
+
+class FundBounty(Request):
+    payment_method: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+
+
+class SubmitWork(Request):
+    content: Annotated[Text, StringConstraints(max_length=MAX_CONTENT)]
+    links: Annotated[list[Link], Field(max_length=MAX_LINKS)] = []
+
+
+class Approve(Request):
+    rating: Annotated[int, Field(ge=1, le=5)] | None = None
+    feedback: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_REASON)] | None = None
+
+
+class Reject(Request):
+    reason: Annotated[Text, StringConstraints(max_length=MAX_REASON)]
+
+
+class PostMessage(Request):
+    body: Annotated[Text, StringConstraints(max_length=MAX_MESSAGE)]
+
+
+class Empty(Request):
+    """Endpoints that take no body accept none or `{}`."""
+
+
+# ---- responses ---------------------------------------------------------------------------------------
+
+class Rating(BaseModel):
+    mean: float | None
+    count: int
+
+
+class AccountOut(BaseModel):
+    id: str
+    role: str
+    name: str
+    email: str
+    created_at: Timestamp
+    api_key: str | None = Field(None, description="Shown only in the response that created the account.")
+    payouts_enabled: bool | None = None
+    rating: Rating | None = None
+    completed: int | None = None
+    earned: list[Money] | None = None
+
+
+class Funding(BaseModel):
+    payment_intent_id: str | None
+    client_secret: str | None
+    amount_total: int
+    fee: int
+    currency: str
+    error: str | None = None
+
+
+class BountyOut(BaseModel):
+    id: str
+    client_id: str
+    title: str
+    description: str
+    reward: Money
+    slots: int
+    slots_left: int
+    deadline: Timestamp
+    review_window_seconds: int
+    claim_seconds: int | None
+    estimated_minutes: int | None
+    effective_hourly_rate: Money | None
+    tags: list[str]
+    status: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    funding: Funding | None = Field(None, description="Only for the bounty's owner.")
+
+
+class ClaimOut(BaseModel):
+    id: str
+    bounty_id: str
+    freelancer_id: str
+    status: str
+    created_at: Timestamp
+    expires_at: Timestamp
+
+
+class SubmissionOut(BaseModel):
+    id: str
+    bounty_id: str
+    freelancer_id: str
+    content: str
+    links: list[str]
+    status: str
+    created_at: Timestamp
+    auto_approve_at: Timestamp
+    auto_approved: bool
+    claim_id: str | None
+    decided_at: Timestamp | None
+    rating: int | None
+    feedback: str | None
+    rejection_reason: str | None
+    payout_id: str | None
+
+
+class PayoutOut(BaseModel):
+    id: str
+    submission_id: str
+    bounty_id: str
+    amount: Money
+    status: str
+    transfer_id: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class MessageOut(BaseModel):
+    id: str
+    bounty_id: str
+    author_id: str
+    author_role: str
+    body: str
+    created_at: Timestamp
+
+
+class LedgerEntryOut(BaseModel):
+    id: str
+    kind: str
+    amount: Money
+    reference: str | None
+    created_at: Timestamp
+
+
+class LedgerTotals(BaseModel):
+    funded: int
+    paid_out: int
+    fees: int
+    refunded: int
+    held: int
+
+
+class LedgerOut(BaseModel):
+    bounty_id: str
+    currency: str
+    entries: list[LedgerEntryOut]
+    totals: LedgerTotals
+
+
+class OnboardingOut(BaseModel):
+    url: str
+
+
+class WebhookAck(BaseModel):
+    received: bool
+    outcome: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+def page_of(item_model: type[BaseModel]) -> type[BaseModel]:
+    return type(f"{item_model.__name__.removesuffix('Out')}List", (BaseModel,), {
+        "__annotations__": {"items": list[item_model], "next_cursor": str | None},
+    })
+
+
+BountyList = page_of(BountyOut)
+ClaimList = page_of(ClaimOut)
+SubmissionList = page_of(SubmissionOut)
+PayoutList = page_of(PayoutOut)
+MessageList = page_of(MessageOut)

@@ -1,0 +1,190 @@
+"""The domain's records: plain dataclasses, no I/O. `version` is the version they were read at (0 = new)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+CLIENT = "client"
+FREELANCER = "freelancer"
+
+# Bounty statuses
+AWAITING_FUNDING = "awaiting_funding"
+OPEN = "open"
+COMPLETED = "completed"
+EXPIRED = "expired"
+CANCELLED = "cancelled"
+FUNDING_FAILED = "funding_failed"
+
+# Claim statuses
+LIVE = "live"
+RELEASED = "released"
+USED = "used"
+LAPSED = "lapsed"
+
+# Submission statuses
+PENDING_REVIEW = "pending_review"
+APPROVED = "approved"
+REJECTED = "rejected"
+
+# Payout statuses
+QUEUED = "queued"
+PAID = "paid"
+AWAITING_ONBOARDING = "awaiting_onboarding"
+FAILED = "failed"
+
+
+def new_id(prefix: str) -> str:
+    """Opaque, unique, and roughly time-ordered (helps humans reading logs)."""
+    return f"{prefix}{int(time.time() * 1000):011x}{secrets.token_hex(8)}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Account:
+    id: str
+    role: str
+    name: str
+    email: str
+    created_at: datetime
+    stripe_account_id: str | None = None
+    payouts_enabled: bool = False
+    rating_sum: int = 0
+    rating_count: int = 0
+    completed: int = 0
+    earned: dict[str, int] = field(default_factory=dict)  # currency -> minor units paid out
+    version: int = 0
+
+
+@dataclass
+class ApiKey:
+    key_hash: str
+    key_id: str
+    account_id: str
+    role: str
+    created_at: datetime
+    revoked: bool = False
+    version: int = 0
+
+
+@dataclass
+class Bounty:
+    id: str
+    client_id: str
+    title: str
+    description: str
+    reward: int
+    currency: str
+    slots: int
+    deadline: datetime
+    review_window_seconds: int
+    claim_seconds: int | None
+    estimated_minutes: int | None
+    tags: list[str]
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    fee: int
+    amount_total: int
+    # Slot accounting: free + claimed + pending + approved + refund_owed + refunded == slots, always.
+    free_slots: int
+    claimed_slots: int = 0  # held by live claims
+    pending_slots: int = 0  # held by submissions awaiting review
+    approved_slots: int = 0
+    refund_owed_slots: int = 0  # escrow to return, not yet refunded
+    refunded_slots: int = 0
+    payment_intent_id: str | None = None
+    client_secret: str | None = None
+    charge_id: str | None = None
+    funding_error: str | None = None
+    version: int = 0
+
+
+@dataclass
+class Participant:
+    """One freelancer's standing on one bounty: guards one live claim and one open submission."""
+
+    bounty_id: str
+    freelancer_id: str
+    live_claim_id: str | None = None
+    open_submission_id: str | None = None
+    approved_submission_id: str | None = None
+    version: int = 0
+
+
+@dataclass
+class Claim:
+    id: str
+    bounty_id: str
+    freelancer_id: str
+    status: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+    version: int = 0
+
+
+@dataclass
+class Submission:
+    id: str
+    bounty_id: str
+    freelancer_id: str
+    content: str
+    links: list[str]
+    status: str
+    created_at: datetime
+    auto_approve_at: datetime
+    claim_id: str | None = None
+    claimed_at: datetime | None = None  # start of the work, for the effective hourly rate achieved
+    decided_at: datetime | None = None
+    auto_approved: bool = False
+    rating: int | None = None
+    feedback: str | None = None
+    rejection_reason: str | None = None
+    payout_id: str | None = None
+    version: int = 0
+
+
+@dataclass
+class Payout:
+    id: str
+    submission_id: str
+    bounty_id: str
+    freelancer_id: str
+    amount: int
+    currency: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    transfer_id: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    version: int = 0
+
+
+@dataclass
+class LedgerEntry:
+    bounty_id: str
+    id: str  # deterministic per money event, so recording it twice is a no-op
+    kind: str  # funded | paid_out | fee | refunded
+    amount: int
+    currency: str
+    created_at: datetime
+    reference: str | None = None  # the Stripe object behind it
+    version: int = 0
+
+
+@dataclass
+class Message:
+    bounty_id: str
+    id: str
+    author_id: str
+    author_role: str
+    body: str
+    created_at: datetime
+    version: int = 0

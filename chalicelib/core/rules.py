@@ -1,0 +1,308 @@
+"""The bounty lifecycle as pure functions: who may do what, in which state, and the slot and fee arithmetic.
+
+Every function takes records as read and returns changed copies; nothing here does I/O, so the
+storage adapter can write the result with one conditional transaction (or lose a race and retry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from . import errors
+from .model import (
+    APPROVED,
+    AWAITING_FUNDING,
+    CANCELLED,
+    COMPLETED,
+    FUNDING_FAILED,
+    LAPSED,
+    LIVE,
+    OPEN,
+    PENDING_REVIEW,
+    QUEUED,
+    REJECTED,
+    RELEASED,
+    USED,
+    Bounty,
+    Claim,
+    Participant,
+    Payout,
+    Submission,
+)
+
+MIN_DEADLINE = timedelta(seconds=60)
+MAX_DEADLINE = timedelta(days=365)
+MIN_WINDOW_SECONDS = 60
+MAX_WINDOW_SECONDS = 30 * 24 * 3600
+OVERTURN_WINDOW = timedelta(days=30)
+MAX_SLOTS = 1000
+MIN_REWARD = 50  # Stripe's smallest card charge in usd, in minor units
+MAX_REWARD = 10_000_000
+MAX_TOTAL = 99_999_999  # Stripe's largest single charge
+
+
+# ---- money -------------------------------------------------------------------------------------------
+
+def platform_fee(reward: int, slots: int, fee_bps: int) -> int:
+    """Fee charged on top of the escrowed rewards, rounded half up to the minor unit."""
+    return (reward * slots * fee_bps + 5_000) // 10_000
+
+
+def fee_share(fee: int, slots: int, settled_before: int, count: int) -> int:
+    """The fee belonging to `count` more slots after `settled_before` were settled. Computed from
+    cumulative totals so the shares of all slots add up to the fee exactly, whatever the order."""
+    return fee * (settled_before + count) // slots - fee * settled_before // slots
+
+
+def hourly_rate(amount: int, minutes: float) -> int:
+    """Minor units per hour for `amount` earned over `minutes` of work."""
+    return int(amount * 60 // max(minutes, 1))
+
+
+# ---- bounties ----------------------------------------------------------------------------------------
+
+def check_duration(name: str, seconds: int | None) -> None:
+    if seconds is not None and not MIN_WINDOW_SECONDS <= seconds <= MAX_WINDOW_SECONDS:
+        raise errors.Invalid(f"{name} must be between {MIN_WINDOW_SECONDS} seconds and 30 days.")
+
+
+def new_bounty(
+    *,
+    bounty_id: str,
+    client_id: str,
+    title: str,
+    description: str,
+    reward: int,
+    currency: str,
+    slots: int,
+    deadline: datetime,
+    review_window_seconds: int,
+    claim_seconds: int | None,
+    estimated_minutes: int | None,
+    tags: list[str],
+    now: datetime,
+    fee_bps: int,
+    currencies: frozenset[str],
+) -> Bounty:
+    if currency not in currencies:
+        raise errors.Invalid(f"Currency {currency!r} is not supported; use one of {sorted(currencies)}.")
+    if not MIN_REWARD <= reward <= MAX_REWARD:
+        raise errors.Invalid(f"reward.amount must be between {MIN_REWARD} and {MAX_REWARD} minor units.")
+    if not 1 <= slots <= MAX_SLOTS:
+        raise errors.Invalid(f"slots must be between 1 and {MAX_SLOTS}.")
+    if not MIN_DEADLINE <= deadline - now <= MAX_DEADLINE:
+        raise errors.Invalid("deadline must be at least 60 seconds and at most 365 days ahead.")
+    check_duration("review_window_seconds", review_window_seconds)
+    check_duration("claim_seconds", claim_seconds)
+    fee = platform_fee(reward, slots, fee_bps)
+    total = reward * slots + fee
+    if total > MAX_TOTAL:
+        raise errors.Invalid(f"reward × slots + fee is {total}; one payment can be at most {MAX_TOTAL}.")
+    return Bounty(
+        id=bounty_id, client_id=client_id, title=title, description=description, reward=reward,
+        currency=currency, slots=slots, deadline=deadline, review_window_seconds=review_window_seconds,
+        claim_seconds=claim_seconds, estimated_minutes=estimated_minutes, tags=sorted(set(tags)),
+        status=AWAITING_FUNDING, created_at=now, updated_at=now, fee=fee, amount_total=total,
+        free_slots=slots,
+    )
+
+
+def attach_funding(bounty: Bounty, *, payment_intent_id: str, client_secret: str, now: datetime) -> Bounty:
+    return replace(bounty, payment_intent_id=payment_intent_id, client_secret=client_secret, updated_at=now)
+
+
+def mark_funded(bounty: Bounty, *, payment_intent_id: str, charge_id: str | None, now: datetime) -> Bounty | None:
+    """Stripe says the escrow was paid. None when there is nothing to change (a replayed event)."""
+    if bounty.status not in (AWAITING_FUNDING, FUNDING_FAILED):
+        return None
+    if bounty.payment_intent_id and bounty.payment_intent_id != payment_intent_id:
+        return None  # some other intent: not this bounty's escrow
+    return replace(bounty, status=OPEN, payment_intent_id=payment_intent_id, charge_id=charge_id,
+                   funding_error=None, updated_at=now)
+
+
+def mark_funding_failed(bounty: Bounty, *, reason: str, now: datetime) -> Bounty | None:
+    if bounty.status != AWAITING_FUNDING:
+        return None
+    return replace(bounty, status=FUNDING_FAILED, funding_error=reason, updated_at=now)
+
+
+def close(bounty: Bounty, *, status: str, now: datetime) -> Bounty:
+    """Cancel or expire: no new claims or submissions; every slot not held by pending or approved
+    work (free ones, and those of live claims, which can no longer be used) is owed back."""
+    if bounty.status in (AWAITING_FUNDING, FUNDING_FAILED) and status == CANCELLED:
+        return replace(bounty, status=CANCELLED, free_slots=0, updated_at=now)
+    if bounty.status != OPEN:
+        raise errors.StateConflict(f"The bounty is {bounty.status}; only an open or unfunded bounty can be "
+                                   f"{status}.", code="bounty_not_open")
+    return replace(
+        bounty, status=status, free_slots=0, claimed_slots=0,
+        refund_owed_slots=bounty.refund_owed_slots + bounty.free_slots + bounty.claimed_slots, updated_at=now,
+    )
+
+
+def slots_left(bounty: Bounty) -> int:
+    return bounty.free_slots if bounty.status == OPEN else 0
+
+
+def _require_accepting_work(bounty: Bounty, now: datetime) -> None:
+    if bounty.status != OPEN:
+        raise errors.StateConflict(f"The bounty is {bounty.status} and takes no new claims or submissions.",
+                                   code="bounty_not_open")
+    if now >= bounty.deadline:
+        raise errors.StateConflict("The bounty's deadline has passed.", code="deadline_passed")
+
+
+def check_slots(bounty: Bounty) -> None:
+    """The slot invariant; a violation is a bug, never a user error."""
+    parts = (bounty.free_slots, bounty.claimed_slots, bounty.pending_slots, bounty.approved_slots,
+             bounty.refund_owed_slots, bounty.refunded_slots)
+    if min(parts) < 0 or sum(parts) != bounty.slots:
+        raise AssertionError(f"slot accounting broken for {bounty.id}: {parts} vs {bounty.slots}")
+
+
+def _slot_back(bounty: Bounty, *, from_field: str, now: datetime) -> Bounty:
+    """A claim or submission gives its slot up: it opens again while the bounty is open, and
+    becomes owed back to the client once the bounty is closed."""
+    if bounty.status == OPEN:
+        target = "free_slots"
+    elif from_field == "claimed_slots":
+        return bounty  # closing the bounty already counted live claims' slots as owed back
+    else:
+        target = "refund_owed_slots"
+    return replace(bounty, **{from_field: getattr(bounty, from_field) - 1,
+                              target: getattr(bounty, target) + 1, "updated_at": now})
+
+
+# ---- claims ------------------------------------------------------------------------------------------
+
+def claim(bounty: Bounty, participant: Participant, *, claim_id: str, now: datetime
+          ) -> tuple[Bounty, Participant, Claim]:
+    _require_accepting_work(bounty, now)
+    if participant.live_claim_id:
+        raise errors.StateConflict("You already hold a claim on this bounty.", code="already_claimed")
+    _require_no_open_work(participant)
+    if bounty.free_slots < 1:
+        raise errors.StateConflict("Every slot of this bounty is taken.", code="no_slots_left")
+    if bounty.claim_seconds:
+        expires_at = min(now + timedelta(seconds=bounty.claim_seconds), bounty.deadline)
+    else:
+        expires_at = bounty.deadline
+    new_claim = Claim(id=claim_id, bounty_id=bounty.id, freelancer_id=participant.freelancer_id,
+                      status=LIVE, created_at=now, expires_at=expires_at)
+    bounty = replace(bounty, free_slots=bounty.free_slots - 1, claimed_slots=bounty.claimed_slots + 1,
+                     updated_at=now)
+    return bounty, replace(participant, live_claim_id=claim_id), new_claim
+
+
+def is_live(claim_: Claim, now: datetime) -> bool:
+    return claim_.status == LIVE and now < claim_.expires_at
+
+
+def end_claim(bounty: Bounty, participant: Participant, claim_: Claim, *, status: str, now: datetime
+              ) -> tuple[Bounty, Participant, Claim]:
+    """Release (by its freelancer) or lapse (past expires_at): the slot opens again."""
+    if claim_.status != LIVE:
+        raise errors.StateConflict(f"The claim is already {claim_.status}.", code="claim_not_live")
+    if status == LAPSED and now < claim_.expires_at:
+        raise errors.StateConflict("The claim has not expired yet.", code="claim_not_expired")
+    if status not in (RELEASED, LAPSED):
+        raise ValueError(status)
+    bounty = _slot_back(bounty, from_field="claimed_slots", now=now)
+    if participant.live_claim_id == claim_.id:
+        participant = replace(participant, live_claim_id=None)
+    return bounty, participant, replace(claim_, status=status, ended_at=now)
+
+
+# ---- submissions -------------------------------------------------------------------------------------
+
+def _require_no_open_work(participant: Participant) -> None:
+    if participant.open_submission_id:
+        raise errors.StateConflict("You already have a submission awaiting review on this bounty.",
+                                   code="already_submitted")
+    if participant.approved_submission_id:
+        raise errors.StateConflict("Your work on this bounty was already approved.", code="already_approved")
+
+
+def submit(bounty: Bounty, participant: Participant, live_claim: Claim | None, *, submission_id: str,
+           content: str, links: list[str], now: datetime
+           ) -> tuple[Bounty, Participant, Claim | None, Submission]:
+    """Hand work in. It uses the freelancer's live claim when there is one; without one it takes a
+    free slot directly, unless the bounty requires claiming first (`claim_seconds` set)."""
+    _require_accepting_work(bounty, now)
+    _require_no_open_work(participant)
+    claimed_at = now
+    if live_claim is not None and live_claim.status == LIVE and not is_live(live_claim, now):
+        # Past expiry but not yet swept by the timer: it lapses now and its slot opens again.
+        bounty, participant, live_claim = end_claim(bounty, participant, live_claim, status=LAPSED, now=now)
+    if live_claim is not None and live_claim.status == LIVE:
+        claimed_at = live_claim.created_at
+        live_claim = replace(live_claim, status=USED, ended_at=now)
+        bounty = replace(bounty, claimed_slots=bounty.claimed_slots - 1, pending_slots=bounty.pending_slots + 1)
+    elif bounty.claim_seconds:
+        raise errors.StateConflict("This bounty must be claimed before you submit, and you hold no live claim.",
+                                   code="claim_required")
+    elif bounty.free_slots < 1:
+        raise errors.StateConflict("Every slot of this bounty is taken.", code="no_slots_left")
+    else:
+        bounty = replace(bounty, free_slots=bounty.free_slots - 1, pending_slots=bounty.pending_slots + 1)
+    submission = Submission(
+        id=submission_id, bounty_id=bounty.id, freelancer_id=participant.freelancer_id, content=content,
+        links=list(links), status=PENDING_REVIEW, created_at=now,
+        auto_approve_at=now + timedelta(seconds=bounty.review_window_seconds),
+        claim_id=live_claim.id if live_claim else None, claimed_at=claimed_at,
+    )
+    participant = replace(participant, live_claim_id=None, open_submission_id=submission_id)
+    return replace(bounty, updated_at=now), participant, live_claim, submission
+
+
+def payout_id_for(submission_id: str) -> str:
+    """One payout per submission, whoever creates it first."""
+    return "pay_" + submission_id.removeprefix("sub_")
+
+
+def approve(bounty: Bounty, participant: Participant, submission: Submission, *, now: datetime,
+            rating: int | None = None, feedback: str | None = None, auto: bool = False
+            ) -> tuple[Bounty, Participant, Submission, Payout]:
+    if rating is not None and not 1 <= rating <= 5:
+        raise errors.Invalid("rating must be between 1 and 5.")
+    if submission.status == PENDING_REVIEW:
+        bounty = replace(bounty, pending_slots=bounty.pending_slots - 1)
+    elif submission.status == REJECTED and not auto:
+        bounty = _escrow_for_overturn(bounty, participant, submission, now)
+    else:
+        raise errors.StateConflict(f"The submission is already {submission.status}.", code="submission_not_pending")
+    bounty = replace(bounty, approved_slots=bounty.approved_slots + 1, updated_at=now)
+    if bounty.status == OPEN and bounty.approved_slots == bounty.slots:
+        bounty = replace(bounty, status=COMPLETED)
+    payout = Payout(id=payout_id_for(submission.id), submission_id=submission.id, bounty_id=bounty.id,
+                    freelancer_id=submission.freelancer_id, amount=bounty.reward, currency=bounty.currency,
+                    status=QUEUED, created_at=now, updated_at=now)
+    submission = replace(submission, status=APPROVED, decided_at=now, auto_approved=auto, rating=rating,
+                         feedback=feedback, payout_id=payout.id)
+    participant = replace(participant, open_submission_id=None, approved_submission_id=submission.id)
+    return bounty, participant, submission, payout
+
+
+def _escrow_for_overturn(bounty: Bounty, participant: Participant, submission: Submission, now: datetime) -> Bounty:
+    """Approving a rejected submission needs a slot's escrow still in hand: a free slot of an open
+    bounty, or one owed back but not yet refunded."""
+    if submission.decided_at is None or now - submission.decided_at > OVERTURN_WINDOW:
+        raise errors.StateConflict("A rejection can be overturned only within 30 days.", code="overturn_window_passed")
+    _require_no_open_work(participant)
+    if bounty.status == OPEN and bounty.free_slots > 0:
+        return replace(bounty, free_slots=bounty.free_slots - 1)
+    if bounty.status != OPEN and bounty.refund_owed_slots > 0:
+        return replace(bounty, refund_owed_slots=bounty.refund_owed_slots - 1)
+    raise errors.StateConflict("No escrow is left on this bounty to pay for this submission.", code="no_escrow_left")
+
+
+def reject(bounty: Bounty, participant: Participant, submission: Submission, *, reason: str, now: datetime
+           ) -> tuple[Bounty, Participant, Submission]:
+    if submission.status != PENDING_REVIEW:
+        raise errors.StateConflict(f"The submission is already {submission.status}.", code="submission_not_pending")
+    bounty = _slot_back(bounty, from_field="pending_slots", now=now)
+    if participant.open_submission_id == submission.id:
+        participant = replace(participant, open_submission_id=None)
+    return bounty, participant, replace(submission, status=REJECTED, decided_at=now, rejection_reason=reason)

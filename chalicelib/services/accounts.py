@@ -1,0 +1,49 @@
+"""Accounts and API keys: keys are shown once and stored only as a keyed hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from .. import config
+from ..core import errors
+from ..core.model import CLIENT, FREELANCER, Account, ApiKey, new_id
+from .deps import Caller, Deps
+
+KEY_PREFIX = "bk_"
+
+
+def hash_api_key(raw_key: str) -> str:
+    return hmac.new(config.api_key_pepper().encode(), raw_key.encode(), hashlib.sha256).hexdigest()
+
+
+def create_account(deps: Deps, *, role: str, name: str, email: str) -> tuple[Account, str]:
+    if role not in (CLIENT, FREELANCER):
+        raise errors.Invalid("role must be 'client' or 'freelancer'.")
+    now = deps.clock.now()
+    account = Account(id=new_id("acct_"), role=role, name=name, email=email, created_at=now)
+    raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey(key_hash=hash_api_key(raw_key), key_id=new_id("key_"), account_id=account.id, role=role,
+                     created_at=now)
+    deps.repo.commit(created=[account, api_key])
+    return account, raw_key
+
+
+def authenticate(deps: Deps, authorization: str | None) -> Caller:
+    """The caller behind `Authorization: Bearer <key>`; one key lookup, no account read."""
+    scheme, _, raw_key = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not raw_key.strip():
+        raise errors.Unauthenticated("Send your API key as 'Authorization: Bearer <api_key>'.")
+    # The lookup is by keyed hash, so no secret is ever compared byte by byte in our code.
+    api_key = deps.repo.get_api_key(hash_api_key(raw_key.strip()))
+    if api_key is None or api_key.revoked:
+        raise errors.Unauthenticated("This API key is not valid; check it or create a new account.")
+    return Caller(account_id=api_key.account_id, role=api_key.role, key_id=api_key.key_id)
+
+
+def get_me(deps: Deps, caller: Caller) -> Account:
+    account = deps.repo.get_account(caller.account_id)
+    if account is None:
+        raise errors.Unauthenticated("This API key's account no longer exists.")
+    return account

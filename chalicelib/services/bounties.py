@@ -1,0 +1,175 @@
+"""Posting, funding, reading, listing and cancelling bounties."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from .. import config
+from ..core import errors, ledger, rules
+from ..core.model import CANCELLED, OPEN, Bounty, new_id
+from ..ports import PaymentEvent, PaymentsUnavailable
+from ..repository import Page
+from .deps import Caller, Deps, retrying
+
+log = logging.getLogger(__name__)
+
+
+def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, reward: int, currency: str,
+                  slots: int, deadline: datetime, review_window_seconds: int, claim_seconds: int | None,
+                  estimated_minutes: int | None, tags: list[str], payment_method: str | None) -> Bounty:
+    caller.require("client")
+    bounty = rules.new_bounty(
+        bounty_id=new_id("bty_"), client_id=caller.account_id, title=title, description=description,
+        reward=reward, currency=currency, slots=slots, deadline=deadline,
+        review_window_seconds=review_window_seconds, claim_seconds=claim_seconds,
+        estimated_minutes=estimated_minutes, tags=tags, now=deps.clock.now(),
+        fee_bps=config.platform_fee_bps(), currencies=config.supported_currencies(),
+    )
+    # Stored before Stripe is asked, so a webhook about this bounty always finds it.
+    deps.repo.commit(created=[bounty])
+    return fund_bounty(deps, caller, bounty.id, payment_method=payment_method)
+
+
+def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: str | None) -> Bounty:
+    """Creates (or finds again) the bounty's PaymentIntent and, with a payment method, pays it now."""
+    bounty = get_own_bounty(deps, caller, bounty_id)
+    if bounty.status not in (rules.AWAITING_FUNDING, rules.FUNDING_FAILED):
+        raise errors.StateConflict(f"The bounty is {bounty.status}; it needs no funding.", code="already_funded")
+    # Each payment method tried gets its own key: a retry with a new card must reach Stripe.
+    key = f"fund:{bounty.id}:{payment_method or 'none'}:{bounty.version}"
+    try:
+        intent = deps.payments.create_funding_intent(
+            bounty_id=bounty.id, amount=bounty.amount_total, currency=bounty.currency,
+            payment_method=payment_method, idempotency_key=key,
+            metadata={"bounty_id": bounty.id, "client_id": bounty.client_id},
+        )
+    except PaymentsUnavailable as error:
+        raise errors.ServiceUnavailable(
+            f"Stripe could not be reached, so bounty {bounty.id} is not funded yet; retry with "
+            f"POST /v1/bounties/{bounty.id}/fund.", code="payments_unavailable") from error
+
+    def record() -> Bounty:
+        current = deps.repo.get_bounty(bounty.id)
+        now = deps.clock.now()
+        if current.payment_intent_id == intent.payment_intent_id and current.status == OPEN:
+            return current  # the webhook got here first
+        updated = rules.attach_funding(current, payment_intent_id=intent.payment_intent_id,
+                                       client_secret=intent.client_secret, now=now)
+        if current.status == rules.FUNDING_FAILED:
+            updated.status = rules.AWAITING_FUNDING
+        if intent.status == "succeeded":
+            return _commit_funded(deps, updated, intent.payment_intent_id, intent.charge_id) or updated
+        if payment_method and intent.status in ("requires_payment_method", "canceled"):
+            updated = rules.mark_funding_failed(updated, reason="The card was declined.", now=now) or updated
+        deps.repo.commit(changed=[updated])
+        return updated
+
+    return retrying(record)
+
+
+def _commit_funded(deps: Deps, bounty: Bounty, payment_intent_id: str, charge_id: str | None) -> Bounty | None:
+    now = deps.clock.now()
+    funded = rules.mark_funded(bounty, payment_intent_id=payment_intent_id, charge_id=charge_id, now=now)
+    if funded is None:
+        return None
+    entry = ledger.funded_entry(bounty.id, payment_intent_id=payment_intent_id, amount=bounty.amount_total,
+                                currency=bounty.currency, at=now)
+    deps.repo.commit(changed=[funded], created=[entry])
+    return funded
+
+
+def apply_payment_event(deps: Deps, event: PaymentEvent) -> str:
+    """Stripe's word on a PaymentIntent moves the bounty; replays and strangers change nothing."""
+    intent = event.data
+    bounty_id = (intent.get("metadata") or {}).get("bounty_id")
+    if not bounty_id or not str(bounty_id).startswith("bty_"):
+        return "ignored"
+
+    def attempt() -> str:
+        bounty = deps.repo.get_bounty(bounty_id)
+        if bounty is None:
+            return "ignored"
+        if event.type == "payment_intent.succeeded":
+            charge = intent.get("latest_charge")
+            charge_id = charge.get("id") if isinstance(charge, dict) else charge
+            done = _commit_funded(deps, bounty, intent["id"], charge_id)
+            if done is None and bounty.status == CANCELLED:
+                log.warning("payment %s arrived for cancelled bounty %s; it needs a refund", intent["id"], bounty.id)
+            return "funded" if done else "unchanged"
+        if event.type == "payment_intent.payment_failed":
+            if bounty.payment_intent_id not in (None, intent["id"]):
+                return "ignored"
+            error = intent.get("last_payment_error") or {}
+            failed = rules.mark_funding_failed(bounty, reason=error.get("message") or "The payment failed.",
+                                               now=deps.clock.now())
+            if failed is None:
+                return "unchanged"
+            deps.repo.commit(changed=[failed])
+            return "funding_failed"
+        return "ignored"
+
+    return retrying(attempt)
+
+
+def get_own_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
+    """The caller's own bounty; anyone else's is reported missing, never forbidden."""
+    bounty = deps.repo.get_bounty(bounty_id)
+    if bounty is None or bounty.client_id != caller.account_id:
+        raise errors.NotFound(f"No bounty {bounty_id} of yours exists.")
+    return bounty
+
+
+def get_visible_bounty(deps: Deps, caller: Caller | None, bounty_id: str) -> Bounty:
+    """Open bounties are public; others only to their owner and the freelancers who worked on them."""
+    bounty = deps.repo.get_bounty(bounty_id)
+    if bounty is not None and (bounty.status == OPEN or _is_involved(deps, caller, bounty)):
+        return bounty
+    raise errors.NotFound(f"No bounty {bounty_id} exists.")
+
+
+def _is_involved(deps: Deps, caller: Caller | None, bounty: Bounty) -> bool:
+    if caller is None:
+        return False
+    if caller.account_id == bounty.client_id:
+        return True
+    return caller.is_freelancer and deps.repo.get_participant(bounty.id, caller.account_id) is not None
+
+
+def list_bounties(deps: Deps, caller: Caller | None, *, limit: int, cursor: str | None, tag: str | None,
+                  min_reward: int | None, status: str | None, mine: bool) -> Page:
+    if mine:
+        if caller is None:
+            raise errors.Unauthenticated("mine=true lists your own bounties: send your API key.")
+        caller.require("client")
+        page = deps.repo.list_client_bounties(caller.account_id, limit=limit, cursor=cursor, status=status)
+        page.items = [b for b in page.items if _matches(b, tag, min_reward)]
+        return page
+    if status not in (None, OPEN):
+        return Page([])  # only their owners see bounties that are not open: ask with mine=true
+    return deps.repo.list_open_bounties(limit=limit, cursor=cursor, tag=tag, min_reward=min_reward)
+
+
+def _matches(bounty: Bounty, tag: str | None, min_reward: int | None) -> bool:
+    return (tag is None or tag in bounty.tags) and (min_reward is None or bounty.reward >= min_reward)
+
+
+def cancel_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
+    caller.require("client")
+
+    def attempt() -> Bounty:
+        bounty = get_own_bounty(deps, caller, bounty_id)
+        closed = rules.close(bounty, status=CANCELLED, now=deps.clock.now())
+        deps.repo.commit(changed=[closed])
+        return closed
+
+    bounty = retrying(attempt)
+    if bounty.refund_owed_slots:
+        deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty.id})
+    return bounty
+
+
+def bounty_ledger(deps: Deps, caller: Caller, bounty_id: str):
+    bounty = get_own_bounty(deps, caller, bounty_id)
+    entries = sorted(deps.repo.list_ledger(bounty.id), key=lambda e: (e.created_at, e.id))
+    return bounty, entries, ledger.totals(entries)
