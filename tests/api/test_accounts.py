@@ -1,0 +1,55 @@
+from chalicelib.adapters.dynamo import DynamoRepository
+from chalicelib.services.accounts import hash_api_key
+
+
+def test_create_account_returns_key_once_and_stores_only_its_hash(api):
+    created = api.account("freelancer")
+    assert created["api_key"].startswith("bk_")
+    assert created["id"].startswith("acct_")
+    me = api.ok("GET", "/v1/accounts/me", key=created["api_key"])
+    assert me["api_key"] is None
+    assert me["payouts_enabled"] is False
+    assert me["rating"] == {"mean": None, "count": 0}
+    assert me["completed"] == 0 and me["earned"] == []
+    stored = DynamoRepository().get_api_key(hash_api_key(created["api_key"]))
+    assert stored.account_id == created["id"]
+    assert created["api_key"] not in repr(stored)
+
+
+def test_client_account_has_no_freelancer_fields(api):
+    client = api.account("client")
+    me = api.ok("GET", "/v1/accounts/me", key=client["api_key"])
+    assert me["role"] == "client" and me["rating"] is None and me["earned"] is None
+
+
+def test_missing_and_unknown_keys_are_401(api):
+    code, body = api.get("/v1/accounts/me")
+    assert code == 401 and body["error"]["code"] == "unauthenticated"
+    code, body = api.get("/v1/accounts/me", key="bk_not-a-real-key")
+    assert code == 401 and "not valid" in body["error"]["message"]
+    code, _ = api.call("GET", "/v1/accounts/me", headers={"Authorization": "Basic abc"})
+    assert code == 401
+
+
+def test_account_validation(api):
+    cases = [
+        {"role": "admin", "name": "x", "email": "x@example.com"},
+        {"role": "client", "name": "", "email": "x@example.com"},
+        {"role": "client", "name": "x", "email": "not-an-email"},
+        {"role": "client", "name": "x", "email": "x@example.com", "extra": 1},
+        {"role": "client", "name": 5, "email": "x@example.com"},
+        {"name": "x", "email": "x@example.com"},
+    ]
+    for body in cases:
+        code, data = api.post("/v1/accounts", body)
+        assert code == 422, body
+        assert data["error"]["code"] == "validation_error" and data["error"]["message"]
+
+
+def test_malformed_bodies_get_json_errors(api):
+    code, data = api.call("POST", "/v1/accounts", raw="{not json")
+    assert code == 400 and data["error"]["code"] == "invalid_json"
+    code, data = api.call("POST", "/v1/accounts", raw="[1, 2]")
+    assert code == 422
+    code, data = api.call("POST", "/v1/accounts", raw='{"role": "client", "name": "' + "x" * 70_000 + '"}')
+    assert code == 422 and data["error"]["code"] == "body_too_large"

@@ -1,0 +1,76 @@
+import hashlib
+import hmac
+import json
+import os
+import time
+
+import stripe
+
+
+def _signed(payload: dict, *, secret: str | None = None, at: int | None = None) -> tuple[str, dict]:
+    body = json.dumps(payload)
+    stamp = at or int(time.time())
+    secret = secret or os.environ["STRIPE_WEBHOOK_SECRET"]
+    signature = hmac.new(secret.encode(), f"{stamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return body, {"Stripe-Signature": f"t={stamp},v1={signature}"}
+
+
+def _event(event_type: str, intent: dict) -> dict:
+    return {"id": f"evt_{intent['id']}_{event_type}", "object": "event", "type": event_type,
+            "data": {"object": intent}, "created": int(time.time()), "api_version": "2024-06-20"}
+
+
+def _pay(intent_id: str, payment_method: str = "pm_card_visa") -> dict:
+    stripe.api_key = os.environ["STRIPE_SECRET_KEY"]
+    stripe.api_base = os.environ["STRIPE_API_BASE"]
+    return stripe.PaymentIntent.confirm(intent_id, payment_method=payment_method).to_dict_recursive() \
+        if hasattr(stripe.PaymentIntent, "to_dict_recursive") else \
+        stripe.PaymentIntent.confirm(intent_id, payment_method=payment_method).to_dict()
+
+
+def test_signed_success_event_opens_the_bounty_once(api, client_acct):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method=None)
+    intent = _pay(bounty["funding"]["payment_intent_id"])
+    assert intent["status"] == "succeeded"
+    body, headers = _signed(_event("payment_intent.succeeded", intent))
+    first = api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers)
+    again = api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers)
+    assert first == (200, {"received": True, "outcome": "funded"})
+    assert again == (200, {"received": True, "outcome": "unchanged"})
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}")["status"] == "open"
+    ledger = api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=key)
+    assert ledger["totals"]["funded"] == bounty["funding"]["amount_total"] and len(ledger["entries"]) == 1
+
+
+def test_failure_event_marks_funding_failed(api, client_acct):
+    bounty = api.bounty(client_acct["api_key"], payment_method=None)
+    intent = {"id": bounty["funding"]["payment_intent_id"], "object": "payment_intent",
+              "metadata": {"bounty_id": bounty["id"]}, "last_payment_error": {"message": "Your card was declined."}}
+    body, headers = _signed(_event("payment_intent.payment_failed", intent))
+    assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers)[0] == 200
+    own = api.ok("GET", f"/v1/bounties/{bounty['id']}", key=client_acct["api_key"])
+    assert own["status"] == "funding_failed" and own["funding"]["error"] == "Your card was declined."
+
+
+def test_forged_stale_and_unsigned_events_are_400(api, client_acct):
+    bounty = api.bounty(client_acct["api_key"], payment_method=None)
+    intent = {"id": bounty["funding"]["payment_intent_id"], "object": "payment_intent", "status": "succeeded",
+              "metadata": {"bounty_id": bounty["id"]}}
+    event = _event("payment_intent.succeeded", intent)
+    forged = _signed(event, secret="whsec_attacker")
+    stale = _signed(event, at=int(time.time()) - 3600)
+    body, headers = _signed(event)
+    for raw, hdrs in (forged, stale, (body, {}), ("not json", headers), (body + " ", headers)):
+        code, data = api.call("POST", "/v1/webhooks/stripe", raw=raw, headers=hdrs)
+        assert code == 400 and data["error"]["code"] == "invalid_signature"
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}", key=client_acct["api_key"])["status"] == "awaiting_funding"
+
+
+def test_events_for_unknown_bounties_are_acknowledged_and_ignored(api):
+    intent = {"id": "pi_unknown", "object": "payment_intent", "metadata": {"bounty_id": "bty_missing"}}
+    body, headers = _signed(_event("payment_intent.succeeded", intent))
+    assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
+        200, {"received": True, "outcome": "ignored"})
+    body, headers = _signed(_event("customer.created", {"id": "cus_1"}))
+    assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers)[0] == 200

@@ -1,0 +1,220 @@
+"""The lifecycle rules on plain data: no I/O, no servers."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.core import errors, ledger, rules
+from chalicelib.core.model import (
+    APPROVED,
+    AWAITING_FUNDING,
+    CANCELLED,
+    COMPLETED,
+    EXPIRED,
+    FUNDING_FAILED,
+    LAPSED,
+    LIVE,
+    OPEN,
+    REJECTED,
+    RELEASED,
+    USED,
+    LedgerEntry,
+    Participant,
+)
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def bounty(**overrides):
+    fields = dict(bounty_id="bty_1", client_id="acct_c", title="t", description="d", reward=1000, currency="usd",
+                  slots=2, deadline=NOW + timedelta(days=1), review_window_seconds=3600, claim_seconds=None,
+                  estimated_minutes=None, tags=["b", "a", "a"], now=NOW, fee_bps=1000,
+                  currencies=frozenset({"usd"}))
+    fields.update(overrides)
+    created = rules.new_bounty(**fields)
+    return rules.mark_funded(created, payment_intent_id="pi_1", charge_id="ch_1", now=NOW)
+
+
+def who(name="acct_f"):
+    return Participant("bty_1", name)
+
+
+def test_fee_is_on_top_and_rounds_half_up():
+    b = bounty(reward=333, slots=3)
+    assert b.fee == 100 and b.amount_total == 1099
+    assert rules.platform_fee(5, 1, 1000) == 1  # 0.5 rounds up
+    assert rules.platform_fee(4, 1, 1000) == 0
+
+
+@pytest.mark.parametrize("fee,slots", [(100, 3), (7, 4), (1, 7), (999, 1000), (0, 5)])
+def test_fee_shares_add_up_in_any_grouping(fee, slots):
+    shares = [rules.fee_share(fee, slots, i, 1) for i in range(slots)]
+    assert sum(shares) == fee
+    assert rules.fee_share(fee, slots, 0, 2) + rules.fee_share(fee, slots, 2, slots - 2) == fee
+
+
+def test_new_bounty_validates_money_time_and_currency():
+    with pytest.raises(errors.Invalid):
+        bounty(currency="eur")
+    with pytest.raises(errors.Invalid):
+        bounty(reward=49)
+    with pytest.raises(errors.Invalid):
+        bounty(deadline=NOW + timedelta(seconds=59))
+    with pytest.raises(errors.Invalid):
+        bounty(deadline=NOW + timedelta(days=366))
+    with pytest.raises(errors.Invalid):
+        bounty(claim_seconds=59)
+    with pytest.raises(errors.Invalid):
+        bounty(reward=10_000_000, slots=10)
+    assert bounty().tags == ["a", "b"]
+
+
+def test_funding_transitions_are_replay_safe():
+    created = rules.new_bounty(bounty_id="bty_1", client_id="c", title="t", description="d", reward=100,
+                               currency="usd", slots=1, deadline=NOW + timedelta(hours=1),
+                               review_window_seconds=60, claim_seconds=None, estimated_minutes=None, tags=[],
+                               now=NOW, fee_bps=1000, currencies=frozenset({"usd"}))
+    assert created.status == AWAITING_FUNDING
+    failed = rules.mark_funding_failed(created, reason="declined", now=NOW)
+    assert failed.status == FUNDING_FAILED
+    opened = rules.mark_funded(failed, payment_intent_id="pi_1", charge_id=None, now=NOW)
+    assert opened.status == OPEN and opened.funding_error is None
+    assert rules.mark_funded(opened, payment_intent_id="pi_1", charge_id=None, now=NOW) is None
+    assert rules.mark_funding_failed(opened, reason="late", now=NOW) is None
+    other = rules.attach_funding(created, payment_intent_id="pi_2", client_secret="s", now=NOW)
+    assert rules.mark_funded(other, payment_intent_id="pi_stranger", charge_id=None, now=NOW) is None
+
+
+def test_claim_submit_approve_keeps_slots_balanced():
+    b = bounty()
+    b, p, c = rules.claim(b, who(), claim_id="clm_1", now=NOW)
+    assert (b.free_slots, b.claimed_slots) == (1, 1) and c.status == LIVE and c.expires_at == b.deadline
+    rules.check_slots(b)
+    with pytest.raises(errors.StateConflict, match="already hold"):
+        rules.claim(b, p, claim_id="clm_2", now=NOW)
+    b, p, c, s = rules.submit(b, p, c, submission_id="sub_1", content="x", links=[], now=NOW)
+    assert c.status == USED and s.claimed_at == NOW and s.auto_approve_at == NOW + timedelta(hours=1)
+    assert (b.claimed_slots, b.pending_slots) == (0, 1)
+    b, p, s, payout = rules.approve(b, p, s, now=NOW, rating=4)
+    assert s.status == APPROVED and payout.amount == 1000 and payout.id == "pay_1"
+    assert b.approved_slots == 1 and b.status == OPEN
+    rules.check_slots(b)
+    with pytest.raises(errors.StateConflict, match="already approved"):
+        rules.claim(b, p, claim_id="clm_3", now=NOW)
+
+
+def test_last_approval_completes_the_bounty():
+    b = bounty(slots=1)
+    b, p, _, s = rules.submit(b, who(), None, submission_id="sub_1", content="x", links=[], now=NOW)
+    b, *_ = rules.approve(b, p, s, now=NOW)
+    assert b.status == COMPLETED
+
+
+def test_no_slots_and_deadline_and_claim_required():
+    b = bounty(slots=1)
+    b, *_ = rules.claim(b, who("a"), claim_id="clm_1", now=NOW)
+    with pytest.raises(errors.StateConflict) as caught:
+        rules.claim(b, who("b"), claim_id="clm_2", now=NOW)
+    assert caught.value.code == "no_slots_left"
+    with pytest.raises(errors.StateConflict) as caught:
+        rules.submit(bounty(), who(), None, submission_id="s", content="x", links=[], now=NOW + timedelta(days=2))
+    assert caught.value.code == "deadline_passed"
+    with pytest.raises(errors.StateConflict) as caught:
+        rules.submit(bounty(claim_seconds=600), who(), None, submission_id="s", content="x", links=[], now=NOW)
+    assert caught.value.code == "claim_required"
+
+
+def test_expired_claim_lapses_at_submit_time():
+    b = bounty(claim_seconds=600)
+    b, p, c = rules.claim(b, who(), claim_id="clm_1", now=NOW)
+    assert c.expires_at == NOW + timedelta(seconds=600)
+    later = NOW + timedelta(seconds=601)
+    with pytest.raises(errors.StateConflict) as caught:
+        rules.submit(b, p, c, submission_id="s", content="x", links=[], now=later)
+    assert caught.value.code == "claim_required"
+
+
+def test_release_and_lapse_reopen_the_slot():
+    b = bounty()
+    b, p, c = rules.claim(b, who(), claim_id="clm_1", now=NOW)
+    b2, p2, c2 = rules.end_claim(b, p, c, status=RELEASED, now=NOW)
+    assert c2.status == RELEASED and b2.free_slots == 2 and p2.live_claim_id is None
+    with pytest.raises(errors.StateConflict):
+        rules.end_claim(b2, p2, c2, status=RELEASED, now=NOW)
+    with pytest.raises(errors.StateConflict):
+        rules.end_claim(b, p, c, status=LAPSED, now=NOW)
+    b3, _, c3 = rules.end_claim(b, p, c, status=LAPSED, now=c.expires_at)
+    assert c3.status == LAPSED and b3.free_slots == 2
+
+
+def test_reject_reopens_and_overturn_needs_escrow_and_window():
+    b = bounty(slots=1)
+    b, p, _, s = rules.submit(b, who(), None, submission_id="sub_1", content="x", links=[], now=NOW)
+    b, p, s = rules.reject(b, p, s, reason="no", now=NOW)
+    assert s.status == REJECTED and b.free_slots == 1 and p.open_submission_id is None
+    with pytest.raises(errors.StateConflict):
+        rules.reject(b, p, s, reason="again", now=NOW)
+    late = NOW + timedelta(days=31)
+    with pytest.raises(errors.StateConflict) as caught:
+        rules.approve(b, p, s, now=late)
+    assert caught.value.code == "overturn_window_passed"
+    taken, *_ = rules.claim(b, who("other"), claim_id="clm_9", now=NOW)
+    with pytest.raises(errors.StateConflict) as caught:
+        rules.approve(taken, p, s, now=NOW)
+    assert caught.value.code == "no_escrow_left"
+    b, p, s, _ = rules.approve(b, p, s, now=NOW)
+    assert s.status == APPROVED and b.status == COMPLETED
+    rules.check_slots(b)
+
+
+def test_auto_approval_cannot_overturn_a_rejection():
+    b = bounty()
+    b, p, _, s = rules.submit(b, who(), None, submission_id="sub_1", content="x", links=[], now=NOW)
+    b, p, s = rules.reject(b, p, s, reason="no", now=NOW)
+    with pytest.raises(errors.StateConflict):
+        rules.approve(b, p, s, now=NOW, auto=True)
+
+
+def test_close_owes_back_free_and_claimed_slots_but_keeps_pending_work():
+    b = bounty(slots=4)
+    b, p1, c1 = rules.claim(b, who("a"), claim_id="clm_a", now=NOW)
+    b, p2, _, s2 = rules.submit(b, who("b"), None, submission_id="sub_b", content="x", links=[], now=NOW)
+    closed = rules.close(b, status=CANCELLED, now=NOW)
+    assert closed.status == CANCELLED
+    assert (closed.free_slots, closed.claimed_slots, closed.pending_slots, closed.refund_owed_slots) == (0, 0, 1, 3)
+    rules.check_slots(closed)
+    # The live claim can no longer be used; releasing it changes no counts.
+    after_release, *_ = rules.end_claim(closed, p1, c1, status=RELEASED, now=NOW)
+    assert after_release.refund_owed_slots == 3
+    rules.check_slots(after_release)
+    # Pending work is still reviewed; a rejection is owed back too.
+    rejected, *_ = rules.reject(closed, p2, s2, reason="no", now=NOW)
+    assert rejected.refund_owed_slots == 4
+    approved, *_ = rules.approve(closed, p2, s2, now=NOW)
+    assert approved.status == CANCELLED and approved.approved_slots == 1
+    with pytest.raises(errors.StateConflict):
+        rules.claim(closed, who("c"), claim_id="clm_c", now=NOW)
+    with pytest.raises(errors.StateConflict):
+        rules.close(closed, status=EXPIRED, now=NOW)
+
+
+def test_unfunded_bounty_cancels_without_money():
+    created = replace(bounty(), status=AWAITING_FUNDING)
+    cancelled = rules.close(created, status=CANCELLED, now=NOW)
+    assert cancelled.status == CANCELLED and cancelled.refund_owed_slots == 0
+
+
+def test_hourly_rate():
+    assert rules.hourly_rate(500, 30) == 1000
+    assert rules.hourly_rate(1000, 7) == 8571
+
+
+def test_ledger_totals_balance():
+    entries = [LedgerEntry("b", "1", ledger.FUNDED, 1100, "usd", NOW),
+               LedgerEntry("b", "2", ledger.PAID_OUT, 500, "usd", NOW),
+               LedgerEntry("b", "3", ledger.FEE, 50, "usd", NOW),
+               LedgerEntry("b", "4", ledger.REFUNDED, 550, "usd", NOW)]
+    totals = ledger.totals(entries)
+    assert (totals.funded, totals.paid_out, totals.fees, totals.refunded, totals.held) == (1100, 500, 50, 550, 0)
+
