@@ -70,3 +70,8 @@ def stripe_webhook_secret() -> str:
 def public_base_url() -> str:
     """Where people reach the API and the web form; used in links we hand out."""
     return _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+
+def max_receive_count() -> int:
+    """Deliveries of one message before SQS moves it to the dead-letter queue (infra uses the same)."""
+    return int(_env("MAX_RECEIVE_COUNT", "5"))

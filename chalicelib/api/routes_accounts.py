@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from ..bootstrap import deps
-from ..services import accounts
+from ..services import accounts, onboarding
 from . import render
 from . import schemas as s
 from .http import route
@@ -24,3 +24,10 @@ def create_account(request, caller, body: s.CreateAccount):
        response=s.AccountOut)
 def get_me(request, caller, body):
     return render.account(accounts.get_me(deps(), caller))
+
+
+@route(bp, "/v1/accounts/me/payout-onboarding", method="POST",
+       summary="Create the Stripe Connect account on first call; returns a one-time onboarding link.",
+       body=s.Empty, response=s.OnboardingOut, auth="freelancer")
+def payout_onboarding(request, caller, body):
+    return s.OnboardingOut(url=onboarding.start_onboarding(deps(), caller))

@@ -7,7 +7,7 @@ from chalice import Blueprint
 from ..bootstrap import deps
 from ..core import errors
 from ..ports import InvalidWebhook
-from ..services import bounties
+from ..services import bounties, onboarding
 from . import schemas as s
 from .http import route
 
@@ -16,6 +16,7 @@ bp = Blueprint(__name__)
 HANDLERS = {
     "payment_intent.succeeded": bounties.apply_payment_event,
     "payment_intent.payment_failed": bounties.apply_payment_event,
+    "account.updated": onboarding.apply_account_event,
 }
 
 

@@ -91,13 +91,17 @@ class Bounty:
     updated_at: datetime
     fee: int
     amount_total: int
-    # Slot accounting: free + claimed + pending + approved + refund_owed + refunded == slots, always.
+    # Slot accounting: free + claimed + pending + approved + refund_owed + refunding + refunded == slots, always.
     free_slots: int
     claimed_slots: int = 0  # held by live claims
     pending_slots: int = 0  # held by submissions awaiting review
     approved_slots: int = 0
     refund_owed_slots: int = 0  # escrow to return, not yet refunded
+    refunding_slots: int = 0  # in a refund sent to Stripe but not yet recorded as done
     refunded_slots: int = 0
+    settled_slots: int = 0  # slots whose share of the fee was kept (paid out) or refunded
+    refund_key: str | None = None  # the refund in flight, so a retry repeats it rather than adding one
+    refund_amount: int = 0  # of the refund in flight: rewards plus their fee share, fixed when it starts
     payment_intent_id: str | None = None
     client_secret: str | None = None
     charge_id: str | None = None

@@ -157,7 +157,7 @@ def _require_accepting_work(bounty: Bounty, now: datetime) -> None:
 def check_slots(bounty: Bounty) -> None:
     """The slot invariant; a violation is a bug, never a user error."""
     parts = (bounty.free_slots, bounty.claimed_slots, bounty.pending_slots, bounty.approved_slots,
-             bounty.refund_owed_slots, bounty.refunded_slots)
+             bounty.refund_owed_slots, bounty.refunding_slots, bounty.refunded_slots)
     if min(parts) < 0 or sum(parts) != bounty.slots:
         raise AssertionError(f"slot accounting broken for {bounty.id}: {parts} vs {bounty.slots}")
 

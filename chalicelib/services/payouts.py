@@ -1,0 +1,93 @@
+"""Paying approved work: one Stripe Connect transfer per payout, whatever the retries and races."""
+
+from __future__ import annotations
+
+import logging
+
+from .. import config
+from ..core import money
+from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, Payout
+from .deps import Deps, retrying
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """The message should come back (SQS redelivers it; after the last try it goes to the DLQ)."""
+
+
+def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
+    payout = deps.repo.get_payout(payout_id)
+    if payout is None:
+        log.warning("payout message for unknown payout %s dropped", payout_id)
+        return "unknown"
+    if payout.status in (PAID, FAILED):
+        return payout.status  # a duplicate message, or one left behind before a failure
+    freelancer = deps.repo.get_account(payout.freelancer_id)
+    if not (freelancer.stripe_account_id and freelancer.payouts_enabled):
+        if payout.status != AWAITING_ONBOARDING:
+            _update(deps, payout.id, lambda p: money.hold_for_onboarding(p, now=deps.clock.now())
+                    if p.status not in (PAID, FAILED) else None)
+        return AWAITING_ONBOARDING
+    bounty = deps.repo.get_bounty(payout.bounty_id)
+    try:
+        transfer_id = deps.payments.transfer(
+            payout_id=payout.id, destination=freelancer.stripe_account_id, amount=payout.amount,
+            currency=payout.currency, source_charge=bounty.charge_id, transfer_group=bounty.id,
+            idempotency_key=f"transfer:{payout.id}",
+        )
+    except Exception as error:  # Stripe down, or refusing: retried with backoff, then failed for good
+        last_try = receive_count >= config.max_receive_count()
+        reason = f"{type(error).__name__}: {error}"
+        _update(deps, payout.id, lambda p: money.record_attempt(p, error=reason, failed=last_try,
+                                                                 now=deps.clock.now()))
+        log.warning("payout %s attempt %s failed: %s", payout.id, receive_count, error)
+        raise RetryLater(str(error)) from error
+    return retrying(lambda: _settle(deps, payout.id, transfer_id))
+
+
+def _settle(deps: Deps, payout_id: str, transfer_id: str) -> str:
+    payout = deps.repo.get_payout(payout_id)
+    if payout.status == PAID:
+        return PAID
+    bounty = deps.repo.get_bounty(payout.bounty_id)
+    freelancer = deps.repo.get_account(payout.freelancer_id)
+    bounty, payout, freelancer, entries = money.settle_payout(bounty, payout, freelancer, transfer_id=transfer_id,
+                                                              now=deps.clock.now())
+    deps.repo.commit(changed=[bounty, payout, freelancer], created=entries)
+    return PAID
+
+
+def _update(deps: Deps, payout_id: str, change) -> Payout | None:
+    def attempt():
+        current = deps.repo.get_payout(payout_id)
+        updated = change(current)
+        if updated is not None:
+            deps.repo.commit(changed=[updated])
+        return updated
+
+    return retrying(attempt)
+
+
+def release_awaiting(deps: Deps, freelancer_id: str) -> int:
+    """Sends every payout that waited for this freelancer's onboarding back to the queue."""
+    released = 0
+    cursor = None
+    while True:
+        page = deps.repo.list_freelancer_payouts(freelancer_id, limit=100, cursor=cursor)
+        for payout in page.items:
+            if payout.status == AWAITING_ONBOARDING:
+                _update(deps, payout.id, lambda p: money.requeue(p, now=deps.clock.now())
+                        if p.status == AWAITING_ONBOARDING else None)
+                deps.queue.send(config.payouts_queue_name(), {"payout_id": payout.id})
+                released += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            return released
+
+
+def redrive(deps: Deps, payout_id: str) -> Payout:
+    """An operator sends a failed payout again (docs: OPERATIONS.md)."""
+    payout = _update(deps, payout_id, lambda p: money.requeue(p, now=deps.clock.now()))
+    deps.queue.send(config.payouts_queue_name(), {"payout_id": payout_id})
+    return payout

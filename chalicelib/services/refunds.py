@@ -1,0 +1,42 @@
+"""Returning unspent escrow (cancel, expiry, rejections after close), exactly once."""
+
+from __future__ import annotations
+
+from ..core import money
+from .deps import Deps, retrying
+
+
+def refund_unspent(deps: Deps, bounty_id: str) -> int:
+    """Refunds every slot owed back, in as many rounds as it takes; returns the amount refunded now.
+    The refund in flight is written down before Stripe is asked, so a crash repeats it, never doubles it."""
+    refunded = 0
+    while True:
+        order = retrying(lambda: _start(deps, bounty_id))
+        if order is None:
+            return refunded
+        bounty = deps.repo.get_bounty(bounty_id)
+        refund_id = deps.payments.refund(payment_intent_id=bounty.payment_intent_id, amount=order.amount,
+                                         refund_key=order.key, idempotency_key=f"refund:{order.key}")
+        retrying(lambda order=order, refund_id=refund_id: _finish(deps, bounty_id, order, refund_id))
+        refunded += order.amount
+
+
+def _start(deps: Deps, bounty_id: str):
+    bounty = deps.repo.get_bounty(bounty_id)
+    if bounty is None or bounty.payment_intent_id is None:
+        return None
+    started = money.start_refund(bounty, now=deps.clock.now())
+    if started is None:
+        return None
+    updated, order = started
+    if updated is not bounty:
+        deps.repo.commit(changed=[updated])
+    return order
+
+
+def _finish(deps: Deps, bounty_id: str, order: money.RefundOrder, refund_id: str) -> None:
+    bounty = deps.repo.get_bounty(bounty_id)
+    if bounty.refund_key != order.key:
+        return  # another delivery of this message recorded it already
+    bounty, entry = money.finish_refund(bounty, order, refund_id=refund_id, now=deps.clock.now())
+    deps.repo.commit(changed=[bounty], created=[entry])

@@ -1,0 +1,73 @@
+"""SQS-triggered functions: each message is one use case, safe to run twice; failures are reported
+per message so one bad message does not re-run the batch."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from chalice import Blueprint
+
+from .. import config
+from ..bootstrap import deps
+
+log = logging.getLogger(__name__)
+bp = Blueprint(__name__)
+
+BACKOFF_BASE_SECONDS = 15
+BACKOFF_MAX_SECONDS = 900
+
+
+def _backoff(record) -> None:
+    """Waits longer after each failed delivery (15 s, 30 s, 60 s, … up to 15 min) instead of the queue's
+    fixed visibility timeout, so a Stripe outage is not hammered."""
+    count = int(record.attributes.get("ApproximateReceiveCount", "1"))
+    delay = min(BACKOFF_BASE_SECONDS * 2 ** (count - 1), BACKOFF_MAX_SECONDS)
+    queue_name = record.event_source_arn.rsplit(":", 1)[-1]
+    try:
+        queue = deps().queue
+        queue.client.change_message_visibility(QueueUrl=queue.url(queue_name), ReceiptHandle=record.receipt_handle,
+                                               VisibilityTimeout=delay)
+    except Exception:  # the queue's own visibility timeout still brings it back
+        log.warning("could not delay redelivery of %s", record.message_id, exc_info=True)
+
+
+def process(event, handle) -> dict:
+    """Runs `handle(body, receive_count)` for every record; returns SQS's partial batch response."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    def one(record: SQSRecord) -> None:
+        try:
+            handle(json.loads(record.body), int(record.attributes.get("ApproximateReceiveCount", "1")))
+        except Exception:
+            _backoff(record)
+            raise
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event.to_dict(), record_handler=one, processor=processor,
+                                    context=event.context)
+
+
+def _pay(body: dict, receive_count: int) -> None:
+    from ..services.payouts import pay_out
+
+    outcome = pay_out(deps(), body["payout_id"], receive_count=receive_count)
+    log.info("payout %s: %s", body["payout_id"], outcome)
+
+
+def _refund(body: dict, receive_count: int) -> None:
+    from ..services.refunds import refund_unspent
+
+    amount = refund_unspent(deps(), body["bounty_id"])
+    log.info("bounty %s refunded %s", body["bounty_id"], amount)
+
+
+@bp.on_sqs_message(queue=config.payouts_queue_name(), batch_size=10)
+def payouts_worker(event):
+    return process(event, _pay)
+
+
+@bp.on_sqs_message(queue=config.refunds_queue_name(), batch_size=10)
+def refunds_worker(event):
+    return process(event, _refund)
