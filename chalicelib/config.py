@@ -75,3 +75,7 @@ def public_base_url() -> str:
 def max_receive_count() -> int:
     """Deliveries of one message before SQS moves it to the dead-letter queue (infra uses the same)."""
     return int(_env("MAX_RECEIVE_COUNT", "5"))
+
+
+def timer_shards() -> int:
+    return int(_env("TIMER_SHARDS", "4"))

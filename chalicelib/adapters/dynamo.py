@@ -26,6 +26,7 @@ from ..core.model import (
     Participant,
     Payout,
     Submission,
+    Timer,
 )
 from ..repository import IdempotencyRecord, Page
 from . import dynamo_models as m
@@ -41,6 +42,7 @@ _MODEL_OF: dict[type, type[m._Table]] = {
     LedgerEntry: m.LedgerEntryModel,
     Message: m.MessageModel,
     IdempotencyRecord: m.IdempotencyModel,
+    Timer: m.TimerModel,
 }
 _RECORD_OF = {model: record for record, model in _MODEL_OF.items()}
 _RETRYABLE_CANCELLATIONS = {"ConditionalCheckFailed", "TransactionConflict"}
@@ -203,6 +205,12 @@ class DynamoRepository:
         records = [_to_record(item) for item in items[:limit]]
         last = items[limit - 1] if len(items) > limit else None
         return Page(records, encode_cursor(_sort_key(last.created_at, last.id)) if last else None)
+
+    def due_timers(self, shard: str, *, until: str, limit: int) -> list[Timer]:
+        """Timers of one shard due at or before `until` (a due_prefix): a key range, so the read
+        costs what is due, not what is stored."""
+        items = m.TimerModel.query(shard, m.TimerModel.due_key <= until + "~", consistent_read=True, limit=limit)
+        return [_to_record(item) for item in items]
 
     # -- writes --
 

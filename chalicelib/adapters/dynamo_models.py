@@ -203,9 +203,18 @@ class IdempotencyModel(_Table):
     expires_at = TTLAttribute()
 
 
+class TimerModel(_Table):
+    entity = "timers"
+    shard = UnicodeAttribute(hash_key=True)
+    due_key = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    ref_id = UnicodeAttribute()
+    due_at = UTCDateTimeAttribute()
+
+
 ALL_MODELS: tuple[type[_Table], ...] = (
     AccountModel, ApiKeyModel, BountyModel, ClaimModel, SubmissionModel, ParticipantModel,
-    PayoutModel, LedgerEntryModel, MessageModel, IdempotencyModel,
+    PayoutModel, LedgerEntryModel, MessageModel, IdempotencyModel, TimerModel,
 )
 
 

@@ -192,3 +192,21 @@ class Message:
     body: str
     created_at: datetime
     version: int = 0
+
+
+# Timer kinds
+EXPIRE_BOUNTY = "expire_bounty"
+LAPSE_CLAIM = "lapse_claim"
+AUTO_APPROVE = "auto_approve"
+
+
+@dataclass
+class Timer:
+    """Something to do at `due_at`. Keyed (shard, due_key) so a sweep reads only what is due."""
+
+    shard: str
+    due_key: str  # "<due_at ISO>#<kind>#<ref_id>": sorts by due time
+    kind: str
+    ref_id: str
+    due_at: datetime
+    version: int = 0

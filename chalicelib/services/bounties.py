@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 
 from .. import config
-from ..core import errors, ledger, rules
+from ..core import errors, ledger, rules, timers
 from ..core.model import CANCELLED, OPEN, Bounty, new_id
 from ..ports import PaymentEvent, PaymentsUnavailable
 from ..repository import Page
@@ -75,7 +75,8 @@ def _commit_funded(deps: Deps, bounty: Bounty, payment_intent_id: str, charge_id
         return None
     entry = ledger.funded_entry(bounty.id, payment_intent_id=payment_intent_id, amount=bounty.amount_total,
                                 currency=bounty.currency, at=now)
-    deps.repo.commit(changed=[funded], created=[entry])
+    # The deadline's timer is filed with the funding, so an open bounty always has one.
+    deps.repo.commit(changed=[funded], created=[entry, timers.for_bounty(funded, config.timer_shards())])
     return funded
 
 

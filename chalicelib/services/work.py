@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import config
-from ..core import errors, rules
+from ..core import errors, rules, timers
 from ..core.model import LIVE, RELEASED, Account, Participant, Submission, new_id
 from ..repository import Page
 from .bounties import get_own_bounty, get_visible_bounty
@@ -29,7 +29,8 @@ def claim_bounty(deps: Deps, caller: Caller, bounty_id: str):
         participant = _participant(deps, bounty_id, caller.account_id)
         bounty, participant, claim = rules.claim(bounty, participant, claim_id=new_id("clm_"), now=deps.clock.now())
         changed, created = _writes(bounty, participant)
-        deps.repo.commit(changed=changed, created=created + [claim])
+        lapse = timers.for_claim(claim, bounty, config.timer_shards())
+        deps.repo.commit(changed=changed, created=created + [claim] + ([lapse] if lapse else []))
         return claim
 
     return retrying(attempt)
@@ -65,7 +66,8 @@ def submit_work(deps: Deps, caller: Caller, bounty_id: str, *, content: str, lin
             bounty, participant, live_claim, submission_id=new_id("sub_"), content=content, links=links,
             now=deps.clock.now())
         changed, created = _writes(bounty, participant, live_claim)
-        deps.repo.commit(changed=changed, created=created + [submission])
+        auto_approval = timers.for_submission(submission, config.timer_shards())
+        deps.repo.commit(changed=changed, created=created + [submission, auto_approval])
         return submission
 
     return retrying(attempt)
@@ -103,6 +105,39 @@ def approve_submission(deps: Deps, caller: Caller, submission_id: str, *, rating
     def attempt():
         bounty, submission = _owned_submission(deps, caller, submission_id)
         return _approve(deps, bounty, submission, rating=rating, feedback=feedback, auto=False)
+
+    return retrying(attempt)
+
+
+def auto_approve(deps: Deps, submission_id: str) -> str:
+    """The review window closed with no decision: the work is approved and paid like any approval."""
+
+    def attempt() -> str:
+        submission = deps.repo.get_submission(submission_id)
+        if submission is None or submission.status != rules.PENDING_REVIEW:
+            return "unchanged"
+        if deps.clock.now() < submission.auto_approve_at:
+            return "not_due"
+        bounty = deps.repo.get_bounty(submission.bounty_id)
+        _approve(deps, bounty, submission, rating=None, feedback=None, auto=True)
+        return "auto_approved"
+
+    return retrying(attempt)
+
+
+def lapse_claim(deps: Deps, claim_id: str) -> str:
+    def attempt() -> str:
+        claim = deps.repo.get_claim(claim_id)
+        if claim is None or claim.status != LIVE:
+            return "unchanged"
+        if deps.clock.now() < claim.expires_at:
+            return "not_due"
+        bounty = deps.repo.get_bounty(claim.bounty_id)
+        participant = _participant(deps, claim.bounty_id, claim.freelancer_id)
+        bounty, participant, claim = rules.end_claim(bounty, participant, claim, status=rules.LAPSED,
+                                                     now=deps.clock.now())
+        deps.repo.commit(changed=[bounty, participant, claim])
+        return "lapsed"
 
     return retrying(attempt)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from chalice import Blueprint
+from chalice import Blueprint, Rate
 
 from .. import config
 from ..bootstrap import deps
@@ -71,3 +71,23 @@ def payouts_worker(event):
 @bp.on_sqs_message(queue=config.refunds_queue_name(), batch_size=10)
 def refunds_worker(event):
     return process(event, _refund)
+
+
+def _fire(body: dict, receive_count: int) -> None:
+    from ..services.timers import fire
+
+    log.info("timer %s %s: %s", body["kind"], body["ref_id"], fire(deps(), body["kind"], body["ref_id"]))
+
+
+@bp.on_sqs_message(queue=config.timers_queue_name(), batch_size=10)
+def timers_worker(event):
+    return process(event, _fire)
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_timers(event):
+    from ..services.timers import sweep
+
+    sent = sweep(deps())
+    log.info("timer sweep queued %s", sent)
+    return {"queued": sent}

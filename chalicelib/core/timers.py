@@ -1,0 +1,38 @@
+"""Timers as data: when each lifecycle deadline falls due, and under which shard it is filed."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from .model import AUTO_APPROVE, EXPIRE_BOUNTY, LAPSE_CLAIM, Bounty, Claim, Submission, Timer
+
+
+def due_prefix(moment: datetime) -> str:
+    """Fixed-width UTC text, so string order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def shard_of(ref_id: str, shards: int) -> str:
+    digest = hashlib.blake2s(ref_id.encode(), digest_size=2).digest()
+    return f"timers#{int.from_bytes(digest, 'big') % shards}"
+
+
+def timer(kind: str, ref_id: str, due_at: datetime, shards: int) -> Timer:
+    return Timer(shard=shard_of(ref_id, shards), due_key=f"{due_prefix(due_at)}#{kind}#{ref_id}", kind=kind,
+                 ref_id=ref_id, due_at=due_at)
+
+
+def for_bounty(bounty: Bounty, shards: int) -> Timer:
+    return timer(EXPIRE_BOUNTY, bounty.id, bounty.deadline, shards)
+
+
+def for_claim(claim: Claim, bounty: Bounty, shards: int) -> Timer | None:
+    """Only claims that end before the deadline need their own timer; the others end with the bounty."""
+    if claim.expires_at >= bounty.deadline:
+        return None
+    return timer(LAPSE_CLAIM, claim.id, claim.expires_at, shards)
+
+
+def for_submission(submission: Submission, shards: int) -> Timer:
+    return timer(AUTO_APPROVE, submission.id, submission.auto_approve_at, shards)

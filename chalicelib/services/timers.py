@@ -1,0 +1,60 @@
+"""Deadlines that pass on their own: a sweep hands due timers to a queue; each is fired idempotently."""
+
+from __future__ import annotations
+
+import logging
+
+from .. import config
+from ..core import errors, rules
+from ..core.model import AUTO_APPROVE, EXPIRE_BOUNTY, EXPIRED, LAPSE_CLAIM, OPEN
+from ..core.timers import due_prefix
+from . import work
+from .deps import Deps, retrying
+
+log = logging.getLogger(__name__)
+
+
+def sweep(deps: Deps, *, limit_per_shard: int = 500) -> int:
+    """Queues every due timer and forgets it. The message carries the work from here (SQS keeps it, with a
+    DLQ); a crash between send and delete only sends it twice, and firing is idempotent."""
+    until = due_prefix(deps.clock.now())
+    sent = 0
+    for shard in range(config.timer_shards()):
+        for due in deps.repo.due_timers(f"timers#{shard}", until=until, limit=limit_per_shard):
+            deps.queue.send(config.timers_queue_name(), {"kind": due.kind, "ref_id": due.ref_id})
+            try:
+                deps.repo.delete(due)
+            except errors.ConcurrentUpdate:
+                pass  # a concurrent sweep took it
+            sent += 1
+    return sent
+
+
+def fire(deps: Deps, kind: str, ref_id: str) -> str:
+    if kind == EXPIRE_BOUNTY:
+        return expire_bounty(deps, ref_id)
+    if kind == LAPSE_CLAIM:
+        return work.lapse_claim(deps, ref_id)
+    if kind == AUTO_APPROVE:
+        return work.auto_approve(deps, ref_id)
+    log.warning("unknown timer kind %s for %s dropped", kind, ref_id)
+    return "unknown"
+
+
+def expire_bounty(deps: Deps, bounty_id: str) -> str:
+    def attempt():
+        bounty = deps.repo.get_bounty(bounty_id)
+        if bounty is None or bounty.status != OPEN:
+            return None
+        if deps.clock.now() < bounty.deadline:
+            return "not_due"
+        closed = rules.close(bounty, status=EXPIRED, now=deps.clock.now())
+        deps.repo.commit(changed=[closed])
+        return closed
+
+    outcome = retrying(attempt)
+    if outcome is None or outcome == "not_due":
+        return outcome or "unchanged"
+    if outcome.refund_owed_slots:
+        deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty_id})
+    return EXPIRED
