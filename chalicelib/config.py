@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from .secrets import secret
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -51,11 +53,11 @@ def open_index_shards() -> int:
 
 def api_key_pepper() -> str:
     """Secret mixed into API-key hashes so a leaked table does not reveal usable keys."""
-    return _env("API_KEY_PEPPER", "local-dev-pepper")
+    return secret("API_KEY_PEPPER", "local-dev-pepper")
 
 
 def stripe_secret_key() -> str:
-    return _env("STRIPE_SECRET_KEY", "sk_test_local")
+    return secret("STRIPE_SECRET_KEY", "sk_test_local")
 
 
 def stripe_api_base() -> str | None:
@@ -64,7 +66,7 @@ def stripe_api_base() -> str | None:
 
 
 def stripe_webhook_secret() -> str:
-    return _env("STRIPE_WEBHOOK_SECRET", "whsec_local")
+    return secret("STRIPE_WEBHOOK_SECRET", "whsec_local")
 
 
 def public_base_url() -> str:
