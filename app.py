@@ -2,12 +2,25 @@
 
 from chalice import Chalice
 
+from chalicelib import observability
 from chalicelib.api import openapi, routes_accounts, routes_bounties, routes_webhooks, routes_work
 from chalicelib.web import onboarding_pages
 from chalicelib.workers import queues
 
 app = Chalice(app_name="bounty-board")
+observability.setup_logging()
 
 for blueprint in (routes_accounts.bp, routes_bounties.bp, routes_work.bp, routes_webhooks.bp, openapi.bp,
                   onboarding_pages.bp, queues.bp):
     app.register_blueprint(blueprint)
+
+
+@app.middleware("http")
+def log_context(event, get_response):
+    params = event.uri_params or {}
+    observability.bind(request_id=event.context.get("requestId"), path=event.path, method=event.method,
+                       bounty_id=params.get("bounty_id"))
+    try:
+        return get_response(event)
+    finally:
+        observability.unbind()

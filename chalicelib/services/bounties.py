@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from .. import config
+from .. import config, observability
 from ..core import errors, ledger, rules, timers
 from ..core.model import CANCELLED, OPEN, Bounty, new_id
 from ..ports import PaymentEvent, PaymentsUnavailable
@@ -77,6 +77,7 @@ def _commit_funded(deps: Deps, bounty: Bounty, payment_intent_id: str, charge_id
                                 currency=bounty.currency, at=now)
     # The deadline's timer is filed with the funding, so an open bounty always has one.
     deps.repo.commit(changed=[funded], created=[entry, timers.for_bounty(funded, config.timer_shards())])
+    observability.count("BountiesFunded")
     return funded
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from .. import config
+from .. import config, observability
 from ..core import money
 from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, Payout
 from .deps import Deps, retrying
@@ -42,6 +42,8 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         _update(deps, payout.id, lambda p: money.record_attempt(p, error=reason, failed=last_try,
                                                                  now=deps.clock.now()))
         log.warning("payout %s attempt %s failed: %s", payout.id, receive_count, error)
+        if last_try:
+            observability.count("PayoutsFailed")
         raise RetryLater(str(error)) from error
     return retrying(lambda: _settle(deps, payout.id, transfer_id))
 
@@ -55,6 +57,7 @@ def _settle(deps: Deps, payout_id: str, transfer_id: str) -> str:
     bounty, payout, freelancer, entries = money.settle_payout(bounty, payout, freelancer, transfer_id=transfer_id,
                                                               now=deps.clock.now())
     deps.repo.commit(changed=[bounty, payout, freelancer], created=entries)
+    observability.count("PayoutsPaid")
     return PAID
 
 

@@ -8,7 +8,7 @@ import logging
 
 from chalice import Blueprint, Rate
 
-from .. import config
+from .. import config, observability
 from ..bootstrap import deps
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,15 @@ def process(event, handle) -> dict:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     def one(record: SQSRecord) -> None:
+        body = json.loads(record.body)
+        observability.bind(message_id=record.message_id, **{k: v for k, v in body.items() if k.endswith("_id")})
         try:
-            handle(json.loads(record.body), int(record.attributes.get("ApproximateReceiveCount", "1")))
+            handle(body, int(record.attributes.get("ApproximateReceiveCount", "1")))
         except Exception:
             _backoff(record)
             raise
+        finally:
+            observability.unbind()
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event.to_dict(), record_handler=one, processor=processor,
