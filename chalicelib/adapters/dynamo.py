@@ -143,6 +143,9 @@ class DynamoRepository:
 
     # -- index queries --
 
+    def list_api_keys(self, account_id: str) -> list[ApiKey]:
+        return [_to_record(item) for item in m.ApiKeyModel.by_account.query(account_id)]
+
     def _page(self, index, hash_value: str, *, limit: int, cursor: str | None, filter_condition=None) -> Page:
         after = decode_cursor(cursor)
         range_condition = index._model.sort_key < after if after else None

@@ -21,6 +21,12 @@ from . import idempotency
 from .schemas import MAX_BODY_BYTES, MAX_PAGE
 
 log = logging.getLogger(__name__)
+
+
+class UnsupportedMediaType(errors.DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
@@ -65,6 +71,9 @@ def _validation_message(error: ValidationError) -> str:
 
 def parse_body(request, model: type[BaseModel]) -> BaseModel:
     raw = request.raw_body or b""
+    content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if raw.strip() and content_type != "application/json":
+        raise UnsupportedMediaType(f"Send the body as JSON with 'Content-Type: application/json', not {content_type}.")
     if len(raw) > MAX_BODY_BYTES:
         raise errors.Invalid(f"The request body is larger than {MAX_BODY_BYTES} bytes.", code="body_too_large")
     if not raw.strip():
@@ -127,7 +136,8 @@ def route(bp: Blueprint, path: str, *, method: str, summary: str, body: type[Bas
                 return error_response(500, "internal_error", "Something went wrong on our side; it was logged. "
                                       "Retrying with the same Idempotency-Key is safe.")
 
-        bp.route(path, methods=[method], content_types=["application/json"])(view)
+        # Any content type reaches the view, so a wrong one gets our error shape rather than Chalice's.
+        bp.route(path, methods=[method], content_types=["*/*"])(view)
         return view
 
     return decorate

@@ -31,3 +31,26 @@ def get_me(request, caller, body):
        body=s.Empty, response=s.OnboardingOut, auth="freelancer")
 def payout_onboarding(request, caller, body):
     return s.OnboardingOut(url=onboarding.start_onboarding(deps(), caller))
+
+
+def _key(api_key, raw: str | None = None) -> s.ApiKeyOut:
+    return s.ApiKeyOut(id=api_key.key_id, created_at=api_key.created_at, revoked=api_key.revoked, api_key=raw)
+
+
+@route(bp, "/v1/accounts/me/keys", method="GET", summary="Extension: the account's API keys (never their secrets).",
+       response=s.ApiKeyList)
+def list_keys(request, caller, body):
+    return s.ApiKeyList(items=[_key(k) for k in accounts.list_keys(deps(), caller)])
+
+
+@route(bp, "/v1/accounts/me/keys", method="POST", summary="Extension: add an API key (rotation); shown once.",
+       body=s.Empty, response=s.ApiKeyOut, status=201, idempotent=True)
+def add_key(request, caller, body):
+    api_key, raw = accounts.add_key(deps(), caller)
+    return _key(api_key, raw)
+
+
+@route(bp, "/v1/accounts/me/keys/{key_id}", method="DELETE",
+       summary="Extension: revoke an API key; requests with it get 401 from then on.", response=s.ApiKeyOut)
+def revoke_key(request, caller, body, key_id):
+    return _key(accounts.revoke_key(deps(), caller, key_id))

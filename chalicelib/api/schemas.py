@@ -209,6 +209,17 @@ class LedgerOut(BaseModel):
     totals: LedgerTotals
 
 
+class ApiKeyOut(BaseModel):
+    id: str
+    created_at: Timestamp
+    revoked: bool
+    api_key: str | None = Field(None, description="Shown only in the response that created the key.")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]
+
+
 class OnboardingOut(BaseModel):
     url: str
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import replace
 
 from .. import config
 from ..core import errors
@@ -18,16 +19,49 @@ def hash_api_key(raw_key: str) -> str:
     return hmac.new(config.api_key_pepper().encode(), raw_key.encode(), hashlib.sha256).hexdigest()
 
 
+def _new_key(account_id: str, role: str, now) -> tuple[ApiKey, str]:
+    raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return ApiKey(key_hash=hash_api_key(raw_key), key_id=new_id("key_"), account_id=account_id, role=role,
+                  created_at=now), raw_key
+
+
 def create_account(deps: Deps, *, role: str, name: str, email: str) -> tuple[Account, str]:
     if role not in (CLIENT, FREELANCER):
         raise errors.Invalid("role must be 'client' or 'freelancer'.")
     now = deps.clock.now()
     account = Account(id=new_id("acct_"), role=role, name=name, email=email, created_at=now)
-    raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
-    api_key = ApiKey(key_hash=hash_api_key(raw_key), key_id=new_id("key_"), account_id=account.id, role=role,
-                     created_at=now)
+    api_key, raw_key = _new_key(account.id, role, now)
     deps.repo.commit(created=[account, api_key])
     return account, raw_key
+
+
+MAX_KEYS = 10
+
+
+def list_keys(deps: Deps, caller: Caller) -> list[ApiKey]:
+    return deps.repo.list_api_keys(caller.account_id)
+
+
+def add_key(deps: Deps, caller: Caller) -> tuple[ApiKey, str]:
+    """Rotation: a second key works at once; revoke the old one when every client uses the new one."""
+    live = [k for k in list_keys(deps, caller) if not k.revoked]
+    if len(live) >= MAX_KEYS:
+        raise errors.StateConflict(f"An account can hold at most {MAX_KEYS} live keys; revoke one first.",
+                                   code="too_many_keys")
+    api_key, raw_key = _new_key(caller.account_id, caller.role, deps.clock.now())
+    deps.repo.commit(created=[api_key])
+    return api_key, raw_key
+
+
+def revoke_key(deps: Deps, caller: Caller, key_id: str) -> ApiKey:
+    for api_key in list_keys(deps, caller):
+        if api_key.key_id == key_id:
+            if api_key.revoked:
+                return api_key
+            revoked = replace(api_key, revoked=True)
+            deps.repo.commit(changed=[revoked])
+            return revoked
+    raise errors.NotFound(f"No key {key_id} of yours exists.")
 
 
 def authenticate(deps: Deps, authorization: str | None) -> Caller:

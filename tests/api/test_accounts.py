@@ -53,3 +53,30 @@ def test_malformed_bodies_get_json_errors(api):
     assert code == 422
     code, data = api.call("POST", "/v1/accounts", raw='{"role": "client", "name": "' + "x" * 70_000 + '"}')
     assert code == 422 and data["error"]["code"] == "body_too_large"
+
+
+def test_keys_rotate_and_revoke(api):
+    account = api.account("client")
+    old = account["api_key"]
+    [listed] = api.ok("GET", "/v1/accounts/me/keys", key=old)["items"]
+    assert listed["revoked"] is False and listed["api_key"] is None
+    new = api.ok("POST", "/v1/accounts/me/keys", key=old, status=201)
+    assert new["api_key"].startswith("bk_") and new["api_key"] != old
+    assert api.ok("GET", "/v1/accounts/me", key=new["api_key"])["id"] == account["id"]
+    revoked = api.ok("DELETE", f"/v1/accounts/me/keys/{listed['id']}", key=new["api_key"])
+    assert revoked["revoked"] is True
+    code, _ = api.get("/v1/accounts/me", key=old)
+    assert code == 401
+    code, _ = api.call("DELETE", "/v1/accounts/me/keys/key_unknown", key=new["api_key"])
+    assert code == 404
+    other = api.account("client")
+    code, _ = api.call("DELETE", f"/v1/accounts/me/keys/{new['id']}", key=other["api_key"])
+    assert code == 404
+
+
+def test_non_json_bodies_are_refused_in_the_error_shape(api):
+    code, data = api.call("POST", "/v1/accounts", raw="role=client",
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert code == 415 and data["error"]["code"] == "unsupported_media_type"
+    code, data = api.call("GET", "/v1/bounties", headers={"Content-Type": "text/plain"})
+    assert code == 200
