@@ -10,6 +10,8 @@ from pathlib import Path
 from aiohttp import web
 from localstripe import resources, server
 
+from devtools import localstripe_plugin
+
 
 def _use_store_file(path: Path | None) -> None:
     """localstripe pickles to a fixed /tmp path; point it at ours (or at nothing)."""
@@ -42,6 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     _use_store_file(args.data_file)
+    localstripe_plugin.install(server.app)
     resources.store.try_load_from_disk()
     logging.basicConfig(level=logging.WARNING)
     web.run_app(server.app, host=args.host, port=args.port, print=None)

@@ -67,7 +67,7 @@ def _spawn(name: str, args: Sequence[str], ready_url: str, base_url: str, log: P
 def start_moto(port: int | None = None, *, log: Path | None = None) -> Server:
     port = port or free_port()
     url = f"http://{LOOPBACK}:{port}"
-    args = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    args = [sys.executable, "-m", "devtools.moto_server", "-H", LOOPBACK, "-p", str(port)]
     return _spawn("moto", args, f"{url}/moto-api/", url, log)
 
 

@@ -34,7 +34,9 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         transfer_id = deps.payments.transfer(
             payout_id=payout.id, destination=freelancer.stripe_account_id, amount=payout.amount,
             currency=payout.currency, source_charge=bounty.charge_id, transfer_group=bounty.id,
-            idempotency_key=f"transfer:{payout.id}",
+            # A new key per recorded attempt: Stripe replays a refusal for a reused key, and the lookup by
+            # payout id inside transfer() keeps a later attempt from paying twice.
+            idempotency_key=f"transfer:{payout.id}:{payout.attempts}",
         )
     except Exception as error:  # Stripe down, or refusing: retried with backoff, then failed for good
         last_try = receive_count >= config.max_receive_count()

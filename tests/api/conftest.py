@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from chalice.test import Client
+
 from devtools.provision import provision
 
 
@@ -92,3 +93,124 @@ def open_bounty(api, client_acct):
     bounty = api.bounty(client_acct["api_key"])
     assert bounty["status"] == "open", bounty
     return bounty
+
+
+class Workers:
+    """Feeds the real SQS queues (on moto) to the app's SQS handlers as Lambda would, and fires the
+    timer sweep, until nothing is left to do."""
+
+    def __init__(self, app, client: Client):
+        import boto3
+
+        from chalicelib import config
+
+        self.app = app
+        self.client = client
+        self.sqs = boto3.client("sqs")
+        self.payouts_queue = config.payouts_queue_name()
+        self.refunds_queue = config.refunds_queue_name()
+        self.timers_queue = config.timers_queue_name()
+        self.handlers = {source.queue: source.name for source in app.event_sources if hasattr(source, "queue")}
+
+    def run_once(self) -> int:
+        handled = 0
+        for queue, handler in self.handlers.items():
+            url = self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                                AttributeNames=["All"]).get("Messages", [])
+            if not messages:
+                continue
+            records = [{
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
+                "awsRegion": "us-east-1",
+            } for m in messages]
+            result = self.client.lambda_.invoke(handler, {"Records": records}).payload or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            handled += len(messages)
+        return handled
+
+    def drain(self, rounds: int = 20) -> None:
+        for _ in range(rounds):
+            if not self.run_once():
+                return
+
+    def sweep(self) -> None:
+        self.client.lambda_.invoke("sweep_timers", {})
+
+    def wait_for(self, condition, timeout: float = 15.0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "condition not met in time"
+            time.sleep(0.2)
+
+    # -- what Stripe itself says --
+
+    def transfers_for(self, bounty_id: str) -> list:
+        import stripe
+
+        return self._stripe().Transfer.list(transfer_group=bounty_id, limit=100)["data"] if stripe else []
+
+    def refunded_on_stripe(self, bounty: dict) -> int:
+        intent = self._stripe().PaymentIntent.retrieve(bounty["funding"]["payment_intent_id"])
+        refunds = self._stripe().Refund.list(payment_intent=intent["id"], limit=100)["data"]
+        return sum(r["amount"] for r in refunds if r["status"] in ("succeeded", "pending"))
+
+    @staticmethod
+    def _stripe():
+        import os
+
+        import stripe
+
+        stripe.api_key = os.environ["STRIPE_SECRET_KEY"]
+        stripe.api_base = os.environ["STRIPE_API_BASE"]
+        return stripe
+
+
+@pytest.fixture
+def workers(chalice_app, api, webhook_relay):
+    return Workers(chalice_app, api.client)
+
+
+@pytest.fixture(scope="session")
+def webhook_relay(chalice_app, localstripe_server):
+    """localstripe delivers signed webhooks over HTTP; this receiver hands them, byte for byte, to the app
+    (served in-process by Chalice's test client), as API Gateway would."""
+    import os
+    import threading
+    import urllib.parse
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    lock = threading.Lock()
+    seen: list[int] = []
+
+    class Relay(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            headers = {"Content-Type": "application/json",
+                       "Stripe-Signature": self.headers.get("Stripe-Signature", "")}
+            with lock, Client(chalice_app) as client:
+                response = client.http.post("/v1/webhooks/stripe", headers=headers, body=raw)
+            seen.append(response.status_code)
+            self.send_response(response.status_code)
+            self.end_headers()
+            self.wfile.write(response.body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    form = urllib.parse.urlencode({"url": url, "secret": os.environ["STRIPE_WEBHOOK_SECRET"]}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{localstripe_server.url}/_config/webhooks/relay", data=form),
+                           timeout=10).close()
+    yield seen
+    server.shutdown()

@@ -34,7 +34,7 @@ def test_post_without_payment_method_awaits_funding_and_is_private(api, client_a
 
 
 def test_declined_card_leaves_bounty_funding_failed_and_retry_can_fund(api, client_acct):
-    bounty = api.bounty(client_acct["api_key"], payment_method="pm_card_chargeDeclined")
+    bounty = api.bounty(client_acct["api_key"], payment_method="pm_card_chargeCustomerFail")
     assert bounty["status"] == "funding_failed", bounty
     assert bounty["funding"]["error"]
     retried = api.ok("POST", f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"},

@@ -6,11 +6,14 @@ from chalicelib.bootstrap import deps
 
 
 def _onboard(api, freelancer):
-    """Completes hosted onboarding the way a person would: by visiting the link."""
+    """Completes hosted onboarding the way a person would: the link's page, then its button."""
     link = api.ok("POST", "/v1/accounts/me/payout-onboarding", key=freelancer["api_key"])["url"]
     again = api.ok("POST", "/v1/accounts/me/payout-onboarding", key=freelancer["api_key"])["url"]
     assert link.startswith("http") and again.startswith("http")
-    urllib.request.urlopen(link.replace("return_url=", "no_return="), timeout=10).close()
+    page = urllib.request.urlopen(link, timeout=10).read().decode()
+    assert "Complete onboarding" in page
+    urllib.request.urlopen(urllib.request.Request(link.replace("return_url=", "no_return="), data=b""),
+                           timeout=10).close()
     return link
 
 

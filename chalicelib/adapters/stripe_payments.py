@@ -1,0 +1,152 @@
+"""Payments on Stripe (Connect: separate charges and transfers). Imported only by the paths that move money.
+
+Every call that creates money movement carries an idempotency key built from our ids, and transfers and refunds
+are also looked up by our ids in their metadata first, because Stripe forgets idempotency keys after ~24 h.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import stripe
+
+from .. import config
+from ..ports import FundingIntent, InvalidWebhook, PaymentDeclined, PaymentEvent, PaymentsUnavailable
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+NETWORK_TIMEOUT_SECONDS = 20
+# Errors worth trying again later: the request may not have reached Stripe, or Stripe failed.
+_TRANSIENT = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
+
+
+class StripePayments:
+    def __init__(self, api_key: str | None = None, api_base: str | None = None, webhook_secret: str | None = None):
+        base = api_base if api_base is not None else config.stripe_api_base()
+        self._client = stripe.StripeClient(
+            api_key or config.stripe_secret_key(),
+            base_addresses={"api": base} if base else None,
+            http_client=stripe.RequestsClient(timeout=NETWORK_TIMEOUT_SECONDS),
+            max_network_retries=2,  # safe: every mutating request below carries an idempotency key
+        )
+        self._webhook_secret = webhook_secret
+        self._v1 = self._client.v1
+
+    # -- funding --
+
+    def create_funding_intent(self, *, bounty_id: str, amount: int, currency: str, payment_method: str | None,
+                              idempotency_key: str, metadata: dict[str, str]) -> FundingIntent:
+        params: dict[str, Any] = {
+            "amount": amount, "currency": currency, "metadata": metadata, "transfer_group": bounty_id,
+            "payment_method_types": ["card"],
+        }
+        if payment_method:
+            params["payment_method"] = payment_method
+        with _translated_errors():
+            intent = self._v1.payment_intents.create(params, {"idempotency_key": f"{idempotency_key}:create"})
+            if payment_method and intent["status"] == "requires_confirmation":
+                # Confirmed as a second step, so a decline still leaves us the intent's id to report on.
+                try:
+                    intent = self._v1.payment_intents.confirm(intent["id"], None,
+                                                              {"idempotency_key": f"{idempotency_key}:confirm"})
+                except stripe.CardError as error:
+                    log.info("card declined for bounty %s: %s", bounty_id, error.user_message)
+                    intent = self._v1.payment_intents.retrieve(intent["id"])
+        return FundingIntent(payment_intent_id=intent["id"], client_secret=intent["client_secret"],
+                             status=intent["status"], charge_id=_charge_id(intent))
+
+    def parse_webhook(self, raw_body: bytes, signature_header: str | None) -> PaymentEvent:
+        if not signature_header:
+            raise InvalidWebhook("The Stripe-Signature header is missing.")
+        secret = self._webhook_secret or config.stripe_webhook_secret()
+        try:
+            event = stripe.Webhook.construct_event(raw_body, signature_header, secret,
+                                                   tolerance=WEBHOOK_TOLERANCE_SECONDS)
+        except stripe.SignatureVerificationError as error:
+            raise InvalidWebhook("The Stripe signature does not verify.") from error
+        except ValueError as error:
+            raise InvalidWebhook("The webhook body is not a Stripe event.") from error
+        data = event.to_dict().get("data", {}).get("object", {})
+        return PaymentEvent(id=event["id"], type=event["type"], data=data)
+
+    # -- Connect --
+
+    def create_express_account(self, *, account_id: str, email: str, idempotency_key: str) -> str:
+        params = {"type": "express", "email": email, "metadata": {"account_id": account_id},
+                  "capabilities": {"transfers": {"requested": True}}}
+        with _translated_errors():
+            account = self._v1.accounts.create(params, {"idempotency_key": idempotency_key})
+        return account["id"]
+
+    def create_onboarding_link(self, *, stripe_account_id: str, refresh_url: str, return_url: str) -> str:
+        params = {"account": stripe_account_id, "refresh_url": refresh_url, "return_url": return_url,
+                  "type": "account_onboarding"}
+        with _translated_errors():
+            link = self._v1.account_links.create(params)
+        return link["url"]
+
+    # -- money out --
+
+    def transfer(self, *, payout_id: str, destination: str, amount: int, currency: str, source_charge: str | None,
+                 transfer_group: str, idempotency_key: str) -> str:
+        with _translated_errors():
+            earlier = self._find(self._v1.transfers.list, {"transfer_group": transfer_group}, "payout_id", payout_id)
+            if earlier is not None:
+                return earlier["id"]
+            params: dict[str, Any] = {
+                "amount": amount, "currency": currency, "destination": destination,
+                "transfer_group": transfer_group, "metadata": {"payout_id": payout_id},
+            }
+            if source_charge:
+                params["source_transaction"] = source_charge
+            created = self._v1.transfers.create(params, {"idempotency_key": idempotency_key})
+        return created["id"]
+
+    def refund(self, *, payment_intent_id: str, amount: int, refund_key: str, idempotency_key: str) -> str:
+        with _translated_errors():
+            earlier = self._find(self._v1.refunds.list, {"payment_intent": payment_intent_id}, "refund_key",
+                                 refund_key)
+            if earlier is not None:
+                return earlier["id"]
+            params = {"payment_intent": payment_intent_id, "amount": amount, "metadata": {"refund_key": refund_key}}
+            created = self._v1.refunds.create(params, {"idempotency_key": idempotency_key})
+        return created["id"]
+
+    @staticmethod
+    def _find(list_call, filters: dict[str, str], metadata_key: str, value: str):
+        """The first object in a filtered list carrying our id in its metadata (all pages)."""
+        params: dict[str, Any] = {**filters, "limit": 100}
+        while True:
+            page = list_call(params)
+            for item in page["data"]:
+                metadata = item["metadata"].to_dict() if item["metadata"] else {}
+                if metadata.get(metadata_key) == value:
+                    return item
+            if not page["has_more"] or not page["data"]:
+                return None
+            params["starting_after"] = page["data"][-1]["id"]
+
+
+def _charge_id(intent) -> str | None:
+    charge = intent["latest_charge"] if "latest_charge" in intent else None
+    if charge is None:
+        return None
+    return charge if isinstance(charge, str) else charge["id"]
+
+
+class _translated_errors:  # noqa: N801 - used as a statement: `with _translated_errors():`
+    """Stripe's transient failures become PaymentsUnavailable; refusals become PaymentDeclined."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is None:
+            return False
+        if isinstance(error, _TRANSIENT):
+            raise PaymentsUnavailable(f"Stripe is unavailable: {error.user_message or error}") from error
+        if isinstance(error, stripe.StripeError):
+            raise PaymentDeclined(error.user_message or str(error)) from error
+        return False

@@ -1,0 +1,269 @@
+"""Dev-only additions to localstripe: what our code needs from Stripe that it lacks.
+
+- Connect: Express accounts, account links whose URL is a local page that completes onboarding (as Stripe's hosted
+  flow would) and sends `account.updated`;
+- transfers from a charge (`source_transaction`), refused for unknown or not-yet-enabled destinations and beyond
+  what the charge holds; listing by `transfer_group`/`destination`;
+- `transfer_group` on PaymentIntents; refunds refused beyond what is left of the charge;
+- replay of `Idempotency-Key`: the same key on the same path with the same body gets the first response again, with
+  another body a 400, as Stripe does.
+
+Never shipped in the Lambda package (devtools/ is not part of it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import re
+import time
+import urllib.parse
+
+from aiohttp import web
+from localstripe import resources, server
+from localstripe.errors import UserError
+from localstripe.resources import Charge, Event, PaymentIntent, PaymentMethod, Refund, StripeObject, store
+from localstripe.webhooks import schedule_webhook
+
+ONBOARD_PATH = "/_config/connect/onboard"
+LINK_LIFETIME_SECONDS = 300
+
+
+class Account(StripeObject):
+    object = "account"
+    _id_prefix = "acct_"
+
+    def __init__(self, type=None, email=None, country=None, metadata=None, capabilities=None,  # noqa: A002
+                 business_type=None, **kwargs):
+        if kwargs:
+            raise UserError(400, "Unexpected " + ", ".join(kwargs))
+        if type not in ("express", "standard", "custom"):
+            raise UserError(400, "type must be express, standard or custom")
+        super().__init__()
+        self.type = type
+        self.email = email
+        self.country = country or "US"
+        self.business_type = business_type
+        self.metadata = metadata or {}
+        requested = (capabilities or {}).keys()
+        self.capabilities = {name: "inactive" for name in requested}
+        self.details_submitted = False
+        self.charges_enabled = False
+        self.payouts_enabled = False
+
+    def _complete_onboarding(self):
+        self.details_submitted = True
+        self.charges_enabled = True
+        self.payouts_enabled = True
+        self.capabilities = {name: "active" for name in self.capabilities} or {"transfers": "active"}
+        schedule_webhook(Event("account.updated", self))
+
+    @classmethod
+    def _api_list_all(cls, url, limit=None, starting_after=None, **kwargs):
+        return super()._api_list_all(url, limit=limit, starting_after=starting_after, **kwargs)
+
+
+class Transfer(StripeObject):
+    object = "transfer"
+    _id_prefix = "tr_"
+
+    def __init__(self, amount=None, currency=None, destination=None, source_transaction=None, transfer_group=None,
+                 metadata=None, description=None, **kwargs):
+        if kwargs:
+            raise UserError(400, "Unexpected " + ", ".join(kwargs))
+        amount = resources.try_convert_to_int(amount)
+        if not isinstance(amount, int) or amount <= 0 or not isinstance(currency, str):
+            raise UserError(400, "Bad request: amount and currency are required")
+        account = store.get(f"account:{destination}")
+        if account is None:
+            raise UserError(400, f"No such destination: '{destination}'",
+                            {"code": "resource_missing", "param": "destination"})
+        if account.capabilities.get("transfers") != "active":
+            raise UserError(400, "Your destination account needs to have at least one of the following capabilities "
+                            "enabled: transfers, crypto_transfers, legacy_payments",
+                            {"code": "insufficient_capabilities_for_transfer", "param": "destination"})
+        if source_transaction is not None:
+            charge = Charge._api_retrieve(source_transaction)
+            if charge.status != "succeeded" or charge.currency != currency:
+                raise UserError(400, "The source transaction cannot fund this transfer.",
+                                {"code": "invalid_source_transaction", "param": "source_transaction"})
+            if _spent_from_charge(charge.id) + amount > charge.amount:
+                raise UserError(400, "Insufficient funds in the source transaction for this transfer.",
+                                {"code": "balance_insufficient", "param": "amount"})
+        super().__init__()
+        self.amount = amount
+        self.currency = currency
+        self.destination = destination
+        self.source_transaction = source_transaction
+        self.transfer_group = transfer_group
+        self.metadata = metadata or {}
+        self.description = description
+        self.reversed = False
+        self.amount_reversed = 0
+
+    @classmethod
+    def _api_list_all(cls, url, transfer_group=None, destination=None, limit=None, starting_after=None, **kwargs):
+        if kwargs:
+            raise UserError(400, "Unexpected " + ", ".join(kwargs))
+        listing = super()._api_list_all(url, limit=limit, starting_after=starting_after)
+        listing._list = [t for t in listing._list
+                         if (transfer_group is None or t.transfer_group == transfer_group)
+                         and (destination is None or t.destination == destination)]
+        listing._list.sort(key=lambda t: t.created)
+        return listing
+
+
+def _spent_from_charge(charge_id: str) -> int:
+    transfers = sum(v.amount for k, v in store.items()
+                    if k.startswith("transfer:") and v.source_transaction == charge_id)
+    refunds = sum(v.amount for k, v in store.items() if k.startswith("refund:") and v.charge == charge_id)
+    return transfers + refunds
+
+
+def _refuse_over_refunds() -> None:
+    original = Refund.__init__
+
+    def checked_init(self, charge=None, payment_intent=None, amount=None, metadata=None, **kwargs):
+        charge_id = charge
+        if payment_intent is not None and charge is None:
+            intent = PaymentIntent._api_retrieve(payment_intent)
+            charge_id = intent.latest_charge.id if intent.latest_charge is not None else None
+        if charge_id is not None:
+            charge_obj = Charge._api_retrieve(charge_id)
+            refunded = sum(v.amount for k, v in store.items() if k.startswith("refund:") and v.charge == charge_id)
+            wanted = resources.try_convert_to_int(amount) if amount is not None else charge_obj.amount - refunded
+            if isinstance(wanted, int) and refunded + wanted > charge_obj.amount:
+                raise UserError(400, f"Refund amount ({wanted}) is greater than unrefunded amount on charge "
+                                f"({charge_obj.amount - refunded})", {"code": "charge_already_refunded"})
+        original(self, charge=charge, payment_intent=payment_intent, amount=amount, metadata=metadata, **kwargs)
+
+    Refund.__init__ = checked_init
+
+
+def _accept_transfer_group() -> None:
+    original = PaymentIntent.__init__
+
+    def init_with_group(self, *args, transfer_group=None, **kwargs):
+        original(self, *args, **kwargs)
+        self.transfer_group = transfer_group
+
+    PaymentIntent.__init__ = init_with_group
+
+
+# -- confirming a PaymentIntent with a payment method, as Stripe.js does (localstripe answers 500) --
+
+_CONFIRM_PATH = re.compile(r"^/v1/payment_intents/(pi_\w+)/confirm$")
+
+
+@web.middleware
+async def confirm_with_payment_method(request: web.Request, handler):
+    match = _CONFIRM_PATH.match(request.path) if request.method == "POST" else None
+    if match is None:
+        return await handler(request)
+    data = await server.get_post_data(request) or {}
+    payment_method = data.pop("payment_method", None)
+    if payment_method is None:
+        return await handler(request)
+    intent = PaymentIntent._api_retrieve(match.group(1))
+    if intent.status not in ("requires_payment_method", "requires_confirmation"):
+        raise UserError(400, f"This PaymentIntent's status is {intent.status}; it cannot be confirmed.")
+    PaymentMethod._api_retrieve(payment_method)  # 404 for an unknown one
+    intent.payment_method = payment_method
+    intent.latest_charge = None  # a new attempt after a declined one
+    return server.json_response(PaymentIntent._api_confirm(intent.id)._export())
+
+
+# -- account links and the local onboarding page --
+
+async def create_account_link(request: web.Request) -> web.Response:
+    data = await server.get_post_data(request) or {}
+    account_id = data.get("account")
+    account = store.get(f"account:{account_id}")
+    if account is None:
+        raise UserError(400, f"No such account: '{account_id}'", {"code": "resource_missing", "param": "account"})
+    for field in ("refresh_url", "return_url"):
+        if not str(data.get(field, "")).startswith("http"):
+            raise UserError(400, f"{field} must be an http(s) URL", {"param": field})
+    query = urllib.parse.urlencode({"return_url": data["return_url"], "refresh_url": data["refresh_url"]})
+    now = int(time.time())
+    link = {"object": "account_link", "url": f"http://{request.host}{ONBOARD_PATH}/{account_id}?{query}",
+            "created": now, "expires_at": now + LINK_LIFETIME_SECONDS}
+    return server.json_response(link)
+
+
+def onboarding_page(request: web.Request) -> web.Response:
+    account = _account_or_404(request)
+    page = f"""<!doctype html><meta name=viewport content="width=device-width">
+<title>Local Stripe onboarding</title><h1>Payout onboarding (local stand-in)</h1>
+<p>Account {html.escape(account.id)} ({html.escape(account.email or "")}). On Stripe, this is where identity and bank
+details are collected.</p>
+<form method=post><button>Complete onboarding</button></form>"""
+    return web.Response(text=page, content_type="text/html")
+
+
+async def complete_onboarding(request: web.Request) -> web.Response:
+    account = _account_or_404(request)
+    account._complete_onboarding()
+    store.dump_to_disk()
+    return_url = request.query.get("return_url")
+    if return_url and return_url.startswith("http"):
+        raise web.HTTPSeeOther(return_url)
+    return server.json_response(account._export())
+
+
+def _account_or_404(request: web.Request) -> Account:
+    account = store.get(f"account:{request.match_info['id']}")
+    if account is None:
+        raise UserError(404, "No such account")
+    return account
+
+
+# -- Idempotency-Key replay --
+
+_key_locks: dict[str, asyncio.Lock] = {}
+
+
+@web.middleware
+async def idempotency_middleware(request: web.Request, handler):
+    key = request.headers.get("Idempotency-Key")
+    if request.method != "POST" or not key:
+        return await handler(request)
+    body = await request.read()
+    fingerprint = hashlib.sha256(request.path.encode() + b"\n" + body).hexdigest()
+    lock = _key_locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        remembered = store.get(f"idempotency:{key}")
+        if remembered is not None:
+            if remembered["fingerprint"] != fingerprint:
+                return server.json_response({"error": {
+                    "type": "idempotency_error", "message": "Keys for idempotent requests can only be used with the "
+                    "same parameters they were first used with."}}, status=400)
+            response = web.Response(body=remembered["body"], status=remembered["status"],
+                                    content_type="application/json")
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+        response = await handler(request)
+        if response.status < 500 and isinstance(response, web.Response):
+            store[f"idempotency:{key}"] = {"fingerprint": fingerprint, "status": response.status,
+                                           "body": response.body}
+        return response
+
+
+def install(app: web.Application) -> None:
+    """Adds the routes and middleware; call before the app starts."""
+    _accept_transfer_group()
+    _refuse_over_refunds()
+    app.middlewares.insert(0, idempotency_middleware)
+    # Inside localstripe's error and auth middlewares, so its errors and 401s apply.
+    app.middlewares.append(confirm_with_payment_method)
+    app.router.add_post("/v1/account_links", create_account_link)
+    app.router.add_get(f"{ONBOARD_PATH}/{{id}}", onboarding_page)
+    app.router.add_post(f"{ONBOARD_PATH}/{{id}}", complete_onboarding)
+    for cls in (Account, Transfer):
+        base = f"/v1/{cls.object}s"
+        app.router.add_route("POST", base, server.api_create(cls, base))
+        app.router.add_route("GET", base + "/{id}", server.api_retrieve(cls, base))
+        app.router.add_route("POST", base + "/{id}", server.api_update(cls, base))
+        app.router.add_route("GET", base, server.api_list_all(cls, base))
+

@@ -1,0 +1,37 @@
+"""moto in server mode, one request at a time.
+
+DynamoDB runs every request, and a transaction as a whole, atomically; moto's threaded server does not (a
+cancelled transaction restores a copy of the tables and can erase a concurrent write). Serialising requests gives
+back the guarantee our conditional writes rely on, so race tests test our code rather than moto's threading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import run_simple
+
+
+class Serialised:
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    args = parser.parse_args()
+    run_simple(args.host, args.port, Serialised(DomainDispatcherApplication(create_backend_app)), threaded=True,
+               request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main()
