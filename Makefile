@@ -1,25 +1,47 @@
-# Two entry points for a fresh machine: `make run` and `make test`.
+# Two entry points for a fresh machine: `make run` and `make test`. Everything else is optional.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+STAGE ?= dev
+PORT ?= 8000
 
-.PHONY: run test lint install
+.PHONY: run test lint install browser deploy destroy package bench reset
 
 install: $(STAMP)
 
+# A dangling .venv (e.g. a symlink to a removed directory) is replaced, not trusted.
 $(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(PY) || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q 'pip<26.3'
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m devtools.stack
+	PORT=$(PORT) $(PY) -m devtools.stack
 
-test: $(STAMP)
+# Local state (accounts, bounties, Stripe objects) survives `make run` restarts; this wipes it.
+reset:
+	rm -rf .local
+
+browser:
+	sh devtools/ensure_browser.sh
+
+test: $(STAMP) browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+package: $(STAMP)
+	STAGE=$(STAGE) sh infra/package.sh
+
+deploy: $(STAMP)
+	STAGE=$(STAGE) sh infra/deploy.sh
+
+destroy: $(STAMP)
+	STAGE=$(STAGE) sh infra/destroy.sh
+
+bench: $(STAMP)
+	$(PY) -m bench
