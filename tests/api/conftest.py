@@ -214,3 +214,29 @@ def webhook_relay(chalice_app, localstripe_server):
                            timeout=10).close()
     yield seen
     server.shutdown()
+
+
+class ControlledClock:
+    """Stands in for the system clock so a test can move time forward (deadlines, lapses, auto-approval)."""
+
+    def __init__(self, start: datetime):
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> datetime:
+        self._now += timedelta(seconds=seconds)
+        return self._now
+
+
+@pytest.fixture
+def clock(chalice_app):
+    """The app's clock, under the test's control for the duration of the test."""
+    from chalicelib.bootstrap import deps
+
+    original = deps().clock
+    controlled = ControlledClock(datetime.now(UTC).replace(microsecond=0))
+    deps().clock = controlled
+    yield controlled
+    deps().clock = original
