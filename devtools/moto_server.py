@@ -1,8 +1,9 @@
-"""moto in server mode, one request at a time.
+"""moto in server mode, DynamoDB one request at a time.
 
 DynamoDB runs every request, and a transaction as a whole, atomically; moto's threaded server does not (a
-cancelled transaction restores a copy of the tables and can erase a concurrent write). Serialising requests gives
-back the guarantee our conditional writes rely on, so race tests test our code rather than moto's threading.
+cancelled transaction restores a copy of the tables and can erase a concurrent write). Serialising DynamoDB
+requests gives back the guarantee our conditional writes rely on, so race tests test our code rather than moto's
+threading. SQS requests, long polls above all, stay concurrent.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from werkzeug.serving import run_simple
 
 
 class Serialised:
+    """DynamoDB requests one at a time; everything else (SQS long polls above all) runs concurrently."""
+
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            return self.app(environ, start_response)
         with self.lock:
             return list(self.app(environ, start_response))
 

@@ -55,7 +55,8 @@ def wait_for_http(url: str, *, timeout: float = 30.0, process: subprocess.Popen 
 
 def _spawn(name: str, args: Sequence[str], ready_url: str, base_url: str, log: Path | None) -> Server:
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
-    process = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+    process = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(),
+                               start_new_session=True)  # Ctrl-C reaches the parent, which stops us in order
     try:
         wait_for_http(ready_url, process=process)
     except Exception:

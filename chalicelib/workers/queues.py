@@ -93,5 +93,6 @@ def sweep_timers(event):
     from ..services.timers import sweep
 
     sent = sweep(deps())
-    log.info("timer sweep queued %s", sent)
+    if sent:
+        log.info("timer sweep queued %s", sent)
     return {"queued": sent}

@@ -1,0 +1,98 @@
+"""Keeps the local stack's AWS state across restarts: moto keeps nothing on disk, so on stop every item of our tables
+and every message of our queues is written to a JSON file, and on start written back. (localstripe keeps its own
+store in a pickle file beside it.) Dev-only: this reads whole tables, which no request path ever does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from chalicelib import config
+
+
+def _encode(value):
+    if isinstance(value, bytes):
+        return {"__b64__": base64.b64encode(value).decode()}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, set):
+        return [_encode(v) for v in sorted(value)]
+    return value
+
+
+def _decode(value):
+    if isinstance(value, dict):
+        if set(value) == {"__b64__"}:
+            return base64.b64decode(value["__b64__"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def save(path: Path, *, include_queues: bool = True) -> dict[str, int]:
+    """Writes our tables (and, when stopping, our queues' messages) to `path`; returns counts for the log."""
+    import boto3
+
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    state: dict = {"tables": {}, "queues": {}}
+    for table in _our_tables(dynamodb):
+        items = []
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+            items.extend(page["Items"])
+        state["tables"][table] = items
+    if include_queues:
+        for url in sqs.list_queues(QueueNamePrefix=config.queue_prefix()).get("QueueUrls", []):
+            state["queues"][url.rsplit("/", 1)[-1]] = _take_all(sqs, url)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(_encode(state)))
+    tmp.replace(path)
+    return {"items": sum(map(len, state["tables"].values())), "messages": sum(map(len, state["queues"].values()))}
+
+
+def restore(path: Path) -> dict[str, int]:
+    """Puts a saved state back into freshly provisioned tables and queues."""
+    import boto3
+
+    if not path.exists():
+        return {"items": 0, "messages": 0}
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    state = _decode(json.loads(path.read_text()))
+    existing = set(_our_tables(dynamodb))
+    items = messages = 0
+    for table, rows in state["tables"].items():
+        if table not in existing:
+            continue
+        for start in range(0, len(rows), 25):
+            batch = [{"PutRequest": {"Item": row}} for row in rows[start:start + 25]]
+            dynamodb.batch_write_item(RequestItems={table: batch})
+            items += len(batch)
+    for queue, bodies in state["queues"].items():
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        for body in bodies:
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+            messages += 1
+    return {"items": items, "messages": messages}
+
+
+def _our_tables(dynamodb) -> list[str]:
+    prefix = config.table_prefix()
+    names = []
+    for page in dynamodb.get_paginator("list_tables").paginate():
+        names.extend(n for n in page["TableNames"] if n.startswith(prefix))
+    return names
+
+
+def _take_all(sqs, url: str) -> list[str]:
+    """Every message body, in-flight ones included (the stack is stopping; nothing else reads the queue)."""
+    bodies = []
+    while True:
+        found = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600,
+                                    WaitTimeSeconds=0).get("Messages", [])
+        if not found:
+            return bodies
+        bodies.extend(m["Body"] for m in found)

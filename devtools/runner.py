@@ -1,0 +1,126 @@
+"""The part of Lambda that `chalice local` lacks: feeds the SQS queues to the app's `@on_sqs_message` handlers and
+fires its `@schedule` handlers, as the deployed event sources would.
+
+Messages are handed over in Lambda's record shape; those the handler reports in `batchItemFailures` (or all of them,
+if it raises) stay on the queue and come back after their visibility timeout, so retries, backoff and the
+dead-letter queue behave as deployed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+log = logging.getLogger("devtools.runner")
+
+ACCOUNT = "123456789012"
+
+
+class LocalRunner:
+    def __init__(self, app, client=None, sqs=None):
+        import boto3
+        from chalice.test import Client
+
+        self.app = app
+        self.client = client or Client(app, stage_name=os.environ.get("STAGE", "local"))
+        self.sqs = sqs or boto3.client("sqs")
+        self.region = self.sqs.meta.region_name
+        self.queue_handlers = {s.queue: s.name for s in app.event_sources if hasattr(s, "queue")}
+        self.schedules = [s.name for s in app.event_sources if hasattr(s, "schedule_expression")]
+        self._urls: dict[str, str] = {}
+
+    def _url(self, queue: str) -> str:
+        if queue not in self._urls:
+            self._urls[queue] = self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        return self._urls[queue]
+
+    def feed_once(self, queue: str, *, wait_seconds: int = 0) -> int:
+        """Delivers one batch from `queue` to its handler; returns how many messages it held."""
+        url = self._url(queue)
+        messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
+                                            AttributeNames=["All"]).get("Messages", [])
+        if not messages:
+            return 0
+        records = [self._record(queue, m) for m in messages]
+        try:
+            result = self.client.lambda_.invoke(self.queue_handlers[queue], {"Records": records}).payload or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:
+            log.exception("handler for %s raised; the whole batch comes back", queue)
+            return len(messages)
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
+
+    def _record(self, queue: str, message: dict) -> dict:
+        return {
+            "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+            "attributes": message.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{self.region}:{ACCOUNT}:{queue}",
+            "awsRegion": self.region,
+        }
+
+    def feed_all(self) -> int:
+        return sum(self.feed_once(queue) for queue in self.queue_handlers)
+
+    def drain(self, rounds: int = 50) -> None:
+        """Feeds every queue until none has a visible message (or `rounds` passes went by)."""
+        for _ in range(rounds):
+            if not self.feed_all():
+                return
+
+    def fire_schedules(self) -> None:
+        for name in self.schedules:
+            try:
+                self.client.lambda_.invoke(name, self._scheduled_event(name))
+            except Exception:
+                log.exception("schedule %s raised", name)
+
+    def _scheduled_event(self, name: str) -> dict:
+        return {
+            "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": ACCOUNT, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": self.region,
+            "resources": [f"arn:aws:events:{self.region}:{ACCOUNT}:rule/{name}"], "detail": {},
+        }
+
+    def run(self, stop: threading.Event, *, schedule_seconds: float = 2.0) -> None:
+        """Until `stop` is set: one long-polling thread per queue, and the schedules every `schedule_seconds`
+        (deployed they run every minute; locally faster, so timers fire within seconds)."""
+        threads = [threading.Thread(target=self._poll, args=(queue, stop), daemon=True, name=f"poll-{queue}")
+                   for queue in self.queue_handlers]
+        for thread in threads:
+            thread.start()
+        while not stop.wait(schedule_seconds):
+            self.fire_schedules()
+        for thread in threads:
+            thread.join(timeout=5)
+
+    def _poll(self, queue: str, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.feed_once(queue, wait_seconds=1)
+            except Exception:
+                log.exception("polling %s failed; retrying", queue)
+                time.sleep(1)
+
+
+def main() -> None:
+    import signal
+
+    from app import app  # its import sets up JSON logging on the root logger
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    runner = LocalRunner(app)
+    log.info("feeding %s; schedules %s", ", ".join(runner.queue_handlers), ", ".join(runner.schedules))
+    runner.run(stop, schedule_seconds=float(os.environ.get("LOCAL_SCHEDULE_SECONDS", "2")))
+
+
+if __name__ == "__main__":
+    main()

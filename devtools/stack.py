@@ -1,0 +1,161 @@
+"""`make run`: the whole system on one machine, as deployed but with stand-ins.
+
+moto (DynamoDB, SQS) and localstripe (with our plugin) on loopback, tables and queues provisioned, the Stripe
+webhook pointed at our API, `chalice local` serving the API and the web form on $PORT, and the runner feeding the
+queues to the SQS handlers and firing the schedules. State lives in .local/ and survives a restart (`make reset`
+wipes it). Ctrl-C stops everything this started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from devtools import local_state
+from devtools.servers import LOOPBACK, Server, free_port, start_localstripe, start_moto, wait_for_http
+
+ROOT = Path(__file__).resolve().parent.parent
+WEBHOOK_ID = "local-api"
+
+
+class LocalStack:
+    def __init__(self, *, port: int = 8000, state_dir: Path | None = ROOT / ".local", schedule_seconds: float = 2.0,
+                 quiet: bool = False, extra_env: dict[str, str] | None = None):
+        self.port = port
+        self.url = f"http://{LOOPBACK}:{port}"
+        self.state_dir = state_dir
+        self.schedule_seconds = schedule_seconds
+        self.quiet = quiet
+        self.extra_env = extra_env or {}
+        self.servers: list[Server] = []
+        self.processes: list[subprocess.Popen] = []
+        self.env: dict[str, str] = {}
+
+    # -- lifecycle --
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        logs = self._log_dir()
+        moto = start_moto(_port("MOTO_PORT"), log=logs / "moto.log" if logs else None)
+        self.servers.append(moto)
+        stripe_file = self.state_dir / "stripe.pickle" if self.state_dir else None
+        stripe = start_localstripe(_port("STRIPE_PORT"), data_file=stripe_file,
+                                   log=logs / "localstripe.log" if logs else None)
+        self.servers.append(stripe)
+        self.env = self._environment(moto.url, stripe.url)
+        os.environ.update(self.env)  # provisioning and state snapshots below run in this process
+
+        from devtools.provision import provision
+
+        provision()
+        if self.state_dir:
+            restored = local_state.restore(self.state_dir / "aws-state.json")
+            self._say(f"restored {restored['items']} items and {restored['messages']} queued messages")
+        self._register_webhook(stripe.url)
+        self._spawn("api", [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())",
+                            "local", "--host", LOOPBACK, "--port", str(self.port), "--stage", "local",
+                            "--no-autoreload"])
+        self._spawn("runner", [sys.executable, "-m", "devtools.runner"])
+        api = self.processes[0]
+        wait_for_http(f"{self.url}/v1/openapi.json", timeout=60, process=api)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            _terminate(process)
+        self.processes.clear()
+        if self.state_dir and self.servers:
+            try:
+                saved = local_state.save(self.state_dir / "aws-state.json")
+                self._say(f"saved {saved['items']} items and {saved['messages']} queued messages to {self.state_dir}")
+            except Exception as error:  # moto already gone: nothing to keep
+                self._say(f"could not save local state: {error}")
+        for server in reversed(self.servers):
+            server.stop()
+        self.servers.clear()
+
+    # -- pieces --
+
+    def _environment(self, moto_url: str, stripe_url: str) -> dict[str, str]:
+        env = {
+            "AWS_ENDPOINT_URL": moto_url, "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "STAGE": "local", "STRIPE_API_BASE": stripe_url, "STRIPE_SECRET_KEY": "sk_test_local",
+            "STRIPE_WEBHOOK_SECRET": "whsec_local", "PUBLIC_BASE_URL": self.url,
+            "LOCAL_SCHEDULE_SECONDS": str(self.schedule_seconds), "PYTHONUNBUFFERED": "1",
+        }
+        env.update(self.extra_env)
+        return env
+
+    def _register_webhook(self, stripe_url: str) -> None:
+        form = urllib.parse.urlencode({"url": f"{self.url}/v1/webhooks/stripe",
+                                       "secret": self.env["STRIPE_WEBHOOK_SECRET"]}).encode()
+        request = urllib.request.Request(f"{stripe_url}/_config/webhooks/{WEBHOOK_ID}", data=form)
+        urllib.request.urlopen(request, timeout=10).close()
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        logs = self._log_dir()
+        out = open(logs / f"{name}.log", "ab") if logs and self.quiet else None  # noqa: SIM115 - the child's
+        process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **self.env}, stdout=out,
+                                   stderr=subprocess.STDOUT if out else None, start_new_session=True)
+        self.processes.append(process)
+
+    def _log_dir(self) -> Path | None:
+        if self.state_dir is None:
+            return None
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        return self.state_dir
+
+    def _say(self, text: str) -> None:
+        if not self.quiet:
+            print(f"[stack] {text}", flush=True)
+
+
+def _port(name: str) -> int:
+    return int(os.environ.get(name) or free_port())
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT", "8000"))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with LocalStack(port=port) as stack:
+        print(f"\n  Bounty board running at {stack.url}\n"
+              f"  API: {stack.url}/v1/openapi.json    Web form: {stack.url}/web/\n"
+              f"  Stripe stand-in: {stack.env['STRIPE_API_BASE']}    Ctrl-C stops everything.\n", flush=True)
+        while not stop.wait(1):
+            dead = [p for p in stack.processes if p.poll() is not None]
+            if dead:
+                print(f"[stack] a process exited ({dead[0].args[:3]}); stopping", flush=True)
+                break
+    print("[stack] stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()

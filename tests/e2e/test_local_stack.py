@@ -1,0 +1,84 @@
+"""`make run`'s stack, end to end over HTTP: post → fund → claim → submit → approve → onboard → paid."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _eventually(check, timeout: float = 20.0):
+    """Polls until `check()` returns something truthy; the workers and timers run on their own schedule."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "the stack did not get there in time"
+        time.sleep(0.25)
+
+
+def _deadline(seconds: int) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_whole_lifecycle_over_http(http, local_stack):
+    client, freelancer = http.account("client"), http.account("freelancer")
+    ck, fk = client["api_key"], freelancer["api_key"]
+    assert http.ok("GET", "/v1/openapi.json")["openapi"].startswith("3.")
+
+    bounty = http.ok("POST", "/v1/bounties", {
+        "title": "Label 20 images", "description": "Boxes around every cat.",
+        "reward": {"amount": 500, "currency": "usd"}, "deadline": _deadline(86400), "estimated_minutes": 15,
+        "tags": ["images"], "payment_method": "pm_card_visa"}, status=201, key=ck)
+    assert bounty["status"] == "open" and bounty["funding"]["amount_total"] == 550
+    listed = http.ok("GET", "/v1/bounties?tag=images&limit=100")["items"]
+    assert bounty["id"] in [b["id"] for b in listed]
+
+    claim = http.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=fk)
+    submission = http.ok("POST", f"/v1/bounties/{bounty['id']}/submissions",
+                         {"content": "All done", "links": ["https://example.com/labels.zip"]}, status=201, key=fk)
+    assert submission["claim_id"] == claim["id"] and submission["status"] == "pending_review"
+    approved = http.ok("POST", f"/v1/submissions/{submission['id']}/approve", {"rating": 5}, key=ck)
+    assert approved["status"] == "approved" and approved["payout_id"]
+
+    # The payouts worker (fed by the runner) finds the freelancer not onboarded yet.
+    _eventually(lambda: http.ok("GET", "/v1/payouts", key=fk)["items"][0]["status"] == "awaiting_onboarding")
+
+    # Onboarding: the link is a local page; its button completes it and Stripe says account.updated.
+    link = http.ok("POST", "/v1/accounts/me/payout-onboarding", key=fk)["url"]
+    assert "Complete onboarding" in urllib.request.urlopen(link, timeout=10).read().decode()
+    landing = urllib.request.urlopen(urllib.request.Request(link, data=b""), timeout=10)
+    assert landing.geturl().startswith(local_stack.url)
+    payout = _eventually(lambda: next((p for p in http.ok("GET", "/v1/payouts", key=fk)["items"]
+                                       if p["status"] == "paid"), None))
+    assert payout["transfer_id"].startswith("tr_") and payout["amount"] == {"amount": 500, "currency": "usd"}
+    me = http.ok("GET", "/v1/accounts/me", key=fk)
+    assert me["payouts_enabled"] and me["earned"] == [{"amount": 500, "currency": "usd"}]
+
+    ledger = http.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=ck)
+    assert ledger["totals"] == {"funded": 550, "paid_out": 500, "fees": 50, "refunded": 0, "held": 0}
+    assert http.ok("GET", f"/v1/bounties/{bounty['id']}", key=ck)["status"] == "completed"
+
+
+def test_webhook_funds_a_bounty_paid_later(http, local_stack):
+    """Without a payment method the bounty waits; the client pays Stripe directly (as Stripe.js would with the
+    client secret), and only Stripe's signed webhook, delivered over HTTP, opens the bounty."""
+    import stripe
+
+    ck = http.account("client")["api_key"]
+    bounty = http.ok("POST", "/v1/bounties", {
+        "title": "Proofread a page", "description": "One page of English.",
+        "reward": {"amount": 300, "currency": "usd"}, "deadline": _deadline(86400)}, status=201, key=ck)
+    assert bounty["status"] == "awaiting_funding"
+    stripe_client = stripe.StripeClient("sk_test_local", base_addresses={"api": local_stack.env["STRIPE_API_BASE"]})
+    intent = stripe_client.v1.payment_intents.confirm(bounty["funding"]["payment_intent_id"],
+                                                      {"payment_method": "pm_card_visa"})
+    assert intent["status"] == "succeeded"
+    assert _eventually(lambda: http.ok("GET", f"/v1/bounties/{bounty['id']}", key=ck)["status"] == "open")
+    ledger = http.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=ck)
+    assert ledger["totals"]["funded"] == 330 and ledger["totals"]["held"] == 330
