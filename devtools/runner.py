@@ -26,7 +26,8 @@ class LocalRunner:
         from chalice.test import Client
 
         self.app = app
-        self.client = client or Client(app, stage_name=os.environ.get("STAGE", "local"))
+        # The `local` stage of .chalice/config.json: the environment comes from the process, as in `chalice local`.
+        self.client = client or Client(app, stage_name="local")
         self.sqs = sqs or boto3.client("sqs")
         self.region = self.sqs.meta.region_name
         self.queue_handlers = {s.queue: s.name for s in app.event_sources if hasattr(s, "queue")}

@@ -74,7 +74,7 @@ class Api:
 
 @pytest.fixture
 def api(chalice_app):
-    with Client(chalice_app) as client:
+    with Client(chalice_app, stage_name="local") as client:
         yield Api(client)
 
 
@@ -96,51 +96,26 @@ def open_bounty(api, client_acct):
 
 
 class Workers:
-    """Feeds the real SQS queues (on moto) to the app's SQS handlers as Lambda would, and fires the
-    timer sweep, until nothing is left to do."""
+    """Feeds the real SQS queues (on moto) to the app's SQS handlers as Lambda would (the local stack's runner),
+    and fires the timer sweep, until nothing is left to do."""
 
     def __init__(self, app, client: Client):
-        import boto3
-
         from chalicelib import config
+        from devtools.runner import LocalRunner
 
-        self.app = app
-        self.client = client
-        self.sqs = boto3.client("sqs")
+        self.runner = LocalRunner(app, client)
         self.payouts_queue = config.payouts_queue_name()
         self.refunds_queue = config.refunds_queue_name()
         self.timers_queue = config.timers_queue_name()
-        self.handlers = {source.queue: source.name for source in app.event_sources if hasattr(source, "queue")}
 
     def run_once(self) -> int:
-        handled = 0
-        for queue, handler in self.handlers.items():
-            url = self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                                AttributeNames=["All"]).get("Messages", [])
-            if not messages:
-                continue
-            records = [{
-                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
-                "awsRegion": "us-east-1",
-            } for m in messages]
-            result = self.client.lambda_.invoke(handler, {"Records": records}).payload or {}
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-            for message in messages:
-                if message["MessageId"] not in failed:
-                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            handled += len(messages)
-        return handled
+        return self.runner.feed_all()
 
     def drain(self, rounds: int = 20) -> None:
-        for _ in range(rounds):
-            if not self.run_once():
-                return
+        self.runner.drain(rounds)
 
     def sweep(self) -> None:
-        self.client.lambda_.invoke("sweep_timers", {})
+        self.runner.fire_schedules()
 
     def wait_for(self, condition, timeout: float = 15.0) -> None:
         import time
@@ -196,7 +171,7 @@ def webhook_relay(chalice_app, localstripe_server):
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             headers = {"Content-Type": "application/json",
                        "Stripe-Signature": self.headers.get("Stripe-Signature", "")}
-            with lock, Client(chalice_app) as client:
+            with lock, Client(chalice_app, stage_name="local") as client:
                 response = client.http.post("/v1/webhooks/stripe", headers=headers, body=raw)
             seen.append(response.status_code)
             self.send_response(response.status_code)
