@@ -4,14 +4,14 @@ from chalice import Chalice
 
 from chalicelib import observability
 from chalicelib.api import openapi, routes_accounts, routes_bounties, routes_webhooks, routes_work
-from chalicelib.web import onboarding_pages
+from chalicelib.web import onboarding_pages, pages
 from chalicelib.workers import queues
 
 app = Chalice(app_name="bounty-board")
 observability.setup_logging()
 
 for blueprint in (routes_accounts.bp, routes_bounties.bp, routes_work.bp, routes_webhooks.bp, openapi.bp,
-                  onboarding_pages.bp, queues.bp):
+                  onboarding_pages.bp, pages.bp, queues.bp):
     app.register_blueprint(blueprint)
 
 

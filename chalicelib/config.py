@@ -81,3 +81,8 @@ def max_receive_count() -> int:
 
 def timer_shards() -> int:
     return int(_env("TIMER_SHARDS", "4"))
+
+
+def web_session_secret() -> str:
+    """Signs the web form's session cookies, and through them its CSRF tokens."""
+    return secret("WEB_SESSION_SECRET", "local-dev-web-session-secret")

@@ -1,0 +1,483 @@
+"""The freelancers' web form: server-rendered pages over the same use cases as the API (chalicelib/services).
+
+Thin edge: each view reads the form, calls one service function and shows its outcome. Domain errors show their
+message in the page; a refused form is shown again with what was typed. Jinja2 is imported on first render,
+never at import of app.py (cold starts).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from .. import config
+from ..api import render as api_render
+from ..api import schemas
+from ..bootstrap import deps
+from ..core import earnings, errors
+from ..core.model import APPROVED, FREELANCER, LIVE, OPEN, PENDING_REVIEW
+from ..services import accounts, bounties, messages, onboarding, work
+from ..services.deps import Caller
+from . import fmt, session
+
+log = logging.getLogger(__name__)
+bp = Blueprint(__name__)
+
+FORM = ["application/x-www-form-urlencoded"]
+TEMPLATES = Path(__file__).with_name("templates")
+MAX_FORM_BYTES = 256 * 1024
+LIST_LIMIT = 20
+OWN_LIMIT = 100  # a freelancer's claims, submissions and payouts read per page
+OWN_PAGES = 5
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    # Defence in depth only: the pages are safe without it because every text is escaped.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+# ---- request context, sessions and responses ---------------------------------------------------------
+
+@dataclass
+class Ctx:
+    request: object
+    session: session.Session
+    caller: Caller | None = None
+    form: dict[str, str] = field(default_factory=dict)
+    flash: tuple[str, str] | None = None  # shown on the page rendered now
+    flash_cookie: bool = False  # the shown flash came from a cookie, to be cleared
+    cookies: list[str] = field(default_factory=list)  # Set-Cookie values to send
+
+    @property
+    def now(self) -> datetime:
+        return deps().clock.now()
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(self.request.query_params or {})
+
+    def start_session(self, new: session.Session) -> None:
+        self.session = new
+        self.cookies.append(session.set_cookie(session.COOKIE, session.dump(new),
+                                               max_age=session.LIFETIME_SECONDS, path=cookie_path()))
+
+    def flash_next(self, text: str, kind: str = "ok") -> None:
+        """A message for the page after the redirect."""
+        self.cookies.append(session.set_cookie(session.FLASH_COOKIE, session.flash_value(kind, text),
+                                               max_age=session.FLASH_SECONDS, path=cookie_path()))
+
+
+def base_path() -> str:
+    """The path the app is served under (e.g. API Gateway's stage, '/api'), from PUBLIC_BASE_URL."""
+    return urllib.parse.urlsplit(config.public_base_url()).path.rstrip("/")
+
+
+def url(path: str, **query) -> str:
+    query = {k: v for k, v in query.items() if v not in (None, "")}
+    return base_path() + path + ("?" + urllib.parse.urlencode(query) if query else "")
+
+
+def cookie_path() -> str:
+    return base_path() + "/"
+
+
+def _context(request) -> Ctx:
+    cookies = session.parse_cookies(request.headers.get("cookie"))
+    now = time.time()
+    current = session.load(cookies.get(session.COOKIE), now)
+    ctx = Ctx(request=request, session=current or session.new_session(now))
+    if current is None:
+        ctx.start_session(ctx.session)  # anonymous, so the sign-in form has a token to carry
+    elif current.signed_in:
+        caller = Caller(account_id=current.account_id, role=current.role, key_id=current.key_id)
+        if caller.role == FREELANCER and _key_is_live(caller):
+            ctx.caller = caller
+        else:
+            ctx.start_session(session.new_session(now))
+            ctx.flash = ("error", "You were signed out because the API key you signed in with was revoked.")
+    if ctx.flash is None:
+        ctx.flash = session.read_flash(cookies.get(session.FLASH_COOKIE))
+        ctx.flash_cookie = ctx.flash is not None
+    return ctx
+
+
+def _key_is_live(caller: Caller) -> bool:
+    return any(k.key_id == caller.key_id and not k.revoked for k in accounts.list_keys(deps(), caller))
+
+
+def _parse_form(request) -> dict[str, str]:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_FORM_BYTES:
+        raise errors.Invalid("What you sent is too large for this form.", code="body_too_large")
+    parsed = urllib.parse.parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def render(ctx: Ctx, template: str, *, status: int = 200, error: str | None = None, **values) -> Response:
+    flash = ("error", error) if error else ctx.flash
+    if ctx.flash_cookie:
+        ctx.cookies.append(session.set_cookie(session.FLASH_COOKIE, "", max_age=0, path=cookie_path()))
+        ctx.flash_cookie = False
+    body = _templates().get_template(template).render(
+        ctx=ctx, me=ctx.session if ctx.caller else None, csrf=session.csrf_token(ctx.session), flash=flash,
+        now=ctx.now, **values)
+    return Response(body=body, status_code=status, headers=dict(PAGE_HEADERS))
+
+
+@functools.cache
+def _templates():
+    import jinja2  # here, not at module level: most Lambda invocations never render a page
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(url=url)
+    env.filters.update(money=lambda m: fmt.money(m.amount, m.currency) if m is not None else "—",
+                       amount=fmt.money, when=fmt.when, iso=fmt.iso, status=fmt.status, duration=fmt.duration)
+    env.globals.update(until=fmt.until)
+    return env
+
+
+def redirect(ctx: Ctx, location: str) -> Response:
+    return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _finish(ctx: Ctx | None, response: Response) -> Response:
+    if ctx is not None and ctx.cookies:
+        response.headers["Set-Cookie"] = list(ctx.cookies)
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    """Only our own pages: never an open redirect."""
+    home = url("/web/")
+    if not target or "\\" in target or target.startswith("//"):
+        return home
+    rest = target.removeprefix(base_path() + "/web")
+    return target if rest != target and rest[:1] in ("", "/", "?") else home
+
+
+def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = False):
+    """Registers a page. POSTs must carry the session's CSRF token; `signed_in` pages send visitors to sign in."""
+
+    def decorate(handler):
+        @functools.wraps(handler)
+        def run(**params):
+            request = bp.current_request
+            ctx = None
+            try:
+                ctx = _context(request)
+                if request.method == "POST":
+                    ctx.form = _parse_form(request)
+                    if not session.csrf_ok(ctx.session, ctx.form.get("csrf")):
+                        return _finish(ctx, render(
+                            ctx, "message.html", status=403, title="Form refused",
+                            error="This form was refused: it did not come from this site's current page. "
+                                  "Go back, reload the page and try again."))
+                if signed_in and ctx.caller is None:
+                    ctx.flash_next("Sign in with your freelancer API key first.", "error")
+                    return _finish(ctx, redirect(ctx, url("/web/signin", next=_here(request))))
+                return _finish(ctx, handler(ctx, **params))
+            except session.NotConfigured:
+                log.error("web sessions are not configured: set WEB_SESSION_SECRET(_PARAM)")
+                return Response(body="The web form is not configured yet.", status_code=503,
+                                headers={"Content-Type": "text/plain; charset=utf-8"})
+            except errors.DomainError as error:
+                return _finish(ctx, render(ctx, "message.html", status=error.status, title=_title(error),
+                                           error=error.message))
+            except Exception:
+                log.exception("unhandled error on web page %s %s", request.method, path)
+                if ctx is None:
+                    raise
+                return _finish(ctx, render(ctx, "message.html", status=500, title="Something went wrong",
+                                           error="Something went wrong on our side; it was logged. Try again."))
+
+        options = {"content_types": FORM} if "POST" in methods else {}
+        bp.route(path, methods=list(methods), **options)(run)
+        return run
+
+    return decorate
+
+
+def _here(request) -> str:
+    """Where a GET came to (for after sign-in); a POST goes back to the list."""
+    if request.method != "GET":
+        return url("/web/")
+    path = request.path  # the route's template: fill its parameters in
+    for name, value in (request.uri_params or {}).items():
+        path = path.replace("{" + name + "}", urllib.parse.quote(value, safe=""))
+    query = urllib.parse.urlencode(request.query_params or {})
+    return url(path) + ("?" + query if query else "")
+
+
+def _title(error: errors.DomainError) -> str:
+    return {404: "Not found", 401: "Please sign in", 403: "Not allowed"}.get(error.status, "That did not work")
+
+
+def _validate(model: type[BaseModel], data: dict, labels: dict[str, str]) -> BaseModel:
+    """The API's own request shapes check the form too, so both enforce the same limits (docs/LIMITS.md)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise errors.Invalid(" ".join(_explain(item, labels) for item in error.errors()[:3])) from error
+
+
+def _explain(item: dict, labels: dict[str, str]) -> str:
+    loc = item["loc"]
+    label = labels.get(str(loc[0]), str(loc[0])) if loc else "The form"
+    limit = (item.get("ctx") or {}).get("max_length")
+    kind = item["type"]
+    if kind in ("missing", "string_too_short"):
+        return f"{label} cannot be empty."
+    if kind == "string_too_long":
+        return f"{label} is too long: at most {limit:,} characters."
+    if kind == "too_long":
+        return f"{label}: at most {limit} of them."
+    if kind == "string_pattern_mismatch" and len(loc) > 1:
+        return f"{label}: line {int(loc[1]) + 1} is not a full http:// or https:// address."
+    return f"{label}: {item['msg']}."
+
+
+# ---- pages -------------------------------------------------------------------------------------------
+
+@bp.route("/", methods=["GET"])
+def root():
+    return Response(body="", status_code=303, headers={"Location": url("/web/")})
+
+
+@view("/web/signin")
+def signin_page(ctx: Ctx):
+    if ctx.caller is not None:
+        return redirect(ctx, url("/web/"))
+    return render(ctx, "signin.html", next=_safe_next(ctx.query.get("next")))
+
+
+@view("/web/signin", methods=("POST",))
+def signin(ctx: Ctx):
+    target = _safe_next(ctx.form.get("next"))
+    raw_key = ctx.form.get("api_key", "").strip()
+    try:
+        if not raw_key:
+            raise errors.Invalid("Paste your API key to sign in.")
+        caller = accounts.authenticate(deps(), f"Bearer {raw_key}")
+        if caller.role != FREELANCER:
+            raise errors.Forbidden("This form is for freelancers; client accounts use the API.")
+        account = accounts.get_me(deps(), caller)
+    except errors.DomainError as error:
+        return render(ctx, "signin.html", status=error.status, error=error.message, next=target)
+    # A new nonce at sign-in: nothing planted before (cookie or token) survives it.
+    ctx.start_session(session.new_session(time.time(), account_id=caller.account_id, role=caller.role,
+                                          key_id=caller.key_id, name=account.name))
+    ctx.flash_next(f"Signed in as {account.name}.")
+    return redirect(ctx, target)
+
+
+@view("/web/signout", methods=("POST",))
+def signout(ctx: Ctx):
+    ctx.start_session(session.new_session(time.time()))
+    ctx.flash_next("Signed out.")
+    return redirect(ctx, url("/web/"))
+
+
+@view("/web")  # served at /web/ too: the trailing slash is dropped before routing
+def bounty_list(ctx: Ctx):
+    query = ctx.query
+    tag = (query.get("tag") or "").strip().lower() or None
+    min_text = (query.get("min_reward") or "").strip()
+    error = None
+    try:
+        min_reward = fmt.parse_amount(min_text)
+    except errors.DomainError as invalid:
+        error, min_reward = invalid.message, None
+    page = bounties.list_bounties(deps(), ctx.caller, limit=LIST_LIMIT, cursor=query.get("cursor") or None,
+                                  tag=tag, min_reward=min_reward, status=None, mine=False)
+    items = [api_render.bounty(b) for b in page.items]
+    more = url("/web/", tag=tag, min_reward=min_text, cursor=page.next_cursor) if page.next_cursor else None
+    return render(ctx, "bounties.html", status=422 if error else 200, error=error, items=items,
+                  filters={"tag": tag or "", "min_reward": min_text}, more=more)
+
+
+def _all(list_page, *, limit: int = OWN_LIMIT, pages: int = OWN_PAGES) -> list:
+    """Every item of a freelancer's own list, up to limit × pages."""
+    items, cursor = [], None
+    for _ in range(pages):
+        page = list_page(limit=limit, cursor=cursor)
+        items += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return items
+
+
+def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | None = None,
+                 typed: dict | None = None) -> Response:
+    bounty = bounties.get_visible_bounty(deps(), ctx.caller, bounty_id)
+    claim = None
+    mine: list = []
+    thread = None
+    if ctx.caller is not None:
+        now = ctx.now
+        claims = work.list_my_claims(deps(), ctx.caller, limit=OWN_LIMIT, cursor=None).items
+        claim = next((c for c in claims if c.bounty_id == bounty.id and c.status == LIVE and now < c.expires_at),
+                     None)
+        mine = [s for s in work.list_my_submissions(deps(), ctx.caller, limit=OWN_LIMIT, cursor=None).items
+                if s.bounty_id == bounty.id]
+        try:
+            thread = messages.list_messages(deps(), ctx.caller, bounty.id, limit=OWN_LIMIT,
+                                            cursor=ctx.query.get("after") or None)
+        except errors.NotFound:
+            thread = None  # only those who claimed or submitted share the bounty's thread
+    open_work = any(s.status in (PENDING_REVIEW, APPROVED) for s in mine)
+    accepting = bounty.status == OPEN and ctx.now < bounty.deadline
+    return render(
+        ctx, "bounty.html", status=status, error=error, bounty=api_render.bounty(bounty), claim=claim,
+        submissions=mine, thread=thread, typed=typed or {},
+        can_claim=accepting and claim is None and not open_work and bounty.free_slots > 0,
+        can_submit=accepting and not open_work,
+        claim_first=bool(bounty.claim_seconds) and claim is None)
+
+
+@view("/web/bounties/{bounty_id}")
+def bounty_page(ctx: Ctx, bounty_id: str):
+    return _bounty_page(ctx, bounty_id)
+
+
+def _bounty_action(ctx: Ctx, bounty_id: str, action, typed: dict | None = None) -> Response:
+    """Runs a use case; on a domain error, the bounty page again with its message and what was typed."""
+    if ctx.caller is None:
+        ctx.flash_next("Sign in with your freelancer API key first.", "error")
+        return redirect(ctx, url("/web/signin", next=url(f"/web/bounties/{bounty_id}")))
+    try:
+        return action()
+    except errors.DomainError as error:
+        return _bounty_page(ctx, bounty_id, status=error.status, error=error.message, typed=typed)
+
+
+@view("/web/bounties/{bounty_id}/claim", methods=("POST",))
+def claim(ctx: Ctx, bounty_id: str):
+    def action():
+        claimed = work.claim_bounty(deps(), ctx.caller, bounty_id)
+        ctx.flash_next(f"Slot claimed. It is yours until {fmt.when(claimed.expires_at)}; submit your work before "
+                       "then.")
+        return redirect(ctx, url(f"/web/bounties/{bounty_id}"))
+
+    return _bounty_action(ctx, bounty_id, action)
+
+
+@view("/web/claims/{claim_id}/release", methods=("POST",))
+def release(ctx: Ctx, claim_id: str):
+    if ctx.caller is None:
+        return redirect(ctx, url("/web/signin"))
+    released = work.release_claim(deps(), ctx.caller, claim_id)
+    ctx.flash_next("Claim released; the slot is open to others again.")
+    return redirect(ctx, url(f"/web/bounties/{released.bounty_id}"))
+
+
+@view("/web/bounties/{bounty_id}/submissions", methods=("POST",))
+def submit(ctx: Ctx, bounty_id: str):
+    typed = {"content": ctx.form.get("content", ""), "links": ctx.form.get("links", "")}
+
+    def action():
+        links = [line.strip() for line in typed["links"].splitlines() if line.strip()]
+        body = _validate(schemas.SubmitWork, {"content": typed["content"], "links": links},
+                         {"content": "Your work", "links": "Links"})
+        submission = work.submit_work(deps(), ctx.caller, bounty_id, content=body.content, links=body.links)
+        ctx.flash_next(f"Work submitted. It is pending review; unless the client decides sooner it is approved "
+                       f"automatically on {fmt.when(submission.auto_approve_at)}.")
+        return redirect(ctx, url(f"/web/submissions/{submission.id}"))
+
+    return _bounty_action(ctx, bounty_id, action, typed)
+
+
+@view("/web/bounties/{bounty_id}/messages", methods=("POST",))
+def post_message(ctx: Ctx, bounty_id: str):
+    typed = {"message": ctx.form.get("body", "")}
+
+    def action():
+        body = _validate(schemas.PostMessage, {"body": typed["message"]}, {"body": "Your message"})
+        messages.post_message(deps(), ctx.caller, bounty_id, body=body.body)
+        ctx.flash_next("Message posted.")
+        return redirect(ctx, url(f"/web/bounties/{bounty_id}") + "#thread")
+
+    return _bounty_action(ctx, bounty_id, action, typed)
+
+
+class _Bounties:
+    """The bounties a freelancer's records point to, each read once per page."""
+
+    def __init__(self, caller: Caller):
+        self.caller = caller
+        self.seen: dict = {}
+
+    def get(self, bounty_id: str):
+        if bounty_id not in self.seen:
+            try:
+                self.seen[bounty_id] = bounties.get_visible_bounty(deps(), self.caller, bounty_id)
+            except errors.NotFound:
+                self.seen[bounty_id] = None
+        return self.seen[bounty_id]
+
+
+@view("/web/me", signed_in=True)
+def my_work(ctx: Ctx):
+    caller = ctx.caller
+    account = accounts.get_me(deps(), caller)
+    claims = work.list_my_claims(deps(), caller, limit=OWN_LIMIT, cursor=None).items
+    submissions = _all(lambda **kw: work.list_my_submissions(deps(), caller, **kw))
+    payouts = _all(lambda **kw: work.list_my_payouts(deps(), caller, **kw))
+    known = _Bounties(caller)
+    done, rows = [], []
+    for sub in submissions:
+        bounty = known.get(sub.bounty_id)
+        rate = None
+        if sub.status == APPROVED and bounty is not None:
+            done.append(earnings.DoneWork(bounty.reward, bounty.currency, sub.claimed_at, sub.created_at))
+            rate = earnings.achieved_rate(bounty.reward, sub.claimed_at, sub.created_at)
+        rows.append({"submission": sub, "bounty": bounty, "rate": rate,
+                     "seconds": earnings.work_seconds(sub.claimed_at, sub.created_at)})
+    unpaid: dict[str, int] = {}
+    for payout in payouts:
+        if payout.status != "paid":
+            unpaid[payout.currency] = unpaid.get(payout.currency, 0) + payout.amount
+    return render(
+        ctx, "me.html", account=account, claims=[(c, known.get(c.bounty_id)) for c in claims],
+        rows=rows, payouts=[(p, known.get(p.bounty_id)) for p in payouts],
+        earned=sorted(account.earned.items()), unpaid=sorted(unpaid.items()),
+        rates=earnings.achieved_rates(done))
+
+
+@view("/web/submissions/{submission_id}", signed_in=True)
+def submission_page(ctx: Ctx, submission_id: str):
+    submission = work.get_submission(deps(), ctx.caller, submission_id)
+    bounty = _Bounties(ctx.caller).get(submission.bounty_id)
+    payout = None
+    if submission.payout_id:
+        payouts = _all(lambda **kw: work.list_my_payouts(deps(), ctx.caller, **kw))
+        payout = next((p for p in payouts if p.id == submission.payout_id), None)
+    rate = None
+    if submission.status == APPROVED and bounty is not None:
+        rate = earnings.achieved_rate(bounty.reward, submission.claimed_at, submission.created_at)
+    return render(ctx, "submission.html", submission=submission, bounty=bounty, payout=payout, rate=rate,
+                  seconds=earnings.work_seconds(submission.claimed_at, submission.created_at))
+
+
+@view("/web/onboarding", methods=("POST",), signed_in=True)
+def start_onboarding(ctx: Ctx):
+    try:
+        link = onboarding.start_onboarding(deps(), ctx.caller)
+    except errors.DomainError as error:
+        ctx.flash_next(error.message, "error")
+        return redirect(ctx, url("/web/me"))
+    return redirect(ctx, link)

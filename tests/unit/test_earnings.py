@@ -1,0 +1,41 @@
+"""The achieved hourly rate: rewards of approved work over the time from claim to submission."""
+
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.core.earnings import DoneWork, achieved_rate, achieved_rates, work_seconds
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def test_one_piece_paid_500_for_30_minutes_earns_1000_an_hour():
+    assert achieved_rate(500, T0, T0 + timedelta(minutes=30)) == 1000
+
+
+def test_work_without_a_claim_or_with_no_elapsed_time_has_no_rate():
+    assert achieved_rate(500, None, T0) is None
+    assert achieved_rate(500, T0, T0) is None
+    assert work_seconds(T0 + timedelta(seconds=5), T0) is None
+
+
+def test_under_a_minute_counts_as_a_minute_like_the_posted_rate():
+    assert achieved_rate(100, T0, T0 + timedelta(seconds=3)) == 6000
+
+
+def test_total_is_all_rewards_over_all_hours_per_currency_not_a_mean_of_rates():
+    work = [
+        DoneWork(1000, "usd", T0, T0 + timedelta(hours=1)),  # 1000/h
+        DoneWork(1000, "usd", T0, T0 + timedelta(hours=3)),  # 333/h; the mean of rates would be 666
+        DoneWork(400, "eur", T0, T0 + timedelta(minutes=20)),
+        DoneWork(9999, "usd", None, T0),  # untimed: left out
+        DoneWork(9999, "usd", T0, T0),  # no time elapsed: left out
+    ]
+    usd_total = 2000 * 60 // (4 * 60)
+    [eur, usd] = achieved_rates(work)
+    assert (usd.currency, usd.amount, usd.pieces, usd.per_hour) == ("usd", 2000, 2, usd_total)
+    assert usd.seconds == 4 * 3600
+    assert (eur.currency, eur.per_hour, eur.pieces) == ("eur", 1200, 1)
+
+
+def test_no_timed_work_means_no_rate():
+    assert achieved_rates([]) == []
+    assert achieved_rates([DoneWork(500, "usd", None, T0)]) == []

@@ -1,0 +1,195 @@
+"""Browser tests: the Chalice app served over real HTTP (chalice.local) in a thread, DynamoDB and SQS on moto,
+Stripe on localstripe, driven by Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from devtools.servers import wait_for_http
+from tests.api import conftest as api_fixtures
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+WIDTHS = {"phone": (360, 780), "desktop": (1280, 900)}
+# A stage that is not in .chalice/config.json: the in-process worker invocations get no stage variables
+# (tables, queues and secrets come from this process's environment, as for the served app).
+WORKER_STAGE = "browser-tests"
+
+# The API tests' fixtures, shared: the provisioned stack, the app, and the controllable clock.
+stack = api_fixtures.stack
+chalice_app = api_fixtures.chalice_app
+clock = api_fixtures.clock
+Workers = api_fixtures.Workers
+
+
+class Http:
+    """The JSON API over real HTTP, for what clients (and tests) do outside the web form."""
+
+    def __init__(self, base: str):
+        self.base = base
+
+    def call(self, method: str, path: str, body=None, key: str | None = None):
+        headers = {"Content-Type": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def ok(self, method: str, path: str, body=None, status: int = 200, key: str | None = None):
+        code, data = self.call(method, path, body, key)
+        assert code == status, (code, data)
+        return data
+
+    def account(self, role: str, name: str | None = None) -> dict:
+        name = name or f"{role}-{uuid.uuid4().hex[:6]}"
+        return self.ok("POST", "/v1/accounts", {"role": role, "name": name, "email": f"{uuid.uuid4().hex[:8]}@ex.com"},
+                       status=201)
+
+    def bounty(self, client_key: str, **fields) -> dict:
+        body = {
+            "title": "Label 20 images", "description": "Draw boxes around cats.",
+            "reward": {"amount": 500, "currency": "usd"},
+            "deadline": (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "payment_method": "pm_card_visa",
+        }
+        body.update(fields)
+        bounty = self.ok("POST", "/v1/bounties", body, status=201, key=client_key)
+        assert bounty["status"] == "open", bounty
+        return bounty
+
+
+@pytest.fixture(scope="session")
+def web_base(chalice_app, stack):
+    """The whole app on http://127.0.0.1:<free port>, with Stripe's webhooks delivered to it."""
+    from chalice.config import Config
+    from chalice.local import LocalDevServer
+
+    _, localstripe = stack
+    config = Config.create(chalice_stage="test", app_name="bounty-board", chalice_app=chalice_app)
+    server = LocalDevServer(chalice_app, config, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.server.server_address[1]}"
+    before = os.environ.get("PUBLIC_BASE_URL")
+    os.environ["PUBLIC_BASE_URL"] = base  # onboarding's return link and the pages' links
+    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    thread.start()
+    wait_for_http(base + "/v1/openapi.json")
+    form = urllib.parse.urlencode({"url": base + "/v1/webhooks/stripe",
+                                   "secret": os.environ["STRIPE_WEBHOOK_SECRET"]}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{localstripe.url}/_config/webhooks/browser", data=form),
+                           timeout=10).close()
+    yield base
+    server.shutdown()
+    if before is None:
+        os.environ.pop("PUBLIC_BASE_URL", None)
+    else:
+        os.environ["PUBLIC_BASE_URL"] = before
+
+
+@pytest.fixture(scope="session")
+def http(web_base) -> Http:
+    return Http(web_base)
+
+
+@pytest.fixture
+def workers(chalice_app, web_base):
+    """The SQS workers run in this process on the real queues, as in tests/api."""
+    from chalice.test import Client
+
+    with Client(chalice_app, stage_name=WORKER_STAGE) as client:
+        yield Workers(chalice_app, client)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser, web_base):
+    """Pages in fresh browser contexts (each its own cookie jar), closed after the test."""
+    contexts = []
+
+    def make(*, javascript: bool = True):
+        context = browser.new_context(base_url=web_base, java_script_enabled=javascript,
+                                      viewport={"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def shoot(page, name: str) -> None:
+    """Full-page screenshots at phone and desktop width into docs/screenshots/, and the phone layout's
+    promise: nothing wider than the 360-px screen (no sideways scrolling)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for label, (width, height) in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        if label == "phone":
+            scroll_width = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll_width <= width, f"{name}: {scroll_width}px wide on a {width}px screen"
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})
+
+
+def sign_in(page, api_key: str) -> None:
+    page.goto("/web/signin")
+    page.fill("#api_key", api_key)
+    page.click("form.card button[type=submit]")
+    assert page.locator("#flash").inner_text().startswith("Signed in as")
+
+
+class CrossSite:
+    """Another origin on this machine serving whatever page a test puts up (an attacker's page)."""
+
+    def __init__(self):
+        self.page = "<!doctype html><p>nothing</p>"
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                body = outer.page.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="session")
+def cross_site():
+    site = CrossSite()
+    yield site
+    site.server.shutdown()

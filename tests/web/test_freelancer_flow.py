@@ -1,0 +1,136 @@
+"""The freelancer's whole journey in real Chromium with JavaScript off: sign in, filter, claim, submit (a refused
+submission keeps what was typed), see it pending, then approved and, after payout onboarding, paid."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from tests.web.conftest import shoot
+
+
+def test_find_claim_submit_and_get_paid_without_javascript(http, workers, clock, new_page):
+    tag = f"menu-{uuid.uuid4().hex[:6]}"
+    client = http.account("client")
+    freelancer = http.account("freelancer", name="Ada Freelancer")
+    target = http.bounty(client["api_key"], title="Translate a café menu into Spanish",
+                         description="Forty dishes.\nKeep the prices as they are.",
+                         reward={"amount": 1200, "currency": "usd"}, slots=2, estimated_minutes=30, tags=[tag, "es"])
+    cheap = http.bounty(client["api_key"], title="Proofread one sentence", reward={"amount": 100, "currency": "usd"},
+                        tags=[tag])
+    other_tag = http.bounty(client["api_key"], title="Design a logo", reward={"amount": 5000, "currency": "usd"},
+                            tags=[f"logo-{uuid.uuid4().hex[:6]}"])
+
+    page = new_page(javascript=False)
+    page.goto("/")
+    assert page.url.endswith("/web/")
+    page.goto("/web/me")  # signed out: sent to sign in, and back here afterwards
+    assert "/web/signin" in page.url
+    assert "Sign in with your freelancer API key first." in page.inner_text("#flash")
+    shoot(page, "signin")
+    page.fill("#api_key", freelancer["api_key"])
+    page.click("form.card button[type=submit]")
+    assert page.url.endswith("/web/me")
+    assert page.inner_text("#flash") == "Signed in as Ada Freelancer."
+
+    # Filter: the tag and a minimum reward of $5 leave exactly the one bounty.
+    page.goto("/web/")
+    page.fill("#tag", tag)
+    page.fill("#min_reward", "5")
+    page.click("form.filters button")
+    titles = page.locator("article.bounty h2").all_inner_texts()
+    assert titles == [target["title"]]
+    assert cheap["title"] not in page.content() and other_tag["title"] not in page.content()
+    card = page.locator("article.bounty").first.inner_text()
+    assert "$12.00" in card and "2 of 2 slots left" in card and "≈ $24.00/h" in card  # 1200 per 30 min
+    assert "Deadline" in card
+    page.fill("#min_reward", "twelve")
+    page.click("form.filters button")
+    assert "Minimum reward must be an amount" in page.inner_text("#flash")
+    assert page.input_value("#min_reward") == "twelve"
+    page.goto(f"/web/?tag={tag}&min_reward=5")
+    shoot(page, "bounties")
+
+    # The bounty's page, and a claim.
+    page.click(f"text={target['title']}")
+    assert page.inner_text("#title") == target["title"]
+    assert page.inner_text("#description") == "Forty dishes.\nKeep the prices as they are."
+    page.click("#claim button")
+    assert page.inner_text("#flash").startswith("Slot claimed.")
+    assert "1 of 2 slots left" in page.inner_text("main")
+    assert "You hold a slot until" in page.inner_text("#claim")
+
+    # 45 minutes of work later, a refused submission keeps everything typed.
+    clock.advance(45 * 60)
+    work = "Ensalada de la casa — 8,50 €\nSopa del día — 6,00 €"
+    page.fill("#content", work)
+    page.fill("#links", "https://example.com/menu-es.pdf\nnot a link")
+    page.click("#submit button")
+    assert page.inner_text("#flash") == "Links: line 2 is not a full http:// or https:// address."
+    assert page.input_value("#content") == work
+    assert page.input_value("#links") == "https://example.com/menu-es.pdf\nnot a link"
+    page.fill("#links", "https://example.com/menu-es.pdf")
+    page.click("#submit button")
+    assert re.search(r"/web/submissions/sub_\w+$", page.url)
+    submission_id = page.url.rsplit("/", 1)[1]
+    assert page.inner_text("#flash").startswith("Work submitted. It is pending review")
+    assert page.inner_text("#status") == "Pending review"
+    assert page.inner_text("#content") == work
+
+    # A second submission on the same bounty is refused with the rule's own message, the text kept.
+    page.goto(f"/web/bounties/{target['id']}")
+    assert page.locator("#submit").count() == 0  # no form while work is pending
+    assert "Pending review" in page.inner_text("#my-submissions")
+    # The thread with the client opens to those who claimed or submitted.
+    page.fill("#message", "Should I translate the wine list too?")
+    page.click("#thread button")
+    assert page.inner_text("#flash") == "Message posted."
+    assert "Should I translate the wine list too?" in page.inner_text("#thread")
+    http.ok("POST", f"/v1/bounties/{target['id']}/messages", {"body": "Yes please, same rate."}, status=201,
+            key=client["api_key"])
+    page.reload()
+    assert "Client" in page.inner_text("#thread") and "Yes please, same rate." in page.inner_text("#thread")
+    shoot(page, "bounty")
+
+    page.goto("/web/me")
+    assert "Pending review" in page.inner_text("#submissions")
+    assert "Appears once claimed work is approved." in page.inner_text("#achieved")
+
+    # The client approves through the API; the payout waits for onboarding.
+    http.ok("POST", f"/v1/submissions/{submission_id}/approve", {"rating": 5, "feedback": "Muy bien, gracias!"},
+            key=client["api_key"])
+    workers.drain()
+    page.goto(f"/web/submissions/{submission_id}")
+    assert page.inner_text("#status") == "Approved"
+    assert page.inner_text("#feedback") == "Muy bien, gracias!"
+    assert page.inner_text("#payout-status") == "Waiting for your payout set-up"
+    assert "$16.00/h" in page.inner_text("main")  # $12 for 45 minutes
+    shoot(page, "submission")
+
+    # Payout onboarding: our button → Stripe's (local) hosted page → back to us; Stripe then says so by webhook.
+    page.goto("/web/me")
+    assert "$0.00" in page.inner_text("#earned") and "$12.00 approved, not paid yet" in page.inner_text("#earned")
+    page.click("#onboarding button")
+    assert "/_config/connect/onboard/" in page.url
+    page.click("text=Complete onboarding")
+    assert page.url.endswith("/web/onboarding/complete")
+    workers.wait_for(lambda: http.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"])
+    workers.drain()
+
+    page.goto("/web/me")
+    assert page.locator("#onboarding").count() == 0
+    assert "$12.00" in page.inner_text("#earned") and "not paid yet" not in page.inner_text("#earned")
+    assert "Paid" in page.locator("tr.payout").first.inner_text()
+    achieved = page.inner_text("#achieved")
+    assert "$16.00/h" in achieved and "45 min" in achieved and "1 approved piece" in achieved
+    assert "1 approved, rated 5.0/5" in page.inner_text("#record")
+    shoot(page, "my-work")
+
+    page.goto(f"/web/submissions/{submission_id}")
+    assert page.inner_text("#payout-status") == "Paid"
+
+    # Signing out ends the session.
+    page.click("header button")
+    assert page.inner_text("#flash") == "Signed out."
+    page.goto("/web/me")
+    assert "/web/signin" in page.url
