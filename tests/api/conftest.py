@@ -71,6 +71,18 @@ class Api:
         body.update(fields)
         return self.ok("POST", "/v1/bounties", body, status=201, key=client_key)
 
+    def onboard(self, freelancer: dict) -> str:
+        """Completes hosted onboarding the way a person would: the link's page, then its button. Stripe then
+        reports the account ready through the webhook (the `webhook_relay` fixture must be active)."""
+        import urllib.request
+
+        link = self.ok("POST", "/v1/accounts/me/payout-onboarding", key=freelancer["api_key"])["url"]
+        page = urllib.request.urlopen(link, timeout=10).read().decode()
+        assert "Complete onboarding" in page
+        urllib.request.urlopen(urllib.request.Request(link.replace("return_url=", "no_return="), data=b""),
+                               timeout=10).close()
+        return link
+
 
 @pytest.fixture
 def api(chalice_app):
@@ -151,6 +163,14 @@ class Workers:
 @pytest.fixture
 def workers(chalice_app, api, webhook_relay):
     return Workers(chalice_app, api.client)
+
+
+@pytest.fixture
+def payable_freelancer(api, workers, freelancer):
+    """A freelancer whose Stripe account can receive transfers."""
+    api.onboard(freelancer)
+    workers.wait_for(lambda: api.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"])
+    return freelancer
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,180 @@
+"""Time, under a controlled clock: deadlines expire bounties and refund them, claims lapse, silence approves.
+
+The sweep (the `@app.schedule` handler) and the timers queue's handler run exactly as deployed, through the real
+queues on moto; only the clock is the test's.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from chalicelib.bootstrap import deps
+from chalicelib.core import errors
+from chalicelib.services import timers, work
+from chalicelib.services.deps import Caller
+
+
+def _at(clock, seconds: int) -> str:
+    return (clock.now() + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _tick(clock, workers, seconds: int) -> None:
+    """Time passes; the schedule fires and the workers run, as they would every minute."""
+    clock.advance(seconds)
+    workers.sweep()
+    workers.drain()
+
+
+def _totals(api, key, bounty_id) -> dict:
+    totals = api.ok("GET", f"/v1/bounties/{bounty_id}/ledger", key=key)["totals"]
+    assert totals["funded"] == totals["paid_out"] + totals["fees"] + totals["refunded"] + totals["held"]
+    return totals
+
+
+def _caller(account: dict) -> Caller:
+    return Caller(account_id=account["id"], role=account["role"], key_id="test")
+
+
+def test_deadline_expires_the_bounty_refunds_unspent_slots_and_keeps_pending_work(
+        api, workers, clock, client_acct, freelancer):
+    key, fkey = client_acct["api_key"], freelancer["api_key"]
+    bounty = api.bounty(key, slots=3, reward={"amount": 1000, "currency": "usd"}, deadline=_at(clock, 120),
+                        review_window_seconds=600)
+    sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201, key=fkey)
+
+    _tick(clock, workers, 60)
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)["status"] == "open"  # not due yet
+
+    _tick(clock, workers, 61)
+    expired = api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)
+    assert expired["status"] == "expired" and expired["slots_left"] == 0
+    late = api.account("freelancer")
+    code, body = api.post(f"/v1/bounties/{bounty['id']}/claims", key=late["api_key"])
+    assert code in (404, 409), body  # an expired bounty is no longer public; it never takes work
+    # Two unspent slots: their rewards and two thirds of the fee; the pending slot stays held.
+    totals = _totals(api, key, bounty["id"])
+    assert totals["refunded"] == 2000 + 200 and totals["held"] == 1000 + 100
+    assert workers.refunded_on_stripe(bounty) == 2200
+
+    # The pending submission keeps its review window, then is approved automatically.
+    _tick(clock, workers, 600)
+    decided = api.ok("GET", f"/v1/submissions/{sub['id']}", key=fkey)
+    assert decided["status"] == "approved" and decided["auto_approved"] is True
+    assert _totals(api, key, bounty["id"])["refunded"] == 2200
+
+
+def test_a_lapsed_claim_opens_its_slot_again(api, workers, clock, client_acct, freelancer):
+    bounty = api.bounty(client_acct["api_key"], slots=1, claim_seconds=60)
+    api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=freelancer["api_key"])
+    other = api.account("freelancer")
+    code, body = api.post(f"/v1/bounties/{bounty['id']}/claims", key=other["api_key"])
+    assert (code, body["error"]["code"]) == (409, "no_slots_left")
+
+    _tick(clock, workers, 59)
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}")["slots_left"] == 0
+    _tick(clock, workers, 2)
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}")["slots_left"] == 1
+    [claim] = api.ok("GET", "/v1/claims", key=freelancer["api_key"])["items"]
+    assert claim["status"] == "lapsed"
+    # The lapsed claim no longer entitles its holder to submit; the slot is someone else's to take.
+    code, body = api.post(f"/v1/bounties/{bounty['id']}/submissions", {"content": "late"}, key=freelancer["api_key"])
+    assert code == 409, body
+    api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=other["api_key"])
+
+
+def test_a_silent_client_cannot_withhold_pay(api, workers, clock, client_acct, payable_freelancer):
+    key, fkey = client_acct["api_key"], payable_freelancer["api_key"]
+    bounty = api.bounty(key, review_window_seconds=300)
+    sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201, key=fkey)
+    _tick(clock, workers, 299)
+    assert api.ok("GET", f"/v1/submissions/{sub['id']}", key=fkey)["status"] == "pending_review"
+    _tick(clock, workers, 2)
+    decided = api.ok("GET", f"/v1/submissions/{sub['id']}", key=fkey)
+    assert decided["status"] == "approved" and decided["auto_approved"] is True
+    [payout] = api.ok("GET", "/v1/payouts", key=fkey)["items"]
+    assert payout["status"] == "paid" and payout["transfer_id"].startswith("tr_")
+    assert _totals(api, key, bounty["id"])["paid_out"] == 500
+    # The timer, delivered again, changes nothing.
+    assert timers.fire(deps(), "auto_approve", sub["id"]) == "unchanged"
+    assert len(workers.transfers_for(bounty["id"])) == 1
+
+
+def _race(*functions):
+    def attempt(fn):
+        try:
+            return ("won", fn())
+        except errors.DomainError as error:
+            return ("lost", error.code)
+
+    with ThreadPoolExecutor(max_workers=len(functions)) as pool:
+        return list(pool.map(attempt, functions))
+
+
+def test_approve_racing_auto_approval_pays_once(api, workers, clock, client_acct, freelancer):
+    bounty = api.bounty(client_acct["api_key"], review_window_seconds=60)
+    sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201,
+                 key=freelancer["api_key"])
+    clock.advance(61)
+    owner = _caller(client_acct)
+    outcomes = _race(lambda: work.approve_submission(deps(), owner, sub["id"], rating=5, feedback=None),
+                     lambda: timers.fire(deps(), "auto_approve", sub["id"]),
+                     lambda: timers.fire(deps(), "auto_approve", sub["id"]))
+    approvals = [o for o in outcomes if o[0] == "won" and o[1] not in ("unchanged", "not_due")]
+    assert len(approvals) == 1, outcomes
+    assert len(api.ok("GET", "/v1/payouts", key=freelancer["api_key"])["items"]) == 1
+    stored = deps().repo.get_bounty(bounty["id"])
+    assert (stored.pending_slots, stored.approved_slots) == (0, 1)
+
+
+def test_submit_racing_the_deadline_has_one_winner(api, workers, clock, client_acct):
+    """At the deadline, a submission and the expiry timer arrive together: the bounty either took the work
+    (and then expired around it) or refused it; slots and money add up either way."""
+    key = client_acct["api_key"]
+    freelancers = [api.account("freelancer") for _ in range(3)]
+    bounty = api.bounty(key, slots=3, deadline=_at(clock, 60))
+    clock.advance(59.999)
+    submits = [lambda f=f: work.submit_work(deps(), _caller(f), bounty["id"], content="x", links=[])
+               for f in freelancers]
+    expiry = [lambda: (clock.advance(0.001), timers.expire_bounty(deps(), bounty["id"]))[1]]
+    outcomes = _race(*submits, *expiry)
+    workers.drain()
+    stored = deps().repo.get_bounty(bounty["id"])
+    accepted = [o for o in outcomes[:3] if o[0] == "won"]
+    assert stored.status == "expired"
+    assert stored.pending_slots == len(accepted)
+    assert stored.refunded_slots == 3 - len(accepted)
+    assert {o[1] for o in outcomes[:3] if o[0] == "lost"} <= {"bounty_not_open", "deadline_passed"}
+    _totals(api, key, bounty["id"])
+
+
+def test_claim_racing_its_lapse(api, workers, clock, client_acct, freelancer):
+    """A submission using a claim at the moment it lapses: either the work is in, or the slot is free again."""
+    bounty = api.bounty(client_acct["api_key"], slots=1, claim_seconds=60)
+    claim = api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=freelancer["api_key"])
+    clock.advance(60)
+    outcomes = _race(lambda: work.submit_work(deps(), _caller(freelancer), bounty["id"], content="x", links=[]),
+                     lambda: work.lapse_claim(deps(), claim["id"]))
+    stored = deps().repo.get_bounty(bounty["id"])
+    submitted = outcomes[0][0] == "won"
+    assert not submitted  # at expires_at the claim is over: the lapse wins, whatever the order
+    assert outcomes[1] == ("won", "lapsed")
+    assert (stored.free_slots, stored.claimed_slots, stored.pending_slots) == (1, 0, 0)
+
+
+def test_cancel_racing_expiry_refunds_once(api, workers, clock, client_acct):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, slots=2, deadline=_at(clock, 60))
+    clock.advance(61)
+    owner = _caller(client_acct)
+    from chalicelib.services import bounties
+
+    outcomes = _race(lambda: bounties.cancel_bounty(deps(), owner, bounty["id"]),
+                     lambda: timers.expire_bounty(deps(), bounty["id"]))
+    workers.drain()
+    stored = deps().repo.get_bounty(bounty["id"])
+    assert stored.status in ("cancelled", "expired")
+    winners = [o for o in outcomes if o[0] == "won" and o[1] not in ("unchanged", "not_due")]
+    assert len(winners) == 1, outcomes
+    assert _totals(api, key, bounty["id"])["refunded"] == bounty["funding"]["amount_total"]
+    assert workers.refunded_on_stripe(bounty) == bounty["funding"]["amount_total"]
