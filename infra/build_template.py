@@ -1,0 +1,221 @@
+"""Builds the template that `chalice package --merge-template` merges into Chalice's own.
+
+Chalice writes the functions, their event sources and the REST API; it cannot create tables or queues,
+never switches on partial batch responses, and its generated IAM policy misses PynamoDB's calls. So the
+merge template brings:
+
+- every stateful resource from infra/resources.json (tables, queues and dead-letter queues, log groups,
+  the alarm topic and alarms), with the `Stage` parameter pinned to the stage being packaged;
+- per function: its name, its environment (the stage, SSM parameter *names* of the secrets it may read,
+  the queue retry limit), `ReportBatchItemFailures` on its SQS source, `DependsOn` its queue and log group;
+- per function: an IAM policy listing exactly the tables, queues and parameters that function uses;
+- API Gateway throttling for the stage (infra/stages.json) and the URLs to print after a deploy.
+
+Usage: python -m infra.build_template --stage dev [-o merge.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+INFRA = Path(__file__).resolve().parent
+RESOURCES_FILE = INFRA / "resources.json"
+STAGES_FILE = INFRA / "stages.json"
+
+STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+API_STAGE = "api"  # .chalice/config.json api_gateway_stage
+SECRET_PARAMETER = "/bounty-board/{stage}/{name}"
+
+# The secrets of chalicelib.config, by environment variable; the app reads `<VAR>_PARAM` from SSM.
+SECRETS = {
+    "STRIPE_SECRET_KEY": "stripe-secret-key",
+    "STRIPE_WEBHOOK_SECRET": "stripe-webhook-secret",
+    "API_KEY_PEPPER": "api-key-pepper",
+}
+
+QUEUES = {"payouts": "PayoutsQueue", "refunds": "RefundsQueue", "timers": "TimersQueue"}
+
+# What PynamoDB sends for our access patterns: GetItem, Query (tables and indexes), PutItem/DeleteItem
+# with conditions, and TransactWriteItems, which IAM authorises as the Put/Delete of each item.
+TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+# The SQS event source mapping polls with the function's role; the backoff in chalicelib/workers/queues.py
+# looks the queue up by name and changes the visibility of a failed message.
+CONSUME_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                   "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"]
+SEND_ACTIONS = ["sqs:SendMessage", "sqs:GetQueueUrl"]
+
+
+@dataclass(frozen=True)
+class Function:
+    """One Lambda function of the Chalice app and what it may touch."""
+
+    name: str  # the handler's name in Chalice (api_handler for the REST API)
+    logical_id: str  # Chalice's logical id in the packaged template
+    role_id: str
+    secrets: tuple[str, ...] = ()
+    consumes: str | None = None  # the queue it is triggered by
+    sends: tuple[str, ...] = ()
+    tables: tuple[str, ...] | None = None  # logical ids; None = every table
+
+    @property
+    def log_group_id(self) -> str:
+        return "".join(part.capitalize() for part in self.name.split("_")) + "LogGroup"
+
+
+# Who does what (read from chalicelib/services): the API creates payment intents and onboarding links
+# (Stripe key), verifies webhooks (webhook secret), hashes API keys (pepper), queues payouts (approval,
+# onboarding finished) and refunds (cancel). Payout and refund workers call Stripe. The timers worker expires
+# bounties (queues refunds) and auto-approves (queues payouts). The sweep moves due timers to their queue.
+FUNCTIONS = (
+    Function("api_handler", "APIHandler", "ApiHandlerRole",
+             secrets=("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "API_KEY_PEPPER"), sends=("payouts", "refunds")),
+    Function("payouts_worker", "PayoutsWorker", "PayoutsWorkerRole", secrets=("STRIPE_SECRET_KEY",),
+             consumes="payouts"),
+    Function("refunds_worker", "RefundsWorker", "RefundsWorkerRole", secrets=("STRIPE_SECRET_KEY",),
+             consumes="refunds"),
+    Function("timers_worker", "TimersWorker", "TimersWorkerRole", consumes="timers", sends=("payouts", "refunds")),
+    Function("sweep_timers", "SweepTimers", "SweepTimersRole", sends=("timers",), tables=("TimersTable",)),
+)
+
+
+def check_stage(stage: str) -> str:
+    if not STAGE_PATTERN.match(stage):
+        raise SystemExit(f"stage {stage!r}: use 1-20 lower-case letters, digits or '-', starting with a letter "
+                         "(it becomes part of table, queue and stack names)")
+    return stage
+
+
+def load_resources() -> dict:
+    return json.loads(RESOURCES_FILE.read_text())
+
+
+def stage_settings(stage: str) -> dict:
+    stages = json.loads(STAGES_FILE.read_text())
+    return {**stages["default"], **stages.get(stage, {})}
+
+
+def secret_parameter(stage: str, env_name: str) -> str:
+    return SECRET_PARAMETER.format(stage=stage, name=SECRETS[env_name])
+
+
+def function_name(stage: str, function: Function) -> str:
+    return f"bounty-{stage}-{function.name}"
+
+
+def _arn(logical_id: str) -> dict:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def policy_statements(function: Function, stage: str, resources: dict) -> list[dict]:
+    tables = function.tables or tuple(k for k, v in resources.items() if v["Type"] == "AWS::DynamoDB::Table")
+    statements = [
+        {"Sid": "OwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": _arn(function.log_group_id)},
+        {"Sid": "Tables", "Effect": "Allow", "Action": TABLE_ACTIONS,
+         "Resource": [_arn(t) for t in tables] + [{"Fn::Sub": f"${{{t}.Arn}}/index/*"} for t in tables]},
+    ]
+    if function.consumes:
+        statements.append({"Sid": "ConsumeQueue", "Effect": "Allow", "Action": CONSUME_ACTIONS,
+                           "Resource": _arn(QUEUES[function.consumes])})
+    if function.sends:
+        statements.append({"Sid": "SendToQueues", "Effect": "Allow", "Action": SEND_ACTIONS,
+                           "Resource": [_arn(QUEUES[q]) for q in function.sends]})
+    if function.secrets:
+        # SecureStrings under the AWS-managed key aws/ssm need no kms:Decrypt grant (its key policy
+        # allows use through SSM within the account).
+        statements.append({"Sid": "ReadSecrets", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+                           "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                                                    ":parameter" + secret_parameter(stage, s)}
+                                        for s in function.secrets]})
+    return statements
+
+
+def environment(function: Function, stage: str) -> dict:
+    variables = {
+        "STAGE": stage,
+        "MAX_RECEIVE_COUNT": {"Ref": "MaxReceiveCount"},
+        "PUBLIC_BASE_URL": {"Fn::If": ["HasPublicBaseUrl", {"Ref": "PublicBaseUrl"}, {"Ref": "AWS::NoValue"}]},
+    }
+    for env_name in function.secrets:
+        variables[f"{env_name}_PARAM"] = secret_parameter(stage, env_name)
+    return variables
+
+
+def merge_template(stage: str) -> dict:
+    """The template to merge into Chalice's for `stage`."""
+    check_stage(stage)
+    base = load_resources()
+    settings = stage_settings(stage)
+    resources = copy.deepcopy(base["Resources"])
+    parameters = copy.deepcopy(base["Parameters"])
+    parameters["Stage"].update({"Default": stage, "AllowedValues": [stage],
+                                "Description": "Fixed when packaging: Chalice writes the stage into names."})
+    parameters["PublicBaseUrl"] = {
+        "Type": "String", "Default": "",
+        "Description": "Where people reach the API (links in onboarding and the web form); infra/deploy.py sets "
+                       "it to the API's URL after the first deploy, or to PUBLIC_BASE_URL.",
+    }
+    conditions = copy.deepcopy(base.get("Conditions", {}))
+    conditions["HasPublicBaseUrl"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicBaseUrl"}, ""]}]}
+
+    for function in FUNCTIONS:
+        depends_on = [function.log_group_id]
+        properties: dict = {
+            "FunctionName": function_name(stage, function),
+            "Environment": {"Variables": environment(function, stage)},
+        }
+        if function.consumes:
+            depends_on.append(QUEUES[function.consumes])
+            event = "".join(p.capitalize() for p in function.name.split("_")) + "SqsEventSource"
+            properties["Events"] = {event: {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
+        resources[function.logical_id] = {"DependsOn": depends_on, "Properties": properties}
+        resources[function.role_id] = {"Properties": {"Policies": [{
+            "PolicyName": f"{function.role_id}Policy",
+            "PolicyDocument": {"Version": "2012-10-17",
+                               "Statement": policy_statements(function, stage, base["Resources"])},
+        }]}}
+
+    resources["RestAPI"] = {"Properties": {"MethodSettings": [{
+        "ResourcePath": "/*",
+        "HttpMethod": "*",
+        "ThrottlingRateLimit": settings["throttle_rate_limit"],
+        "ThrottlingBurstLimit": settings["throttle_burst_limit"],
+    }]}}
+
+    api_url = f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}"
+    outputs = copy.deepcopy(base.get("Outputs", {}))
+    outputs.update({
+        "ApiUrl": {"Description": "The API's base URL", "Value": {"Fn::Sub": api_url}},
+        "StripeWebhookUrl": {"Description": "Register this endpoint in Stripe (Developers > Webhooks)",
+                             "Value": {"Fn::Sub": api_url + "/v1/webhooks/stripe"}},
+    })
+    return {
+        "Description": f"bounty-board, stage {stage}: Chalice's functions and API merged with infra/resources.json",
+        "Parameters": parameters,
+        "Conditions": conditions,
+        "Resources": resources,
+        "Outputs": outputs,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", required=True)
+    parser.add_argument("-o", "--output", type=Path)
+    args = parser.parse_args(argv)
+    text = json.dumps(merge_template(args.stage), indent=2) + "\n"
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,346 @@
+"""Deploys one stage to AWS: package, secrets, artifacts to S3, then create or update the CloudFormation stack.
+
+Usage: python -m infra.deploy --stage dev [--dry-run]     (or: make deploy STAGE=dev)
+
+Reads from the environment (all optional except where said):
+  AWS credentials and AWS_REGION/AWS_DEFAULT_REGION   as for the AWS CLI (profiles work: AWS_PROFILE)
+  STRIPE_SECRET_KEY       stored as SSM SecureString /bounty-board/<stage>/stripe-secret-key; required on the
+                          first deploy of a stage, afterwards only to change it
+  STRIPE_WEBHOOK_SECRET   the signing secret Stripe shows for the webhook endpoint (whsec_...); stored likewise
+  API_KEY_PEPPER          generated on the first deploy when not given
+  ALARM_EMAIL             where alarm notifications go (SNS e-mail subscription)
+  PUBLIC_BASE_URL         the URL people use (a custom domain); default: the API Gateway URL
+  DEPLOY_BUCKET           S3 bucket for the artifacts; default bounty-board-deploy-<account>-<region>, created
+  ADOPT_TABLES=1          take over tables kept by an earlier `make destroy` (CloudFormation resource import)
+  DRY_RUN=1               same as --dry-run: package, check, print the plan; change nothing on AWS
+
+Secrets go to SSM Parameter Store and are read by the functions at run time: never into the template,
+the package or this script's output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+from infra import build_template
+from infra.package import ROOT, package
+
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+SECRET_ENV = tuple(build_template.SECRETS)
+GENERATED_SECRETS = ("API_KEY_PEPPER",)
+REQUIRED_SECRETS = ("STRIPE_SECRET_KEY",)
+FAILED_STATES = ("ROLLBACK_COMPLETE",)  # a first create that failed: nothing usable, delete and start again
+
+
+class DeployError(SystemExit):
+    pass
+
+
+def stack_name(stage: str) -> str:
+    return f"bounty-board-{stage}"
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "y")
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+# ---- secrets -----------------------------------------------------------------------------------------
+
+def _parameter_exists(ssm, name: str) -> bool:
+    try:
+        ssm.get_parameter(Name=name)  # no decryption: existence only
+        return True
+    except ssm.exceptions.ParameterNotFound:
+        return False
+
+
+def store_secrets(ssm, stage: str, environ: dict, *, dry_run: bool) -> list[str]:
+    """Writes the secrets given in `environ` to SSM (SecureString); generates missing ones we can generate.
+    Returns the names of secrets still missing (the webhook secret before Stripe knows the endpoint)."""
+    missing = []
+    for env_name in SECRET_ENV:
+        name = build_template.secret_parameter(stage, env_name)
+        value = environ.get(env_name)
+        exists = _parameter_exists(ssm, name)
+        if not value and not exists and env_name in GENERATED_SECRETS:
+            value = secrets.token_urlsafe(32)
+        if value:
+            verb = "would store" if dry_run else "storing"
+            say(f"  {verb} {env_name} as SecureString {name}" + (" (replacing the stored one)" if exists else ""))
+            if not dry_run:
+                ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True,
+                                  Description=f"bounty-board {stage}: {env_name}")
+        elif exists:
+            say(f"  {env_name}: using the stored {name}")
+        elif env_name in REQUIRED_SECRETS:
+            raise DeployError(f"{env_name} is not stored in SSM ({name}) and not set in the environment: "
+                              f"set {env_name}=sk_... for the first deploy of stage {stage}")
+        else:
+            say(f"  {env_name}: not stored yet ({name}); the deploy prints how to add it")
+            missing.append(env_name)
+    return missing
+
+
+# ---- artifacts ---------------------------------------------------------------------------------------
+
+def default_bucket(account: str, region: str) -> str:
+    return f"bounty-board-deploy-{account}-{region}"
+
+
+def ensure_bucket(s3, bucket: str, region: str, *, dry_run: bool) -> None:
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return
+    except s3.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+    if dry_run:
+        say(f"  would create the artifact bucket s3://{bucket}")
+        return
+    say(f"  creating the artifact bucket s3://{bucket}")
+    kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **kwargs)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:20]
+
+
+def point_code_at(template: dict, bucket: str, key: str) -> dict:
+    """The template with every function's CodeUri moved from ./deployment.zip to the uploaded object."""
+    result = json.loads(json.dumps(template))
+    for resource in result["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function" and "CodeUri" in resource.get("Properties", {}):
+            resource["Properties"]["CodeUri"] = {"Bucket": bucket, "Key": key}
+    return result
+
+
+def upload_artifacts(s3, bucket: str, region: str, stage: str, package_dir: Path, *, dry_run: bool) -> str:
+    """Uploads the zip and the template (too big to pass inline); returns the template's URL."""
+    code = (package_dir / "deployment.zip").read_bytes()
+    code_key = f"{stage}/{_digest(code)}.zip"
+    template = point_code_at(json.loads((package_dir / "sam.json").read_text()), bucket, code_key)
+    body = json.dumps(template, indent=1, sort_keys=True).encode()
+    (package_dir / "deploy-template.json").write_bytes(body)
+    template_key = f"{stage}/{_digest(body)}.template.json"
+    verb = "would upload" if dry_run else "uploading"
+    say(f"  {verb} s3://{bucket}/{code_key} ({len(code) / 1e6:.1f} MB) and s3://{bucket}/{template_key}")
+    if not dry_run:
+        s3.put_object(Bucket=bucket, Key=code_key, Body=code)
+        s3.put_object(Bucket=bucket, Key=template_key, Body=body)
+    host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
+    return f"https://{host}/{bucket}/{template_key}"
+
+
+# ---- the stack ---------------------------------------------------------------------------------------
+
+def describe_stack(cfn, name: str) -> dict | None:
+    try:
+        return cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except cfn.exceptions.ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+
+
+def outputs(stack: dict | None) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs", [])}
+
+
+def _failure_reasons(cfn, name: str) -> str:
+    try:
+        events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    except Exception:  # the stack may be gone already
+        return ""
+    failed = [f"  {e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
+              if e.get("ResourceStatus", "").endswith("FAILED")]
+    return "\n".join(failed[:10])
+
+
+def _wait(cfn, waiter: str, name: str) -> None:
+    from botocore.exceptions import WaiterError
+
+    try:
+        cfn.get_waiter(waiter).wait(StackName=name, WaiterConfig={"Delay": 5, "MaxAttempts": 720})
+    except WaiterError as error:
+        raise DeployError(f"stack {name}: {error}\n{_failure_reasons(cfn, name)}") from error
+
+
+def deploy_stack(cfn, name: str, template_url: str, parameters: dict[str, str]) -> dict:
+    """Creates the stack or updates it (no changes is fine); waits; returns the stack's description."""
+    params = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
+    existing = describe_stack(cfn, name)
+    if existing is None:
+        say(f"  creating stack {name} (first deploy: about 5 minutes)")
+        cfn.create_stack(StackName=name, TemplateURL=template_url, Parameters=params, Capabilities=CAPABILITIES,
+                         Tags=[{"Key": "app", "Value": "bounty-board"}])
+        _wait(cfn, "stack_create_complete", name)
+    else:
+        say(f"  updating stack {name}")
+        try:
+            cfn.update_stack(StackName=name, TemplateURL=template_url, Parameters=params, Capabilities=CAPABILITIES,
+                             Tags=[{"Key": "app", "Value": "bounty-board"}])
+        except cfn.exceptions.ClientError as error:
+            if "No updates are to be performed" not in str(error):
+                raise
+            say("  no changes")
+        else:
+            _wait(cfn, "stack_update_complete", name)
+    return describe_stack(cfn, name)
+
+
+def table_names(stage: str) -> dict[str, str]:
+    """Logical id -> table name of every table in infra/resources.json for `stage`."""
+    resources = build_template.load_resources()["Resources"]
+    return {logical: resource["Properties"]["TableName"]["Fn::Sub"].replace("${Stage}", stage)
+            for logical, resource in resources.items() if resource["Type"] == "AWS::DynamoDB::Table"}
+
+
+def existing_tables(dynamodb, stage: str) -> dict[str, str]:
+    found = {}
+    for logical, table in table_names(stage).items():
+        try:
+            dynamodb.describe_table(TableName=table)
+            found[logical] = table
+        except dynamodb.exceptions.ResourceNotFoundException:
+            pass
+    return found
+
+
+def import_plan(stage: str, tables: dict[str, str]) -> tuple[dict, list[dict]]:
+    """The template and ResourcesToImport that make kept tables the first resources of a new stack."""
+    base = build_template.load_resources()
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {"Stage": {"Type": "String", "AllowedValues": [stage]}},
+        "Resources": {logical: base["Resources"][logical] for logical in tables},
+    }
+    to_import = [{"ResourceType": "AWS::DynamoDB::Table", "LogicalResourceId": logical,
+                  "ResourceIdentifier": {"TableName": table}} for logical, table in tables.items()]
+    return template, to_import
+
+
+def adopt_tables(cfn, name: str, stage: str, tables: dict[str, str]) -> None:
+    template, to_import = import_plan(stage, tables)
+    say(f"  importing {len(tables)} kept tables into a new stack {name}")
+    change_set = f"adopt-tables-{int(time.time())}"
+    cfn.create_change_set(StackName=name, ChangeSetName=change_set, ChangeSetType="IMPORT",
+                          TemplateBody=json.dumps(template), ResourcesToImport=to_import,
+                          Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}])
+    cfn.get_waiter("change_set_create_complete").wait(StackName=name, ChangeSetName=change_set)
+    cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
+    _wait(cfn, "stack_import_complete", name)
+
+
+# ---- the whole deploy --------------------------------------------------------------------------------
+
+def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None = None) -> int:
+    import boto3
+
+    build_template.check_stage(stage)
+    session = boto3.session.Session()
+    region = session.region_name
+    if not region:
+        raise DeployError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile with a region)")
+    name = stack_name(stage)
+    say(f"{'DRY RUN: ' if dry_run else ''}deploying stage {stage} as stack {name} in {region}")
+
+    account = session.client("sts").get_caller_identity()["Account"]
+    say(f"  AWS account {account}")
+    if package_dir is None:
+        package_dir = package(stage)
+    packaged_for = json.loads((package_dir / "sam.json").read_text())["Parameters"]["Stage"].get("AllowedValues")
+    if packaged_for != [stage]:
+        raise DeployError(f"{package_dir} was packaged for stage {packaged_for}, not {stage}")
+    cfn = session.client("cloudformation")
+    stack = describe_stack(cfn, name)
+    status = (stack or {}).get("StackStatus")
+    if status and status.endswith("_IN_PROGRESS"):
+        raise DeployError(f"stack {name} is busy ({status}); wait for it to finish and run again")
+
+    missing = store_secrets(session.client("ssm"), stage, environ, dry_run=dry_run)
+
+    if status in FAILED_STATES:
+        say(f"  stack {name} is {status} (a failed first deploy): {'would delete' if dry_run else 'deleting'} it")
+        if not dry_run:
+            cfn.delete_stack(StackName=name)
+            _wait(cfn, "stack_delete_complete", name)
+        stack = None
+    if stack is None:
+        kept = existing_tables(session.client("dynamodb"), stage)
+        if kept and not truthy(environ.get("ADOPT_TABLES")):
+            raise DeployError(
+                f"tables of stage {stage} exist without a stack (kept by an earlier destroy): "
+                f"{', '.join(sorted(kept.values()))}.\n"
+                f"Keep their data: make deploy STAGE={stage} ADOPT_TABLES=1\n"
+                f"Or drop them:    make destroy STAGE={stage} DELETE_TABLES=1")
+        if kept:
+            if dry_run:
+                say(f"  would import the kept tables {', '.join(sorted(kept.values()))}")
+            else:
+                adopt_tables(cfn, name, stage, kept)
+
+    s3 = session.client("s3")
+    bucket = environ.get("DEPLOY_BUCKET") or default_bucket(account, region)
+    ensure_bucket(s3, bucket, region, dry_run=dry_run)
+    template_url = upload_artifacts(s3, bucket, region, stage, package_dir, dry_run=dry_run)
+
+    public_url = environ.get("PUBLIC_BASE_URL") or outputs(stack).get("ApiUrl", "")
+    parameters = {"Stage": stage, "AlarmEmail": environ.get("ALARM_EMAIL", ""), "PublicBaseUrl": public_url}
+    if dry_run:
+        shown = ", ".join(f"{k}={v!r}" for k, v in parameters.items())
+        say(f"  would {'update' if stack else 'create'} stack {name} from {template_url} with {shown}")
+        say(f"DRY RUN complete: nothing was changed. The template is {package_dir / 'deploy-template.json'}")
+        return 0
+
+    stack = deploy_stack(cfn, name, template_url, parameters)
+    api_url = outputs(stack).get("ApiUrl", "")
+    if not public_url and api_url:
+        # The functions need their own URL (links in onboarding and the web form), which exists only once
+        # the API does: a second, quick update sets it.
+        say("  setting PUBLIC_BASE_URL to the new API's URL")
+        stack = deploy_stack(cfn, name, template_url, {**parameters, "PublicBaseUrl": api_url})
+    report(stage, stack, missing, environ)
+    return 0
+
+
+def report(stage: str, stack: dict, missing: list[str], environ: dict) -> None:
+    out = outputs(stack)
+    say("")
+    say(f"Deployed stage {stage}.")
+    say(f"  API URL:            {out.get('ApiUrl', '?')}")
+    say(f"  Stripe webhook URL: {out.get('StripeWebhookUrl', '?')}")
+    say("    register it in Stripe (Developers > Webhooks) for the events payment_intent.succeeded,")
+    say("    payment_intent.payment_failed, charge.refunded, account.updated and transfer.reversed")
+    if "STRIPE_WEBHOOK_SECRET" in missing:
+        say("  Then store its signing secret:")
+        say(f"    STRIPE_WEBHOOK_SECRET=whsec_... make deploy STAGE={stage}")
+    if environ.get("ALARM_EMAIL"):
+        say(f"  Alarms go to {environ['ALARM_EMAIL']}: confirm the subscription e-mail from AWS.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", default=os.environ.get("STAGE", "dev"))
+    parser.add_argument("--dry-run", action="store_true", default=truthy(os.environ.get("DRY_RUN")))
+    parser.add_argument("--package-dir", type=Path, help="deploy this package instead of packaging again")
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
+    return deploy(args.stage, dry_run=args.dry_run, environ=dict(os.environ), package_dir=args.package_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

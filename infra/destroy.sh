@@ -1,0 +1,6 @@
+#!/bin/sh
+# Thin wrapper for `make destroy STAGE=<stage>`; the work is in infra/destroy.py (run it with --help).
+set -eu
+cd "$(dirname "$0")/.."
+if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
+exec "$PY" -m infra.destroy --stage "${STAGE:-dev}" "$@"
