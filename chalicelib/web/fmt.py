@@ -56,7 +56,7 @@ def iso(moment: datetime | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """Roughly how long: "45 s", "12 min", "3 h 05 min", "2 days 4 h"."""
+    """Roughly how long: "45 s", "12 min", "3 h 05 min", "2 days 4 h", "3 days"."""
     if seconds is None:
         return "—"
     seconds = max(0, int(seconds))
@@ -69,7 +69,7 @@ def duration(seconds: float | None) -> str:
     if hours < 48:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
-    return f"{days} days {hours} h"
+    return f"{days} days {hours} h" if hours else f"{days} days"
 
 
 def until(moment: datetime | None, now: datetime) -> str:
