@@ -1,0 +1,56 @@
+"""The sweep's cost follows what is due, not what is stored: it reads due timers by key range, never by Scan."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chalicelib import config
+from chalicelib.adapters import dynamo_models as m
+from chalicelib.adapters.dynamo import _to_item
+from chalicelib.bootstrap import deps
+from chalicelib.core import timers as timer_rules
+from chalicelib.services import timers
+
+NOT_DUE = 3000
+DUE = 7
+
+
+class ReadCounter:
+    """Counts what DynamoDB reports it read (ScannedCount) on every Query and Scan the sweep makes."""
+
+    def __init__(self, client):
+        self.client = client
+        self.items_read = 0
+        self.calls: list[str] = []
+
+    def __call__(self, http_response, parsed, model, **kwargs):
+        self.calls.append(model.name)
+        self.items_read += parsed.get("ScannedCount", 0)
+
+    def __enter__(self):
+        self.client.meta.events.register("after-call.dynamodb.Query", self)
+        self.client.meta.events.register("after-call.dynamodb.Scan", self)
+        return self
+
+    def __exit__(self, *exc):
+        self.client.meta.events.unregister("after-call.dynamodb.Query", self)
+        self.client.meta.events.unregister("after-call.dynamodb.Scan", self)
+
+
+def test_a_sweep_reads_only_due_timers(stack):
+    repo = deps().repo  # binds the models to this stage's tables
+    now = deps().clock.now()
+    shards = config.timer_shards()
+    far = now + timedelta(days=300)  # beyond anything another test's clock reaches
+    with m.TimerModel.batch_write() as batch:
+        for i in range(NOT_DUE):
+            batch.save(_to_item(timer_rules.timer("expire_bounty", f"bty_notdue{i:05d}", far, shards), 0))
+    due = [timer_rules.timer("lapse_claim", f"clm_due{i}", now - timedelta(seconds=1), shards) for i in range(DUE)]
+    repo.commit(created=due)
+
+    with ReadCounter(m.TimerModel._get_connection().connection.client) as reads:
+        sent = timers.sweep(deps())
+    assert sent >= DUE
+    assert "Scan" not in reads.calls
+    assert reads.items_read == sent  # every item read was due and handed on; none of the 3,000 others
+    assert len(reads.calls) == shards
