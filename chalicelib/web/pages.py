@@ -169,13 +169,13 @@ def _safe_next(target: str | None) -> str:
     return target if rest != target and rest[:1] in ("", "/", "?") else home
 
 
-def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = False):
+def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = False, blueprint: Blueprint = bp):
     """Registers a page. POSTs must carry the session's CSRF token; `signed_in` pages send visitors to sign in."""
 
     def decorate(handler):
         @functools.wraps(handler)
         def run(**params):
-            request = bp.current_request
+            request = blueprint.current_request
             ctx = None
             try:
                 ctx = _context(request)
@@ -205,7 +205,7 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
                                            error="Something went wrong on our side; it was logged. Try again."))
 
         options = {"content_types": FORM} if "POST" in methods else {}
-        bp.route(path, methods=list(methods), **options)(run)
+        blueprint.route(path, methods=list(methods), **options)(run)
         return run
 
     return decorate

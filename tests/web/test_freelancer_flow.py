@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from tests.web.conftest import shoot
+from tests.web.conftest import shoot, sign_in
 
 
 def test_find_claim_submit_and_get_paid_without_javascript(http, workers, clock, new_page):
@@ -114,6 +114,8 @@ def test_find_claim_submit_and_get_paid_without_javascript(http, workers, clock,
     assert "/_config/connect/onboard/" in page.url
     page.click("text=Complete onboarding")
     assert page.url.endswith("/web/onboarding/complete")
+    assert page.inner_text("h1") == "Payout details received"
+    assert page.locator("header >> text=My work").count() == 1  # still signed in after Stripe's site (Lax)
     workers.wait_for(lambda: http.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"])
     workers.drain()
 
@@ -134,3 +136,35 @@ def test_find_claim_submit_and_get_paid_without_javascript(http, workers, clock,
     assert page.inner_text("#flash") == "Signed out."
     page.goto("/web/me")
     assert "/web/signin" in page.url
+
+
+def test_refusals_by_the_rules_show_their_message_and_keep_what_was_typed(http, new_page):
+    client = http.account("client")
+    first, second = http.account("freelancer"), http.account("freelancer")
+    bounty = http.bounty(client["api_key"], title="One slot only", slots=1)
+    late = new_page(javascript=False)
+    sign_in(late, second["api_key"])
+    late.goto(f"/web/bounties/{bounty['id']}")  # the form is on screen while the slot is still free
+
+    http.ok("POST", f"/v1/bounties/{bounty['id']}/claims", {}, status=201, key=first["api_key"])
+
+    essay = "I did it anyway:\n<three paragraphs>"
+    late.fill("#content", essay)
+    late.fill("#links", "https://example.com/a")
+    response_status = []
+    late.on("response", lambda r: response_status.append(r.status) if r.request.method == "POST" else None)
+    late.click("#submit button")
+    assert late.inner_text("#flash") == "Every slot of this bounty is taken."
+    assert response_status == [409]
+    assert late.input_value("#content") == essay and late.input_value("#links") == "https://example.com/a"
+    assert "0 of 1 slot left" in late.inner_text("main")
+
+    late.goto(f"/web/bounties/{bounty['id']}")
+    assert late.locator("#claim").count() == 0  # no claim button with no slot left
+    response = late.request.post(f"/web/bounties/{bounty['id']}/claim",
+                                 form={"csrf": late.locator("input[name=csrf]").first.input_value()})
+    assert response.status == 409 and "Every slot of this bounty is taken." in response.text()
+
+    late.goto("/web/bounties/bty_does_not_exist")
+    assert late.inner_text("h1") == "Not found"
+    assert late.inner_text("#flash") == "No bounty bty_does_not_exist exists."
