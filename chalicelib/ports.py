@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from .core.reconcile import StripeMoney
+
 
 @dataclass(frozen=True)
 class FundingIntent:
@@ -76,6 +78,9 @@ class Payments(Protocol):
 
     def refund(self, *, payment_intent_id: str, amount: int, refund_key: str, idempotency_key: str) -> str:
         """Refunds part of a PaymentIntent exactly once per refund_key. Returns the refund id."""
+
+    def money_for(self, *, payment_intent_id: str, transfer_group: str) -> StripeMoney:
+        """Stripe's own record of a bounty's money: charged, transferred, refunded (for reconciliation)."""
 
 
 class Queue(Protocol):

@@ -23,7 +23,7 @@ import urllib.parse
 from aiohttp import web
 from localstripe import resources, server
 from localstripe.errors import UserError
-from localstripe.resources import Charge, Event, PaymentIntent, PaymentMethod, Refund, StripeObject, store
+from localstripe.resources import Charge, Event, List, PaymentIntent, PaymentMethod, Refund, StripeObject, store
 from localstripe.webhooks import schedule_webhook
 
 ONBOARD_PATH = "/_config/connect/onboard"
@@ -141,6 +141,21 @@ def _refuse_over_refunds() -> None:
     Refund.__init__ = checked_init
 
 
+def _list_refunds_of_unpaid_intents() -> None:
+    """Stripe lists no refunds for a PaymentIntent that was never charged; localstripe fails with a 500."""
+    original = Refund._api_list_all
+
+    def listing(url, charge=None, payment_intent=None, limit=None, starting_after=None, **kwargs):
+        if payment_intent is not None and charge is None:
+            intent = PaymentIntent._api_retrieve(payment_intent)
+            if intent.latest_charge is None:
+                return List(url, limit=limit)
+        return original(url, charge=charge, payment_intent=payment_intent, limit=limit,
+                        starting_after=starting_after, **kwargs)
+
+    Refund._api_list_all = staticmethod(listing)
+
+
 def _accept_transfer_group() -> None:
     original = PaymentIntent.__init__
 
@@ -254,6 +269,7 @@ def install(app: web.Application) -> None:
     """Adds the routes and middleware; call before the app starts."""
     _accept_transfer_group()
     _refuse_over_refunds()
+    _list_refunds_of_unpaid_intents()
     app.middlewares.insert(0, idempotency_middleware)
     # Inside localstripe's error and auth middlewares, so its errors and 401s apply.
     app.middlewares.append(confirm_with_payment_method)

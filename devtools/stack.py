@@ -8,6 +8,7 @@ wipes it). Ctrl-C stops everything this started.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -68,6 +69,8 @@ class LocalStack:
             restored = local_state.restore(self.state_dir / "aws-state.json")
             self._say(f"restored {restored['items']} items and {restored['messages']} queued messages")
         self._register_webhook(stripe.url)
+        if self.state_dir:  # for operator commands: `python -m ops --local ...`
+            (self.state_dir / "env.json").write_text(json.dumps(self.env, indent=2))
         self._spawn("api", [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())",
                             "local", "--host", LOOPBACK, "--port", str(self.port), "--stage", "local",
                             "--no-autoreload"])
@@ -79,6 +82,8 @@ class LocalStack:
         for process in reversed(self.processes):
             _terminate(process)
         self.processes.clear()
+        if self.state_dir:
+            (self.state_dir / "env.json").unlink(missing_ok=True)
         if self.state_dir and self.servers:
             try:
                 saved = local_state.save(self.state_dir / "aws-state.json")

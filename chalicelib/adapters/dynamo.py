@@ -16,6 +16,7 @@ from pynamodb.transactions import TransactWrite
 from .. import config
 from ..core import errors
 from ..core.model import (
+    FAILED,
     OPEN,
     Account,
     ApiKey,
@@ -46,6 +47,7 @@ _MODEL_OF: dict[type, type[m._Table]] = {
 }
 _RECORD_OF = {model: record for record, model in _MODEL_OF.items()}
 _RETRYABLE_CANCELLATIONS = {"ConditionalCheckFailed", "TransactionConflict"}
+FAILED_FLAG = "failed"
 
 
 def create_tables() -> None:
@@ -77,6 +79,8 @@ def _to_item(record: Any, version: int) -> m._Table:
         values["sort_key"] = _sort_key(record.created_at, record.id)
     if isinstance(record, Bounty):
         values["open_shard"] = _shard(record.id) if record.status == OPEN else None
+    if isinstance(record, Payout):
+        values["failed_flag"] = FAILED_FLAG if record.status == FAILED else None
     return model(**values)
 
 
@@ -196,6 +200,9 @@ class DynamoRepository:
 
     def list_freelancer_payouts(self, freelancer_id: str, *, limit: int, cursor: str | None) -> Page:
         return self._page(m.PayoutModel.by_freelancer, freelancer_id, limit=limit, cursor=cursor)
+
+    def list_failed_payouts(self, *, limit: int, cursor: str | None) -> Page:
+        return self._page(m.PayoutModel.failed, FAILED_FLAG, limit=limit, cursor=cursor)
 
     def list_ledger(self, bounty_id: str) -> list[LedgerEntry]:
         return [_to_record(item) for item in m.LedgerEntryModel.query(bounty_id, consistent_read=True)]

@@ -168,7 +168,10 @@ class PayoutModel(_Table):
     attempts = NumberAttribute(default=0)
     last_error = UnicodeAttribute(null=True)
     sort_key = UnicodeAttribute()
+    # Set only while the payout is failed: a sparse index an operator lists and re-drives from.
+    failed_flag = UnicodeAttribute(null=True)
     by_freelancer = _index("by_freelancer", "freelancer_id", "sort_key")()
+    failed = _index("failed", "failed_flag", "sort_key")()
 
 
 class LedgerEntryModel(_Table):

@@ -12,6 +12,7 @@ from typing import Any
 import stripe
 
 from .. import config
+from ..core.reconcile import StripeMoney, StripeMovement
 from ..ports import FundingIntent, InvalidWebhook, PaymentDeclined, PaymentEvent, PaymentsUnavailable
 
 log = logging.getLogger(__name__)
@@ -114,19 +115,41 @@ class StripePayments:
             created = self._v1.refunds.create(params, {"idempotency_key": idempotency_key})
         return created["id"]
 
+    # -- reading back, for reconciliation --
+
+    def money_for(self, *, payment_intent_id: str, transfer_group: str) -> StripeMoney:
+        with _translated_errors():
+            intent = self._v1.payment_intents.retrieve(payment_intent_id)
+            charged = intent["amount"] if intent["status"] == "succeeded" else 0
+            transfers = tuple(
+                StripeMovement(t["id"], t["amount"] - (t["amount_reversed"] if "amount_reversed" in t else 0),
+                               _metadata(t).get("payout_id"))
+                for t in self._all(self._v1.transfers.list, {"transfer_group": transfer_group}))
+            refunds = tuple(StripeMovement(r["id"], r["amount"], _metadata(r).get("refund_key"))
+                            for r in self._all(self._v1.refunds.list, {"payment_intent": payment_intent_id})
+                            if r["status"] in ("succeeded", "pending"))
+        return StripeMoney(charged=charged, transfers=transfers, refunds=refunds)
+
     @staticmethod
-    def _find(list_call, filters: dict[str, str], metadata_key: str, value: str):
-        """The first object in a filtered list carrying our id in its metadata (all pages)."""
+    def _all(list_call, filters: dict[str, str]) -> list:
         params: dict[str, Any] = {**filters, "limit": 100}
+        found = []
         while True:
             page = list_call(params)
-            for item in page["data"]:
-                metadata = item["metadata"].to_dict() if item["metadata"] else {}
-                if metadata.get(metadata_key) == value:
-                    return item
+            found.extend(page["data"])
             if not page["has_more"] or not page["data"]:
-                return None
+                return found
             params["starting_after"] = page["data"][-1]["id"]
+
+    @classmethod
+    def _find(cls, list_call, filters: dict[str, str], metadata_key: str, value: str):
+        """The first object in a filtered list carrying our id in its metadata (all pages)."""
+        return next((item for item in cls._all(list_call, filters) if _metadata(item).get(metadata_key) == value),
+                    None)
+
+
+def _metadata(stripe_object) -> dict:
+    return stripe_object["metadata"].to_dict() if stripe_object["metadata"] else {}
 
 
 def _charge_id(intent) -> str | None:

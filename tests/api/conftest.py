@@ -31,6 +31,7 @@ class Api:
 
     def __init__(self, client: Client):
         self.client = client
+        self.bounties: list[str] = []  # created through this client: checked against Stripe after the test
 
     def call(self, method: str, path: str, body=None, key: str | None = None, headers: dict | None = None,
              raw: bytes | str | None = None):
@@ -41,6 +42,8 @@ class Api:
         payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
         response = getattr(self.client.http, method.lower())(path, headers=all_headers, body=payload)
         data = json.loads(response.body) if response.body else None
+        if method == "POST" and path == "/v1/bounties" and response.status_code == 201:
+            self.bounties.append(data["id"])
         return response.status_code, data
 
     def get(self, path, **kw):
@@ -86,8 +89,16 @@ class Api:
 
 @pytest.fixture
 def api(chalice_app):
+    """The API, and after the test the money check: every bounty the test created has a ledger that balances and
+    matches Stripe's own charges, transfers and refunds."""
+    from chalicelib.bootstrap import deps
+    from chalicelib.services.reconcile import reconcile_bounty
+
     with Client(chalice_app, stage_name="local") as client:
-        yield Api(client)
+        api = Api(client)
+        yield api
+    problems = [problem for bounty_id in api.bounties for problem in reconcile_bounty(deps(), bounty_id)]
+    assert not problems, problems
 
 
 @pytest.fixture

@@ -1,0 +1,145 @@
+"""python -m ops [--local | --stage NAME] {reconcile,failed-payouts,redrive} ...  (docs/OPERATIONS.md)"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _environment(args) -> None:
+    """Points the app's settings at the local stack (from the file `make run` writes) or at a deployed stage."""
+    if args.local:
+        env_file = Path(args.state_dir) / "env.json"
+        if not env_file.exists():
+            sys.exit(f"{env_file} not found: is `make run` running?")
+        os.environ.update(json.loads(env_file.read_text()))
+    else:
+        stage = args.stage
+        os.environ["STAGE"] = stage
+        for name in ("stripe-secret-key", "stripe-webhook-secret", "api-key-pepper"):
+            variable = name.upper().replace("-", "_")
+            if variable not in os.environ:
+                os.environ.setdefault(f"{variable}_PARAM", f"/bounty-board/{stage}/{name}")
+
+
+def reconcile(args, deps) -> int:
+    from chalicelib.services.reconcile import reconcile_bounty
+
+    bounty_ids = list(args.bounty)
+    if args.client:
+        bounty_ids += _client_bounties(deps, args.client)
+    if args.all:
+        bounty_ids += _every_bounty()
+    problems = []
+    for bounty_id in bounty_ids:
+        problems += reconcile_bounty(deps, bounty_id)
+    for line in problems:
+        print(line)
+    print(f"{len(bounty_ids)} bounties checked, {len(problems)} differences between the ledger and Stripe")
+    return 1 if problems else 0
+
+
+def _client_bounties(deps, client_id: str) -> list[str]:
+    ids, cursor = [], None
+    while True:
+        page = deps.repo.list_client_bounties(client_id, limit=100, cursor=cursor)
+        ids += [b.id for b in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            return ids
+
+
+def _every_bounty() -> list[str]:
+    """Reads the whole bounties table: fine for an operator's audit, never done on a request path."""
+    from chalicelib.adapters import dynamo_models as m
+
+    m.bind()
+    return [item.id for item in m.BountyModel.scan(attributes_to_get=["id"])]
+
+
+def failed_payouts(args, deps) -> int:
+    cursor, count = None, 0
+    while True:
+        page = deps.repo.list_failed_payouts(limit=100, cursor=cursor)
+        for p in page.items:
+            print(f"{p.id}\t{p.bounty_id}\t{p.freelancer_id}\t{p.amount} {p.currency}\t"
+                  f"{p.attempts} attempts\t{p.last_error or ''}")
+            count += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            print(f"{count} failed payouts")
+            return 0
+
+
+def redrive(args, deps) -> int:
+    from chalicelib.services import payouts
+
+    payout_ids = list(args.payout)
+    if args.all_failed:
+        page_cursor = None
+        while True:
+            page = deps.repo.list_failed_payouts(limit=100, cursor=page_cursor)
+            payout_ids += [p.id for p in page.items]
+            page_cursor = page.next_cursor
+            if page_cursor is None:
+                break
+    for payout_id in payout_ids:
+        payouts.redrive(deps, payout_id)
+        print(f"{payout_id} queued again")
+    moved = _move_dead_letters(deps) if args.dlq else 0
+    print(f"{len(payout_ids)} payouts re-driven, {moved} dead letters moved back to their queues")
+    return 0
+
+
+def _move_dead_letters(deps) -> int:
+    """Every message of each DLQ goes back to its source queue (handlers are idempotent: safe to repeat)."""
+    from chalicelib import config
+
+    sqs = deps.queue.client
+    moved = 0
+    for queue in (config.payouts_queue_name(), config.refunds_queue_name(), config.timers_queue_name()):
+        source, dead = deps.queue.url(queue), deps.queue.url(f"{queue}-dlq")
+        while True:
+            messages = sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                           VisibilityTimeout=60).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                sqs.send_message(QueueUrl=source, MessageBody=message["Body"])
+                sqs.delete_message(QueueUrl=dead, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
+    return moved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--local", action="store_true", help="the stack `make run` is running")
+    where.add_argument("--stage", help="a deployed stage (AWS credentials from the environment)")
+    parser.add_argument("--state-dir", default=str(ROOT / ".local"), help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("reconcile", help="compare bounties' ledgers with Stripe; exit 1 on a difference")
+    check.add_argument("--bounty", action="append", default=[], help="a bounty id (repeatable)")
+    check.add_argument("--client", help="every bounty of this client account")
+    check.add_argument("--all", action="store_true", help="every bounty (reads the whole table)")
+    commands.add_parser("failed-payouts", help="list payouts that failed after every retry")
+    again = commands.add_parser("redrive", help="send failed payouts (and dead letters) through again")
+    again.add_argument("payout", nargs="*", help="payout ids")
+    again.add_argument("--all-failed", action="store_true", help="every failed payout")
+    again.add_argument("--dlq", action="store_true", help="also move every dead letter back to its queue")
+    args = parser.parse_args(argv)
+    _environment(args)
+
+    from chalicelib.bootstrap import deps
+
+    handler = {"reconcile": reconcile, "failed-payouts": failed_payouts, "redrive": redrive}[args.command]
+    return handler(args, deps())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
