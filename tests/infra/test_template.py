@@ -1,0 +1,253 @@
+"""The packaged template (chalice package merged with infra/): lint-clean, and with every setting the
+deployment relies on. moto cannot create the SAM/API Gateway half, so these tests read it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chalicelib import config
+from chalicelib.adapters import dynamo_models
+from infra import build_template, deploy
+
+from .conftest import PACKAGED_STAGE, ROOT
+
+SQS_FUNCTIONS = {"PayoutsWorker": "PayoutsQueue", "RefundsWorker": "RefundsQueue", "TimersWorker": "TimersQueue"}
+
+
+def _of_type(template: dict, kind: str) -> dict:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def _functions(template: dict) -> dict:
+    return _of_type(template, "AWS::Serverless::Function")
+
+
+def _sub(value, stage: str = PACKAGED_STAGE) -> str:
+    """A `Fn::Sub` string with ${Stage} filled in (the only parameter our names use)."""
+    return value["Fn::Sub"].replace("${Stage}", stage)
+
+
+def _lint(template: dict, path: Path) -> subprocess.CompletedProcess:
+    path.write_text(json.dumps(template, indent=1))
+    command = [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())", str(path)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def _transform(template: dict) -> dict:
+    """What CloudFormation's AWS::Serverless transform makes of the template deploy.py uploads.
+
+    cfn-lint checks a SAM template's resources but not inside their `Events`; the plain CloudFormation that
+    SAM generates (event source mappings, the API stage) it checks completely."""
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    uploaded = deploy.point_code_at(template, "artifact-bucket", f"{PACKAGED_STAGE}/code.zip")
+    translator = Translator({}, Parser(), boto_session=boto3.session.Session(region_name="us-east-1"))
+    return translator.translate(uploaded, parameter_values={})
+
+
+def test_packaged_template_passes_cfn_lint_without_suppressions(template, tmp_path):
+    result = _lint(template, tmp_path / "sam.json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    transformed = _transform(template)
+    result = _lint(transformed, tmp_path / "transformed.json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for document in (template, transformed):
+        assert "cfn-lint" not in json.dumps(document.get("Metadata", {}))
+        assert all("cfn-lint" not in json.dumps(r.get("Metadata", {})) for r in document["Resources"].values())
+    assert not list(ROOT.glob(".cfnlintrc*"))
+    mappings = [r["Properties"] for r in transformed["Resources"].values()
+                if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert len(mappings) == len(SQS_FUNCTIONS)
+    assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
+    (stage,) = [r["Properties"] for r in transformed["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    assert stage["MethodSettings"] == template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+
+
+def test_the_checks_would_catch_a_broken_event_source(template, tmp_path):
+    broken = copy.deepcopy(template)
+    events = broken["Resources"]["PayoutsWorker"]["Properties"]["Events"]
+    next(iter(events.values()))["Properties"]["FunctionResponseTypes"] = ["ReportEverything"]
+    assert _lint(_transform(broken), tmp_path / "broken.json").returncode != 0
+
+
+def test_template_holds_every_function_of_the_app(template):
+    from app import app
+
+    handlers = {f["Properties"]["Handler"] for f in _functions(template).values()}
+    sqs_handlers = {s.name for s in app.event_sources if type(s).__name__ == "SQSEventConfig"}
+    scheduled = {s.name for s in app.event_sources if type(s).__name__ == "ScheduledEventConfig"}
+    assert handlers == {"app.app"} | {f"chalicelib.workers.queues.{n}" for n in sqs_handlers | scheduled}
+    assert {f.name for f in build_template.FUNCTIONS} == {"api_handler"} | sqs_handlers | scheduled
+
+
+def test_sqs_sources_report_partial_failures_and_depend_on_their_queues(template, monkeypatch):
+    monkeypatch.setenv("STAGE", PACKAGED_STAGE)
+    for env in ("QUEUE_PREFIX", "TABLE_PREFIX"):
+        monkeypatch.delenv(env, raising=False)
+    expected_queue = {"PayoutsQueue": config.payouts_queue_name(), "RefundsQueue": config.refunds_queue_name(),
+                      "TimersQueue": config.timers_queue_name()}
+    functions = _functions(template)
+    with_sqs = {k for k, f in functions.items()
+                if any(e["Type"] == "SQS" for e in f["Properties"].get("Events", {}).values())}
+    assert with_sqs == set(SQS_FUNCTIONS)
+    for logical, queue in SQS_FUNCTIONS.items():
+        function = functions[logical]
+        (event,) = function["Properties"]["Events"].values()
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert queue in function["DependsOn"]
+        arn = event["Properties"]["Queue"]["Fn::Sub"]
+        assert arn.rsplit(":", 1)[-1] == expected_queue[queue] == _sub(template["Resources"][queue]["Properties"]
+                                                                       ["QueueName"])
+
+
+def test_queue_visibility_covers_the_function_timeout(template):
+    for logical, queue in SQS_FUNCTIONS.items():
+        timeout = template["Resources"][logical]["Properties"]["Timeout"]
+        visibility = template["Resources"][queue]["Properties"]["VisibilityTimeout"]
+        assert visibility >= timeout, f"{queue}: AWS refuses an event source whose queue hides messages less long"
+    api_timeout = template["Resources"]["APIHandler"]["Properties"]["Timeout"]
+    assert api_timeout <= 29, "API Gateway gives up after 29 s"
+
+
+def test_redrive_limit_is_the_one_the_code_counts_with(template, monkeypatch):
+    monkeypatch.delenv("MAX_RECEIVE_COUNT", raising=False)
+    assert template["Parameters"]["MaxReceiveCount"]["Default"] == config.max_receive_count()
+    for queue in SQS_FUNCTIONS.values():
+        redrive = template["Resources"][queue]["Properties"]["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+        dlq = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert _sub(template["Resources"][dlq]["Properties"]["QueueName"]) == \
+            _sub(template["Resources"][queue]["Properties"]["QueueName"]) + "-dlq"
+        retention = template["Resources"][queue]["Properties"]["MessageRetentionPeriod"]
+        assert template["Resources"][dlq]["Properties"]["MessageRetentionPeriod"] > retention
+    for function in _functions(template).values():  # the payout worker decides "last try" with this number
+        assert function["Properties"]["Environment"]["Variables"]["MAX_RECEIVE_COUNT"] == {"Ref": "MaxReceiveCount"}
+
+
+def test_tables_are_kept_and_recoverable(template):
+    tables = _of_type(template, "AWS::DynamoDB::Table")
+    assert {_sub(t["Properties"]["TableName"]) for t in tables.values()} == \
+        {f"bounty-{PACKAGED_STAGE}-{m.entity}" for m in dynamo_models.ALL_MODELS}
+    for logical, table in tables.items():
+        assert table["DeletionPolicy"] == "Retain", logical
+        assert table["UpdateReplacePolicy"] == "Retain", logical
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert table["Properties"]["BillingMode"] == dynamo_models.AccountModel.Meta.billing_mode
+    ttl = tables["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expires_at", "Enabled": True}
+    assert type(dynamo_models.IdempotencyModel.expires_at).__name__ == "TTLAttribute"
+
+
+def test_schedule_and_stage(template):
+    (event,) = template["Resources"]["SweepTimers"]["Properties"]["Events"].values()
+    assert event == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
+    assert template["Parameters"]["Stage"]["AllowedValues"] == [PACKAGED_STAGE]
+    for logical, function in _functions(template).items():
+        assert function["Properties"]["Environment"]["Variables"]["STAGE"] == PACKAGED_STAGE, logical
+        assert function["Properties"]["Runtime"] == "python3.11"
+
+
+def test_each_function_has_its_own_least_privilege_policy(template):
+    chalice_config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    assert chalice_config["autogen_policy"] is False
+    assert all(s.get("autogen_policy", False) is False for s in chalice_config["stages"].values())
+    functions = _functions(template)
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+    assert len(set(roles)) == len(functions), "one role per function"
+    for spec in build_template.FUNCTIONS:
+        function = functions[spec.logical_id]
+        role = template["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        (policy,) = role["Properties"]["Policies"]
+        statements = policy["PolicyDocument"]["Statement"]
+        text = json.dumps(statements)
+        assert '"*"' not in text and ":*\"" not in text, f"{spec.name}: no wildcard actions or resources"
+        by_sid = {s["Sid"]: s for s in statements}
+        assert by_sid["OwnLogs"]["Resource"] == {"Fn::GetAtt": [spec.log_group_id, "Arn"]}
+        assert spec.log_group_id in function["DependsOn"]
+        log_group = template["Resources"][spec.log_group_id]["Properties"]["LogGroupName"]
+        assert _sub(log_group) == "/aws/lambda/" + function["Properties"]["FunctionName"]
+        # Secrets: exactly the parameters named in the function's environment, and nothing else.
+        variables = function["Properties"]["Environment"]["Variables"]
+        named = sorted(v for k, v in variables.items() if k.endswith("_PARAM"))
+        granted = sorted(r["Fn::Sub"].split(":parameter", 1)[1] for r in by_sid.get("ReadSecrets", {}).get(
+            "Resource", []))
+        assert granted == named, spec.name
+        if spec.consumes:
+            assert by_sid["ConsumeQueue"]["Resource"] == {"Fn::GetAtt": [SQS_FUNCTIONS[spec.logical_id], "Arn"]}
+        else:
+            assert "ConsumeQueue" not in by_sid
+    api = functions["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert {"STRIPE_SECRET_KEY_PARAM", "STRIPE_WEBHOOK_SECRET_PARAM", "API_KEY_PEPPER_PARAM"} <= set(api)
+    sweep = functions["SweepTimers"]["Properties"]["Environment"]["Variables"]
+    assert not any(k.endswith("_PARAM") for k in sweep)
+    for worker in ("PayoutsWorker", "RefundsWorker", "TimersWorker"):
+        variables = functions[worker]["Properties"]["Environment"]["Variables"]
+        assert "API_KEY_PEPPER_PARAM" not in variables and "STRIPE_WEBHOOK_SECRET_PARAM" not in variables
+
+
+def test_no_secret_value_in_the_template(template):
+    text = json.dumps(template)
+    assert not re.search(r"(sk|rk)_(test|live)_|whsec_", text)
+    for function in _functions(template).values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert not set(variables) & set(build_template.SECRETS), "secrets are read from SSM at run time"
+        for name, value in variables.items():
+            if name.endswith("_PARAM"):
+                assert value.startswith(f"/bounty-board/{PACKAGED_STAGE}/")
+
+
+@pytest.mark.parametrize("stage", [PACKAGED_STAGE, "dev", "someone-else"])
+def test_api_throttling_is_set_per_stage(template, stage):
+    stages = json.loads((ROOT / "infra" / "stages.json").read_text())
+    expected = {**stages["default"], **stages.get(stage, {})}
+    api = template["Resources"]["RestAPI"] if stage == PACKAGED_STAGE else \
+        build_template.merge_template(stage)["Resources"]["RestAPI"]
+    (settings,) = api["Properties"]["MethodSettings"]
+    assert settings["ResourcePath"] == "/*" and settings["HttpMethod"] == "*"
+    assert settings["ThrottlingRateLimit"] == expected["throttle_rate_limit"] > 0
+    assert settings["ThrottlingBurstLimit"] == expected["throttle_burst_limit"] >= expected["throttle_rate_limit"]
+    assert stages[PACKAGED_STAGE] != stages["default"], "the packaged stage should show a per-stage value"
+
+
+def test_alarms_watch_dead_letters_and_failed_payouts(template, monkeypatch, capsys):
+    from chalicelib import observability
+
+    alarms = _of_type(template, "AWS::CloudWatch::Alarm")
+    watched_dlqs = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms.values()
+                    if a["Properties"]["Namespace"] == "AWS/SQS"}
+    assert watched_dlqs == {"PayoutsDeadLetterQueue", "RefundsDeadLetterQueue", "TimersDeadLetterQueue"}
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    # The payout alarm watches exactly the metric the code emits (EMF on stdout).
+    monkeypatch.setenv("STAGE", PACKAGED_STAGE)
+    capsys.readouterr()
+    observability.count("PayoutsFailed")
+    emf = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    payouts = template["Resources"]["PayoutsFailedAlarm"]["Properties"]
+    assert payouts["Namespace"] == directive["Namespace"] == "BountyBoard"
+    assert payouts["MetricName"] == directive["Metrics"][0]["Name"] == "PayoutsFailed"
+    dimensions = {d["Name"]: d["Value"] for d in payouts["Dimensions"]}
+    assert set(dimensions) == set(directive["Dimensions"][0])
+    assert {k: v.get("Ref") for k, v in dimensions.items()} == {"service": "Stage"}
+    assert {k: emf[k] for k in dimensions} == {"service": PACKAGED_STAGE}
+    subscription = template["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert subscription["Condition"] == "HasAlarmEmail"
+
+
+def test_outputs_give_the_api_and_webhook_urls(template):
+    outputs = template["Outputs"]
+    assert outputs["ApiUrl"]["Value"]["Fn::Sub"].endswith(".${AWS::URLSuffix}/api")
+    assert outputs["StripeWebhookUrl"]["Value"]["Fn::Sub"] == outputs["ApiUrl"]["Value"]["Fn::Sub"] + \
+        "/v1/webhooks/stripe"
+    assert template["Resources"]["RestAPI"]["Properties"]["StageName"] == "api"
