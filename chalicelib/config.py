@@ -86,3 +86,8 @@ def timer_shards() -> int:
 def web_session_secret() -> str:
     """Signs the web form's session cookies, and through them its CSRF tokens."""
     return secret("WEB_SESSION_SECRET", "local-dev-web-session-secret")
+
+
+def retry_backoff_seconds() -> int:
+    """The first retry of a failed queue message waits this long; each further one twice as long."""
+    return int(_env("RETRY_BACKOFF_SECONDS", "15"))

@@ -16,6 +16,8 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("STAGE", "test")
 os.environ.setdefault("STRIPE_SECRET_KEY", "sk_test_local")
 os.environ.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_test_secret")
+# A failed queue message comes back at once instead of after 15 s, so retries run within a test.
+os.environ.setdefault("RETRY_BACKOFF_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")

@@ -24,13 +24,14 @@ _TRANSIENT = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
 
 
 class StripePayments:
-    def __init__(self, api_key: str | None = None, api_base: str | None = None, webhook_secret: str | None = None):
+    def __init__(self, api_key: str | None = None, api_base: str | None = None, webhook_secret: str | None = None,
+                 *, timeout: float = NETWORK_TIMEOUT_SECONDS, network_retries: int = 2):
         base = api_base if api_base is not None else config.stripe_api_base()
         self._client = stripe.StripeClient(
             api_key or config.stripe_secret_key(),
             base_addresses={"api": base} if base else None,
-            http_client=stripe.RequestsClient(timeout=NETWORK_TIMEOUT_SECONDS),
-            max_network_retries=2,  # safe: every mutating request below carries an idempotency key
+            http_client=stripe.RequestsClient(timeout=timeout),
+            max_network_retries=network_retries,  # safe: every mutating request carries an idempotency key
         )
         self._webhook_secret = webhook_secret
         self._v1 = self._client.v1

@@ -34,9 +34,7 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         transfer_id = deps.payments.transfer(
             payout_id=payout.id, destination=freelancer.stripe_account_id, amount=payout.amount,
             currency=payout.currency, source_charge=bounty.charge_id, transfer_group=bounty.id,
-            # A new key per recorded attempt: Stripe replays a refusal for a reused key, and the lookup by
-            # payout id inside transfer() keeps a later attempt from paying twice.
-            idempotency_key=f"transfer:{payout.id}:{payout.attempts}",
+            idempotency_key=_transfer_key(payout),
         )
     except Exception as error:  # Stripe down, or refusing: retried with backoff, then failed for good
         last_try = receive_count >= config.max_receive_count()
@@ -48,6 +46,14 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
             observability.count("PayoutsFailed")
         raise RetryLater(str(error)) from error
     return retrying(lambda: _settle(deps, payout.id, transfer_id))
+
+
+def _transfer_key(payout: Payout) -> str:
+    """One key for every attempt of a round of deliveries, so a request that timed out but reached Stripe and a
+    retry of it cannot both create a transfer. An operator's re-drive after a failed round starts a new round
+    (Stripe would otherwise replay the round's refusal); the lookup by payout id inside transfer() still finds a
+    transfer any earlier round made."""
+    return f"transfer:{payout.id}:r{payout.attempts // config.max_receive_count()}"
 
 
 def _settle(deps: Deps, payout_id: str, transfer_id: str) -> str:

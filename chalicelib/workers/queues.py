@@ -14,7 +14,6 @@ from ..bootstrap import deps
 log = logging.getLogger(__name__)
 bp = Blueprint(__name__)
 
-BACKOFF_BASE_SECONDS = 15
 BACKOFF_MAX_SECONDS = 900
 
 
@@ -22,7 +21,7 @@ def _backoff(record) -> None:
     """Waits longer after each failed delivery (15 s, 30 s, 60 s, … up to 15 min) instead of the queue's
     fixed visibility timeout, so a Stripe outage is not hammered."""
     count = int(record.attributes.get("ApproximateReceiveCount", "1"))
-    delay = min(BACKOFF_BASE_SECONDS * 2 ** (count - 1), BACKOFF_MAX_SECONDS)
+    delay = min(config.retry_backoff_seconds() * 2 ** (count - 1), BACKOFF_MAX_SECONDS)
     queue_name = record.event_source_arn.rsplit(":", 1)[-1]
     try:
         queue = deps().queue
