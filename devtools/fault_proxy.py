@@ -69,7 +69,7 @@ class FaultProxy:
             for fault in self.faults:
                 if fault.matches(method, path) and fault.times != 0:
                     if self._random.random() >= fault.probability:
-                        return None
+                        continue
                     if fault.times is not None:
                         fault.times -= 1
                     self.hits.append((fault.action, method, path))
