@@ -1,5 +1,7 @@
 """The Chalice app: wires HTTP routes and event handlers to the core. Nothing else lives here."""
 
+import logging
+
 from chalice import Chalice
 
 from chalicelib import observability
@@ -8,6 +10,7 @@ from chalicelib.web import onboarding_pages, pages
 from chalicelib.workers import queues
 
 app = Chalice(app_name="bounty-board")
+access_log = logging.getLogger("bounty.access")
 observability.setup_logging()
 
 for blueprint in (routes_accounts.bp, routes_bounties.bp, routes_work.bp, routes_webhooks.bp, openapi.bp,
@@ -21,6 +24,8 @@ def log_context(event, get_response):
     observability.bind(request_id=event.context.get("requestId"), path=event.path, method=event.method,
                        bounty_id=params.get("bounty_id"))
     try:
-        return get_response(event)
+        response = get_response(event)
+        access_log.info("%s %s -> %s", event.method, event.path, response.status_code)
+        return response
     finally:
         observability.unbind()
