@@ -37,6 +37,7 @@ SECRETS = {
     "STRIPE_SECRET_KEY": "stripe-secret-key",
     "STRIPE_WEBHOOK_SECRET": "stripe-webhook-secret",
     "API_KEY_PEPPER": "api-key-pepper",
+    "WEB_SESSION_SECRET": "web-session-secret",
 }
 
 QUEUES = {"payouts": "PayoutsQueue", "refunds": "RefundsQueue", "timers": "TimersQueue"}
@@ -69,12 +70,12 @@ class Function:
 
 
 # Who does what (read from chalicelib/services): the API creates payment intents and onboarding links
-# (Stripe key), verifies webhooks (webhook secret), hashes API keys (pepper), queues payouts (approval,
-# onboarding finished) and refunds (cancel). Payout and refund workers call Stripe. The timers worker expires
-# bounties (queues refunds) and auto-approves (queues payouts). The sweep moves due timers to their queue.
+# (Stripe key), verifies webhooks (webhook secret), hashes API keys (pepper), signs the web form's session
+# cookies (web session secret), queues payouts (approval, onboarding finished) and refunds (cancel). Payout and
+# refund workers call Stripe. The timers worker expires bounties (queues refunds) and auto-approves (queues
+# payouts). The sweep moves due timers to their queue.
 FUNCTIONS = (
-    Function("api_handler", "APIHandler", "ApiHandlerRole",
-             secrets=("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "API_KEY_PEPPER"), sends=("payouts", "refunds")),
+    Function("api_handler", "APIHandler", "ApiHandlerRole", secrets=tuple(SECRETS), sends=("payouts", "refunds")),
     Function("payouts_worker", "PayoutsWorker", "PayoutsWorkerRole", secrets=("STRIPE_SECRET_KEY",),
              consumes="payouts"),
     Function("refunds_worker", "RefundsWorker", "RefundsWorkerRole", secrets=("STRIPE_SECRET_KEY",),

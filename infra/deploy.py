@@ -7,7 +7,7 @@ Reads from the environment (all optional except where said):
   STRIPE_SECRET_KEY       stored as SSM SecureString /bounty-board/<stage>/stripe-secret-key; required on the
                           first deploy of a stage, afterwards only to change it
   STRIPE_WEBHOOK_SECRET   the signing secret Stripe shows for the webhook endpoint (whsec_...); stored likewise
-  API_KEY_PEPPER          generated on the first deploy when not given
+  API_KEY_PEPPER, WEB_SESSION_SECRET   generated on the first deploy when not given
   ALARM_EMAIL             where alarm notifications go (SNS e-mail subscription)
   PUBLIC_BASE_URL         the URL people use (a custom domain); default: the API Gateway URL
   DEPLOY_BUCKET           S3 bucket for the artifacts; default bounty-board-deploy-<account>-<region>, created
@@ -34,7 +34,7 @@ from infra.package import ROOT, package
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 SECRET_ENV = tuple(build_template.SECRETS)
-GENERATED_SECRETS = ("API_KEY_PEPPER",)
+GENERATED_SECRETS = ("API_KEY_PEPPER", "WEB_SESSION_SECRET")
 REQUIRED_SECRETS = ("STRIPE_SECRET_KEY",)
 FAILED_STATES = ("ROLLBACK_COMPLETE",)  # a first create that failed: nothing usable, delete and start again
 

@@ -194,6 +194,15 @@ def test_each_function_has_its_own_least_privilege_policy(template):
         assert "API_KEY_PEPPER_PARAM" not in variables and "STRIPE_WEBHOOK_SECRET_PARAM" not in variables
 
 
+def test_every_secret_the_code_reads_is_provisioned(template):
+    """A secret missing here would silently fall back to its local-development default once deployed."""
+    read_by_code = set(re.findall(r'secret\("([A-Z0-9_]+)"', (ROOT / "chalicelib" / "config.py").read_text()))
+    assert read_by_code == set(build_template.SECRETS)
+    api = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert {f"{name}_PARAM" for name in read_by_code} <= set(api)
+    assert set(deploy.GENERATED_SECRETS) | set(deploy.REQUIRED_SECRETS) | {"STRIPE_WEBHOOK_SECRET"} == read_by_code
+
+
 def test_no_secret_value_in_the_template(template):
     text = json.dumps(template)
     assert not re.search(r"(sk|rk)_(test|live)_|whsec_", text)
