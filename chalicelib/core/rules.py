@@ -122,6 +122,18 @@ def mark_funded(bounty: Bounty, *, payment_intent_id: str, charge_id: str | None
                    funding_error=None, updated_at=now)
 
 
+def fund_after_cancel(bounty: Bounty, *, payment_intent_id: str, charge_id: str | None,
+                      now: datetime) -> Bounty | None:
+    """A payment that succeeds after its bounty was cancelled unfunded (the client paid from a page still
+    open, say): the escrow is recorded and every slot is owed back. None for a replay or another intent."""
+    if bounty.status != CANCELLED or bounty.charge_id is not None or bounty.free_slots != bounty.slots:
+        return None
+    if bounty.payment_intent_id and bounty.payment_intent_id != payment_intent_id:
+        return None
+    return replace(bounty, payment_intent_id=payment_intent_id, charge_id=charge_id, free_slots=0,
+                   refund_owed_slots=bounty.slots, updated_at=now)
+
+
 def mark_funding_failed(bounty: Bounty, *, reason: str, now: datetime) -> Bounty | None:
     if bounty.status != AWAITING_FUNDING:
         return None
@@ -132,7 +144,8 @@ def close(bounty: Bounty, *, status: str, now: datetime) -> Bounty:
     """Cancel or expire: no new claims or submissions; every slot not held by pending or approved
     work (free ones, and those of live claims, which can no longer be used) is owed back."""
     if bounty.status in (AWAITING_FUNDING, FUNDING_FAILED) and status == CANCELLED:
-        return replace(bounty, status=CANCELLED, free_slots=0, updated_at=now)
+        # Nothing was paid, so nothing is owed; should a payment still arrive, fund_after_cancel owes it back.
+        return replace(bounty, status=CANCELLED, updated_at=now)
     if bounty.status != OPEN:
         raise errors.StateConflict(f"The bounty is {bounty.status}; only an open or unfunded bounty can be "
                                    f"{status}.", code="bounty_not_open")

@@ -97,7 +97,7 @@ def apply_payment_event(deps: Deps, event: PaymentEvent) -> str:
             charge_id = charge.get("id") if isinstance(charge, dict) else charge
             done = _commit_funded(deps, bounty, intent["id"], charge_id)
             if done is None and bounty.status == CANCELLED:
-                log.warning("payment %s arrived for cancelled bounty %s; it needs a refund", intent["id"], bounty.id)
+                return _refund_late_payment(deps, bounty, intent["id"], charge_id)
             return "funded" if done else "unchanged"
         if event.type == "payment_intent.payment_failed":
             if bounty.payment_intent_id not in (None, intent["id"]):
@@ -112,6 +112,22 @@ def apply_payment_event(deps: Deps, event: PaymentEvent) -> str:
         return "ignored"
 
     return retrying(attempt)
+
+
+def _refund_late_payment(deps: Deps, bounty: Bounty, payment_intent_id: str, charge_id: str | None) -> str:
+    now = deps.clock.now()
+    owed = rules.fund_after_cancel(bounty, payment_intent_id=payment_intent_id, charge_id=charge_id, now=now)
+    if owed is None:
+        if bounty.refund_owed_slots and not bounty.refund_key:
+            # A replay after a failure to queue the refund: queue it again (refunds are idempotent).
+            deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty.id})
+        return "unchanged"
+    entry = ledger.funded_entry(bounty.id, payment_intent_id=payment_intent_id, amount=bounty.amount_total,
+                                currency=bounty.currency, at=now)
+    deps.repo.commit(changed=[owed], created=[entry])
+    deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty.id})
+    log.warning("payment %s arrived after bounty %s was cancelled; refunding it in full", payment_intent_id, bounty.id)
+    return "refunding"
 
 
 def get_own_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:

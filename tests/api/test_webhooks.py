@@ -74,3 +74,19 @@ def test_events_for_unknown_bounties_are_acknowledged_and_ignored(api):
         200, {"received": True, "outcome": "ignored"})
     body, headers = _signed(_event("customer.created", {"id": "cus_1"}))
     assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers)[0] == 200
+
+
+def test_a_payment_after_cancelling_an_unfunded_bounty_is_refunded_in_full(api, workers, client_acct):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method=None, slots=2)
+    cancelled = api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=key)
+    assert cancelled["status"] == "cancelled"
+    # The client's browser still had the payment page open and paid; Stripe's webhook tells us.
+    intent = _pay(bounty["funding"]["payment_intent_id"])
+    assert intent["status"] == "succeeded"
+    workers.wait_for(lambda: api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=key)["totals"]["funded"])
+    workers.drain()
+    totals = api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=key)["totals"]
+    assert totals == {"funded": 1100, "paid_out": 0, "fees": 0, "refunded": 1100, "held": 0}
+    assert workers.refunded_on_stripe(bounty) == 1100
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)["status"] == "cancelled"

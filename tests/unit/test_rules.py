@@ -203,6 +203,17 @@ def test_unfunded_bounty_cancels_without_money():
     created = replace(bounty(), status=AWAITING_FUNDING)
     cancelled = rules.close(created, status=CANCELLED, now=NOW)
     assert cancelled.status == CANCELLED and cancelled.refund_owed_slots == 0
+    rules.check_slots(cancelled)
+
+
+def test_a_payment_after_an_unfunded_cancel_is_owed_back_once():
+    unfunded = replace(bounty(), status=AWAITING_FUNDING, payment_intent_id="pi_1", charge_id=None)
+    cancelled = rules.close(unfunded, status=CANCELLED, now=NOW)
+    assert rules.fund_after_cancel(cancelled, payment_intent_id="pi_other", charge_id="ch_9", now=NOW) is None
+    owed = rules.fund_after_cancel(cancelled, payment_intent_id="pi_1", charge_id="ch_1", now=NOW)
+    assert (owed.refund_owed_slots, owed.free_slots, owed.charge_id) == (2, 0, "ch_1")
+    rules.check_slots(owed)
+    assert rules.fund_after_cancel(owed, payment_intent_id="pi_1", charge_id="ch_1", now=NOW) is None
 
 
 def test_hourly_rate():
