@@ -245,6 +245,15 @@ def adopt_tables(cfn, name: str, stage: str, tables: dict[str, str]) -> None:
     _wait(cfn, "stack_import_complete", name)
 
 
+def stack_parameters(stage: str, stack: dict | None, environ: dict) -> dict[str, str]:
+    """The stack's parameters: from the environment when given there, else as the last deploy left them."""
+    previous = {p["ParameterKey"]: p.get("ParameterValue", "") for p in (stack or {}).get("Parameters", [])}
+    alarm_email = environ["ALARM_EMAIL"] if "ALARM_EMAIL" in environ else previous.get("AlarmEmail", "")
+    public_url = (environ.get("PUBLIC_BASE_URL") or previous.get("PublicBaseUrl")
+                  or outputs(stack).get("ApiUrl", ""))
+    return {"Stage": stage, "AlarmEmail": alarm_email, "PublicBaseUrl": public_url}
+
+
 # ---- the whole deploy --------------------------------------------------------------------------------
 
 def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None = None) -> int:
@@ -298,8 +307,8 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     ensure_bucket(s3, bucket, region, dry_run=dry_run)
     template_url = upload_artifacts(s3, bucket, region, stage, package_dir, dry_run=dry_run)
 
-    public_url = environ.get("PUBLIC_BASE_URL") or outputs(stack).get("ApiUrl", "")
-    parameters = {"Stage": stage, "AlarmEmail": environ.get("ALARM_EMAIL", ""), "PublicBaseUrl": public_url}
+    parameters = stack_parameters(stage, stack, environ)
+    public_url = parameters["PublicBaseUrl"]
     if dry_run:
         shown = ", ".join(f"{k}={v!r}" for k, v in parameters.items())
         say(f"  would {'update' if stack else 'create'} stack {name} from {template_url} with {shown}")

@@ -258,3 +258,15 @@ def test_import_plan_names_every_kept_table(resources_template):
     assert all(r["DeletionPolicy"] == "Retain" for r in template["Resources"].values())
     assert {i["ResourceIdentifier"]["TableName"] for i in to_import} == {
         f"bounty-{STAGE}-{m.entity}" for m in dynamo_models.ALL_MODELS}
+
+
+def test_a_later_deploy_keeps_what_the_earlier_one_set():
+    stack = {"Parameters": [{"ParameterKey": "AlarmEmail", "ParameterValue": "ops@example.com"},
+                            {"ParameterKey": "PublicBaseUrl", "ParameterValue": "https://bounties.example.com"}],
+             "Outputs": [{"OutputKey": "ApiUrl", "OutputValue": "https://abc.execute-api.example/api"}]}
+    assert deploy.stack_parameters("dev", stack, {}) == {
+        "Stage": "dev", "AlarmEmail": "ops@example.com", "PublicBaseUrl": "https://bounties.example.com"}
+    assert deploy.stack_parameters("dev", stack, {"ALARM_EMAIL": ""})["AlarmEmail"] == ""
+    fresh = {"Outputs": stack["Outputs"]}
+    assert deploy.stack_parameters("dev", fresh, {})["PublicBaseUrl"] == "https://abc.execute-api.example/api"
+    assert deploy.stack_parameters("dev", None, {}) == {"Stage": "dev", "AlarmEmail": "", "PublicBaseUrl": ""}
