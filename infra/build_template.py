@@ -143,6 +143,9 @@ def environment(function: Function, stage: str) -> dict:
         "MAX_RECEIVE_COUNT": {"Ref": "MaxReceiveCount"},
         "PUBLIC_BASE_URL": {"Fn::If": ["HasPublicBaseUrl", {"Ref": "PublicBaseUrl"}, {"Ref": "AWS::NoValue"}]},
     }
+    if function.secrets:
+        # Secrets are cached per container: a new value reaches the functions because this changes with it.
+        variables["SECRETS_VERSION"] = {"Ref": "SecretsVersion"}
     for env_name in function.secrets:
         variables[f"{env_name}_PARAM"] = secret_parameter(stage, env_name)
     return variables
@@ -161,6 +164,11 @@ def merge_template(stage: str) -> dict:
         "Type": "String", "Default": "",
         "Description": "Where people reach the API (links in onboarding and the web form); infra/deploy.py sets "
                        "it to the API's URL after the first deploy, or to PUBLIC_BASE_URL.",
+    }
+    parameters["SecretsVersion"] = {
+        "Type": "String", "Default": "0",
+        "Description": "The versions of the stage's SSM secrets (set by infra/deploy.py); a change restarts the "
+                       "functions' containers so they read the new values.",
     }
     conditions = copy.deepcopy(base.get("Conditions", {}))
     conditions["HasPublicBaseUrl"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicBaseUrl"}, ""]}]}

@@ -92,6 +92,18 @@ def store_secrets(ssm, stage: str, environ: dict, *, dry_run: bool) -> list[str]
     return missing
 
 
+def secrets_version(ssm, stage: str) -> str:
+    """The stored secrets' SSM versions, e.g. '2.1.1.1' (0 for a missing one): changes when any value does."""
+    versions = []
+    for env_name in SECRET_ENV:
+        try:
+            versions.append(str(ssm.get_parameter(Name=build_template.secret_parameter(stage, env_name))
+                                ["Parameter"]["Version"]))
+        except ssm.exceptions.ParameterNotFound:
+            versions.append("0")
+    return ".".join(versions)
+
+
 # ---- artifacts ---------------------------------------------------------------------------------------
 
 def default_bucket(account: str, region: str) -> str:
@@ -245,13 +257,13 @@ def adopt_tables(cfn, name: str, stage: str, tables: dict[str, str]) -> None:
     _wait(cfn, "stack_import_complete", name)
 
 
-def stack_parameters(stage: str, stack: dict | None, environ: dict) -> dict[str, str]:
+def stack_parameters(stage: str, stack: dict | None, environ: dict, secrets_version: str = "0") -> dict[str, str]:
     """The stack's parameters: from the environment when given there, else as the last deploy left them."""
     previous = {p["ParameterKey"]: p.get("ParameterValue", "") for p in (stack or {}).get("Parameters", [])}
     alarm_email = environ["ALARM_EMAIL"] if "ALARM_EMAIL" in environ else previous.get("AlarmEmail", "")
     public_url = (environ.get("PUBLIC_BASE_URL") or previous.get("PublicBaseUrl")
                   or outputs(stack).get("ApiUrl", ""))
-    return {"Stage": stage, "AlarmEmail": alarm_email, "PublicBaseUrl": public_url}
+    return {"Stage": stage, "AlarmEmail": alarm_email, "PublicBaseUrl": public_url, "SecretsVersion": secrets_version}
 
 
 # ---- the whole deploy --------------------------------------------------------------------------------
@@ -280,17 +292,20 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     if status and status.endswith("_IN_PROGRESS"):
         raise DeployError(f"stack {name} is busy ({status}); wait for it to finish and run again")
 
-    missing = store_secrets(session.client("ssm"), stage, environ, dry_run=dry_run)
+    ssm = session.client("ssm")
+    missing = store_secrets(ssm, stage, environ, dry_run=dry_run)
 
+    adopt = truthy(environ.get("ADOPT_TABLES"))
     if status in FAILED_STATES:
         say(f"  stack {name} is {status} (a failed first deploy): {'would delete' if dry_run else 'deleting'} it")
         if not dry_run:
             cfn.delete_stack(StackName=name)
             _wait(cfn, "stack_delete_complete", name)
         stack = None
+        adopt = True  # tables that attempt made (and its rollback kept) are ours
     if stack is None:
         kept = existing_tables(session.client("dynamodb"), stage)
-        if kept and not truthy(environ.get("ADOPT_TABLES")):
+        if kept and not adopt:
             raise DeployError(
                 f"tables of stage {stage} exist without a stack (kept by an earlier destroy): "
                 f"{', '.join(sorted(kept.values()))}.\n"
@@ -307,7 +322,7 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     ensure_bucket(s3, bucket, region, dry_run=dry_run)
     template_url = upload_artifacts(s3, bucket, region, stage, package_dir, dry_run=dry_run)
 
-    parameters = stack_parameters(stage, stack, environ)
+    parameters = stack_parameters(stage, stack, environ, secrets_version(ssm, stage))
     public_url = parameters["PublicBaseUrl"]
     if dry_run:
         shown = ", ".join(f"{k}={v!r}" for k, v in parameters.items())

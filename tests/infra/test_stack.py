@@ -168,8 +168,9 @@ def test_deploy_dry_run_checks_everything_and_changes_nothing(aws, package_dir):
     assert "STRIPE_SECRET_KEY" in refused.stderr
 
     secret = "sk_test_not_to_be_printed_123"
-    result = run_script("deploy.sh", "--dry-run", "--package-dir", str(package_dir),
-                        env=aws.env(STAGE=PACKAGED_STAGE, STRIPE_SECRET_KEY=secret, ALARM_EMAIL="ops@example.com"))
+    # As the guide runs it: `STRIPE_SECRET_KEY=... ALARM_EMAIL=... make deploy STAGE=prod DRY_RUN=1`
+    result = run_script("deploy.sh", "--package-dir", str(package_dir), env=aws.env(
+        STAGE=PACKAGED_STAGE, STRIPE_SECRET_KEY=secret, ALARM_EMAIL="ops@example.com", DRY_RUN="1"))
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert secret not in out + result.stderr
@@ -198,7 +199,12 @@ def test_deploy_stores_secrets_and_uploads_artifacts(aws, package_dir, capsys):
     pepper = ssm.get_parameter(Name=build_template.secret_parameter(STAGE, "API_KEY_PEPPER"), WithDecryption=True)
     assert len(pepper["Parameter"]["Value"]) >= 32
     # A later deploy without the secrets in the environment keeps the stored ones (and the pepper).
+    version = deploy.secrets_version(ssm, STAGE)
     assert deploy.store_secrets(ssm, STAGE, {}, dry_run=False) == []
+    assert deploy.secrets_version(ssm, STAGE) == version
+    # A new value changes the version the functions' environment carries, so their containers are replaced.
+    deploy.store_secrets(ssm, STAGE, {"STRIPE_SECRET_KEY": "sk_test_new"}, dry_run=False)
+    assert deploy.secrets_version(ssm, STAGE) != version
     again = ssm.get_parameter(Name=build_template.secret_parameter(STAGE, "API_KEY_PEPPER"), WithDecryption=True)
     assert again["Parameter"]["Value"] == pepper["Parameter"]["Value"]
     assert "sk_test_abc" not in capsys.readouterr().out
@@ -264,9 +270,11 @@ def test_a_later_deploy_keeps_what_the_earlier_one_set():
     stack = {"Parameters": [{"ParameterKey": "AlarmEmail", "ParameterValue": "ops@example.com"},
                             {"ParameterKey": "PublicBaseUrl", "ParameterValue": "https://bounties.example.com"}],
              "Outputs": [{"OutputKey": "ApiUrl", "OutputValue": "https://abc.execute-api.example/api"}]}
-    assert deploy.stack_parameters("dev", stack, {}) == {
-        "Stage": "dev", "AlarmEmail": "ops@example.com", "PublicBaseUrl": "https://bounties.example.com"}
+    assert deploy.stack_parameters("dev", stack, {}, "2.1.1.1") == {
+        "Stage": "dev", "AlarmEmail": "ops@example.com", "PublicBaseUrl": "https://bounties.example.com",
+        "SecretsVersion": "2.1.1.1"}
     assert deploy.stack_parameters("dev", stack, {"ALARM_EMAIL": ""})["AlarmEmail"] == ""
     fresh = {"Outputs": stack["Outputs"]}
     assert deploy.stack_parameters("dev", fresh, {})["PublicBaseUrl"] == "https://abc.execute-api.example/api"
-    assert deploy.stack_parameters("dev", None, {}) == {"Stage": "dev", "AlarmEmail": "", "PublicBaseUrl": ""}
+    assert deploy.stack_parameters("dev", None, {}) == {"Stage": "dev", "AlarmEmail": "", "PublicBaseUrl": "",
+                                                         "SecretsVersion": "0"}

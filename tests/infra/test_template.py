@@ -201,6 +201,10 @@ def test_every_secret_the_code_reads_is_provisioned(template):
     api = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert {f"{name}_PARAM" for name in read_by_code} <= set(api)
     assert set(deploy.GENERATED_SECRETS) | set(deploy.REQUIRED_SECRETS) | {"STRIPE_WEBHOOK_SECRET"} == read_by_code
+    for function in _functions(template).values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        if any(k.endswith("_PARAM") for k in variables):
+            assert variables["SECRETS_VERSION"] == {"Ref": "SecretsVersion"}
 
 
 def test_no_secret_value_in_the_template(template):
