@@ -198,6 +198,9 @@ class Message:
 EXPIRE_BOUNTY = "expire_bounty"
 LAPSE_CLAIM = "lapse_claim"
 AUTO_APPROVE = "auto_approve"
+# Safety nets for the message sent after a commit: if that send was lost, the timer sends it again.
+RESEND_PAYOUT = "resend_payout"
+RESEND_REFUND = "resend_refund"
 
 
 @dataclass

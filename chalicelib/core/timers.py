@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from .model import AUTO_APPROVE, EXPIRE_BOUNTY, LAPSE_CLAIM, Bounty, Claim, Submission, Timer
+from .model import (
+    AUTO_APPROVE,
+    EXPIRE_BOUNTY,
+    LAPSE_CLAIM,
+    RESEND_PAYOUT,
+    RESEND_REFUND,
+    Bounty,
+    Claim,
+    Submission,
+    Timer,
+)
 
 
 def due_prefix(moment: datetime) -> str:
@@ -32,6 +42,18 @@ def for_claim(claim: Claim, bounty: Bounty, shards: int) -> Timer | None:
     if claim.expires_at >= bounty.deadline:
         return None
     return timer(LAPSE_CLAIM, claim.id, claim.expires_at, shards)
+
+
+# Long enough for the message itself to have been handled; a resend is harmless anyway (handlers are idempotent).
+RESEND_AFTER_SECONDS = 600
+
+
+def resend_payout(payout_id: str, now: datetime, shards: int) -> Timer:
+    return timer(RESEND_PAYOUT, payout_id, now + timedelta(seconds=RESEND_AFTER_SECONDS), shards)
+
+
+def resend_refund(bounty_id: str, now: datetime, shards: int) -> Timer:
+    return timer(RESEND_REFUND, bounty_id, now + timedelta(seconds=RESEND_AFTER_SECONDS), shards)
 
 
 def for_submission(submission: Submission, shards: int) -> Timer:

@@ -124,10 +124,17 @@ def _refund_late_payment(deps: Deps, bounty: Bounty, payment_intent_id: str, cha
         return "unchanged"
     entry = ledger.funded_entry(bounty.id, payment_intent_id=payment_intent_id, amount=bounty.amount_total,
                                 currency=bounty.currency, at=now)
-    deps.repo.commit(changed=[owed], created=[entry])
+    deps.repo.commit(changed=[owed], created=[entry, *_refund_safety_net(owed, now)])
     deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty.id})
     log.warning("payment %s arrived after bounty %s was cancelled; refunding it in full", payment_intent_id, bounty.id)
     return "refunding"
+
+
+def _refund_safety_net(bounty: Bounty, now: datetime) -> list:
+    """A timer that queues the refund again should the message sent after this commit be lost."""
+    if not bounty.refund_owed_slots:
+        return []
+    return [timers.resend_refund(bounty.id, now, config.timer_shards())]
 
 
 def get_own_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
@@ -178,7 +185,7 @@ def cancel_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
     def attempt() -> Bounty:
         bounty = get_own_bounty(deps, caller, bounty_id)
         closed = rules.close(bounty, status=CANCELLED, now=deps.clock.now())
-        deps.repo.commit(changed=[closed])
+        deps.repo.commit(changed=[closed], created=_refund_safety_net(closed, deps.clock.now()))
         return closed
 
     bounty = retrying(attempt)

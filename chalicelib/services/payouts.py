@@ -6,7 +6,7 @@ import logging
 
 from .. import config, observability
 from ..core import money
-from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, Payout
+from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, QUEUED, Payout
 from .deps import Deps, retrying
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,16 @@ def release_awaiting(deps: Deps, freelancer_id: str) -> int:
         cursor = page.next_cursor
         if cursor is None:
             return released
+
+
+def resend_if_waiting(deps: Deps, payout_id: str) -> str:
+    """The safety net of an approval: if the payout is still queued, its message may have been lost; send it
+    again (a duplicate is harmless: the worker pays a payout once)."""
+    payout = deps.repo.get_payout(payout_id)
+    if payout is None or payout.status != QUEUED:
+        return "unchanged"
+    deps.queue.send(config.payouts_queue_name(), {"payout_id": payout_id})
+    return "resent"
 
 
 def redrive(deps: Deps, payout_id: str) -> Payout:

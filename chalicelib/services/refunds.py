@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import config
 from ..core import money
 from .deps import Deps, retrying
 
@@ -19,6 +20,15 @@ def refund_unspent(deps: Deps, bounty_id: str) -> int:
                                          refund_key=order.key, idempotency_key=f"refund:{order.key}")
         retrying(lambda order=order, refund_id=refund_id: _finish(deps, bounty_id, order, refund_id))
         refunded += order.amount
+
+
+def resend_if_owed(deps: Deps, bounty_id: str) -> str:
+    """The safety net of a close or rejection: if money is still owed back, queue the refund again."""
+    bounty = deps.repo.get_bounty(bounty_id)
+    if bounty is None or not (bounty.refund_owed_slots or bounty.refund_key):
+        return "unchanged"
+    deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty_id})
+    return "resent"
 
 
 def _start(deps: Deps, bounty_id: str):

@@ -6,9 +6,10 @@ import logging
 
 from .. import config
 from ..core import errors, rules
-from ..core.model import AUTO_APPROVE, EXPIRE_BOUNTY, EXPIRED, LAPSE_CLAIM, OPEN
+from ..core import timers as timer_rules
+from ..core.model import AUTO_APPROVE, EXPIRE_BOUNTY, EXPIRED, LAPSE_CLAIM, OPEN, RESEND_PAYOUT, RESEND_REFUND
 from ..core.timers import due_prefix
-from . import work
+from . import payouts, refunds, work
 from .deps import Deps, retrying
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ def fire(deps: Deps, kind: str, ref_id: str) -> str:
         return work.lapse_claim(deps, ref_id)
     if kind == AUTO_APPROVE:
         return work.auto_approve(deps, ref_id)
+    if kind == RESEND_PAYOUT:
+        return payouts.resend_if_waiting(deps, ref_id)
+    if kind == RESEND_REFUND:
+        return refunds.resend_if_owed(deps, ref_id)
     log.warning("unknown timer kind %s for %s dropped", kind, ref_id)
     return "unknown"
 
@@ -48,8 +53,10 @@ def expire_bounty(deps: Deps, bounty_id: str) -> str:
             return None
         if deps.clock.now() < bounty.deadline:
             return "not_due"
-        closed = rules.close(bounty, status=EXPIRED, now=deps.clock.now())
-        deps.repo.commit(changed=[closed])
+        now = deps.clock.now()
+        closed = rules.close(bounty, status=EXPIRED, now=now)
+        safety_net = [timer_rules.resend_refund(bounty.id, now, config.timer_shards())]
+        deps.repo.commit(changed=[closed], created=safety_net if closed.refund_owed_slots else [])
         return closed
 
     outcome = retrying(attempt)

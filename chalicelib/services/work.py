@@ -155,8 +155,9 @@ def _approve(deps: Deps, bounty, submission, *, rating, feedback, auto: bool) ->
             freelancer.rating_sum += rating
             freelancer.rating_count += 1
         changed.append(freelancer)
-    deps.repo.commit(changed=changed, created=[payout])
-    # The payout record is the truth; the message only wakes the worker (a lost one is re-sent by a sweep).
+    resend = timers.resend_payout(payout.id, deps.clock.now(), config.timer_shards())
+    deps.repo.commit(changed=changed, created=[payout, resend])
+    # The payout record is the truth; the message only wakes the worker (if it is lost, the timer re-sends it).
     deps.queue.send(config.payouts_queue_name(), {"payout_id": payout.id})
     return submission
 
@@ -169,7 +170,10 @@ def reject_submission(deps: Deps, caller: Caller, submission_id: str, *, reason:
         participant = _participant(deps, bounty.id, submission.freelancer_id)
         bounty, participant, submission = rules.reject(bounty, participant, submission, reason=reason,
                                                        now=deps.clock.now())
-        deps.repo.commit(changed=[bounty, participant, submission])
+        created = []
+        if bounty.status != rules.OPEN and bounty.refund_owed_slots:
+            created.append(timers.resend_refund(bounty.id, deps.clock.now(), config.timer_shards()))
+        deps.repo.commit(changed=[bounty, participant, submission], created=created)
         return submission, bounty
 
     submission, bounty = retrying(attempt)

@@ -178,3 +178,39 @@ def test_cancel_racing_expiry_refunds_once(api, workers, clock, client_acct):
     assert len(winners) == 1, outcomes
     assert _totals(api, key, bounty["id"])["refunded"] == bounty["funding"]["amount_total"]
     assert workers.refunded_on_stripe(bounty) == bounty["funding"]["amount_total"]
+
+
+def _purge(workers, queue: str) -> None:
+    """The message sent after the commit is lost (the function died right after committing)."""
+    sqs = workers.runner.sqs
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_a_lost_payout_message_is_sent_again_by_its_timer(api, workers, clock, client_acct, payable_freelancer):
+    bounty = api.bounty(client_acct["api_key"])
+    sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201,
+                 key=payable_freelancer["api_key"])
+    approved = api.ok("POST", f"/v1/submissions/{sub['id']}/approve", {}, key=client_acct["api_key"])
+    _purge(workers, workers.payouts_queue)
+    _tick(clock, workers, 60)
+    [payout] = [p for p in api.ok("GET", "/v1/payouts", key=payable_freelancer["api_key"])["items"]
+                if p["id"] == approved["payout_id"]]
+    assert payout["status"] == "queued"  # nothing woke the worker yet
+    _tick(clock, workers, 600)
+    [payout] = [p for p in api.ok("GET", "/v1/payouts", key=payable_freelancer["api_key"])["items"]
+                if p["id"] == approved["payout_id"]]
+    assert payout["status"] == "paid"
+    assert len(workers.transfers_for(bounty["id"])) == 1
+
+
+def test_a_lost_refund_message_is_sent_again_by_its_timer(api, workers, clock, client_acct):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, slots=2)
+    api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=key)
+    _purge(workers, workers.refunds_queue)
+    _tick(clock, workers, 601)
+    assert _totals(api, key, bounty["id"])["refunded"] == bounty["funding"]["amount_total"]
+    assert workers.refunded_on_stripe(bounty) == bounty["funding"]["amount_total"]
