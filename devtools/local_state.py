@@ -96,3 +96,18 @@ def _take_all(sqs, url: str) -> list[str]:
         if not found:
             return bodies
         bodies.extend(m["Body"] for m in found)
+
+
+def main() -> None:
+    """`python -m devtools.local_state save|restore PATH`, run by the stack in its own environment."""
+    import sys
+
+    action, path = sys.argv[1], Path(sys.argv[2])
+    counts = save(path) if action == "save" else restore(path)
+    verb = "saved" if action == "save" else "restored"
+    print(f"[stack] {verb} {counts['items']} items and {counts['messages']} queued messages ({path.parent})",
+          flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -18,7 +18,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from devtools import local_state
 from devtools.servers import LOOPBACK, Server, free_port, start_localstripe, start_moto, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,14 +59,11 @@ class LocalStack:
                                    log=logs / "localstripe.log" if logs else None)
         self.servers.append(stripe)
         self.env = self._environment(moto.url, stripe.url)
-        os.environ.update(self.env)  # provisioning and state snapshots below run in this process
-
-        from devtools.provision import provision
-
-        provision()
+        # Provisioning and state snapshots run as child processes in the stack's environment, so the caller's
+        # own settings (a test session's moto, its bound tables) stay untouched.
+        self._run("devtools.provision")
         if self.state_dir:
-            restored = local_state.restore(self.state_dir / "aws-state.json")
-            self._say(f"restored {restored['items']} items and {restored['messages']} queued messages")
+            self._run("devtools.local_state", "restore", str(self.state_dir / "aws-state.json"))
         self._register_webhook(stripe.url)
         if self.state_dir:  # for operator commands: `python -m ops --local ...`
             (self.state_dir / "env.json").write_text(json.dumps(self.env, indent=2))
@@ -84,11 +80,10 @@ class LocalStack:
         self.processes.clear()
         if self.state_dir:
             (self.state_dir / "env.json").unlink(missing_ok=True)
-        if self.state_dir and self.servers:
+        if self.state_dir and self.servers and self.env:
             try:
-                saved = local_state.save(self.state_dir / "aws-state.json")
-                self._say(f"saved {saved['items']} items and {saved['messages']} queued messages to {self.state_dir}")
-            except Exception as error:  # moto already gone: nothing to keep
+                self._run("devtools.local_state", "save", str(self.state_dir / "aws-state.json"))
+            except subprocess.CalledProcessError as error:  # moto already gone: nothing to keep
                 self._say(f"could not save local state: {error}")
         for server in reversed(self.servers):
             server.stop()
@@ -112,6 +107,11 @@ class LocalStack:
                                        "secret": self.env["STRIPE_WEBHOOK_SECRET"]}).encode()
         request = urllib.request.Request(f"{stripe_url}/_config/webhooks/{WEBHOOK_ID}", data=form)
         urllib.request.urlopen(request, timeout=10).close()
+
+    def _run(self, module: str, *args: str) -> None:
+        output = subprocess.DEVNULL if self.quiet else None
+        subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env={**os.environ, **self.env}, check=True,
+                       stdout=output, timeout=300)
 
     def _spawn(self, name: str, args: list[str]) -> None:
         logs = self._log_dir()
