@@ -1,0 +1,151 @@
+"""Overhead: the whole lifecycle through our handlers against a raw script doing only the writes it needs.
+
+Ours, per task: POST /v1/bounties (paid at once) → POST claims → POST submissions → POST approve → the payouts
+worker on the queued message (Stripe transfer) — each through Chalice's test client / the local runner.
+
+Raw, per task, with a plain boto3 client and the Stripe SDK, no reads, no checks, no queue: create+confirm the
+PaymentIntent (1 Stripe call), PutItem bounty, PutItem claim, PutItem submission, PutItem payout, create the
+transfer (1 Stripe call), UpdateItem payout paid.
+
+Both run on the same moto and localstripe, interleaved task by task so drift hits both alike.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from .meter import Tally
+from .stack import Stack
+
+TARGET = 0.8
+
+
+@dataclass
+class Result:
+    tasks: int
+    ours: list[float] = field(default_factory=list)
+    raw: list[float] = field(default_factory=list)
+    ours_tally: Tally = field(default_factory=Tally)
+    raw_dynamodb_calls: int = 5
+    raw_stripe_calls: int = 2
+    ours_stripe_calls: int = 4
+    step_seconds: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def ours_per_second(self) -> float:
+        return len(self.ours) / sum(self.ours)
+
+    @property
+    def raw_per_second(self) -> float:
+        return len(self.raw) / sum(self.raw)
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_per_second / self.raw_per_second
+
+
+class RawLifecycle:
+    def __init__(self, stack: Stack, destination: str):
+        import boto3
+        import stripe
+
+        from chalicelib.adapters import dynamo_models as m
+
+        self.db = boto3.session.Session().client("dynamodb")
+        self.stripe = stripe.StripeClient("sk_test_bench", base_addresses={"api": stack.stripe.url})
+        self.destination = destination
+        self.tables = {name: model.Meta.table_name for name, model in (
+            ("bounty", m.BountyModel), ("claim", m.ClaimModel), ("submission", m.SubmissionModel),
+            ("payout", m.PayoutModel))}
+
+    def _put(self, table: str, **attrs) -> None:
+        item = {k: ({"N": str(v)} if isinstance(v, int) else {"S": v}) for k, v in attrs.items()}
+        self.db.put_item(TableName=self.tables[table], Item=item)
+
+    def run_one(self) -> None:
+        ids = {kind: f"{kind[:3]}_raw{uuid.uuid4().hex[:20]}" for kind in ("bounty", "claim", "sub", "payout")}
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000000+0000", time.gmtime())
+        intent = self.stripe.v1.payment_intents.create({"amount": 550, "currency": "usd", "confirm": True,
+                                                        "payment_method": "pm_card_visa",
+                                                        "payment_method_types": ["card"]})
+        self._put("bounty", id=ids["bounty"], client_id="acct_raw", title="Label 20 images", reward=500,
+                  currency="usd", slots=1, status="open", fee=50, amount_total=550, payment_intent_id=intent["id"],
+                  created_at=now, sort_key=f"{now}#{ids['bounty']}", open_shard="open#0")
+        self._put("claim", id=ids["claim"], bounty_id=ids["bounty"], freelancer_id="acct_rawf", status="live",
+                  created_at=now, sort_key=f"{now}#{ids['claim']}")
+        self._put("submission", id=ids["sub"], bounty_id=ids["bounty"], freelancer_id="acct_rawf",
+                  content="Done: 20 images labelled.", status="pending_review", created_at=now,
+                  sort_key=f"{now}#{ids['sub']}")
+        self._put("payout", id=ids["payout"], submission_id=ids["sub"], bounty_id=ids["bounty"],
+                  freelancer_id="acct_rawf", amount=500, currency="usd", status="queued", created_at=now,
+                  sort_key=f"{now}#{ids['payout']}")
+        transfer = self.stripe.v1.transfers.create({"amount": 500, "currency": "usd",
+                                                    "destination": self.destination})
+        self.db.update_item(TableName=self.tables["payout"], Key={"id": {"S": ids["payout"]}},
+                            UpdateExpression="SET #s = :paid, transfer_id = :t",
+                            ExpressionAttributeNames={"#s": "status"},
+                            ExpressionAttributeValues={":paid": {"S": "paid"}, ":t": {"S": transfer["id"]}})
+
+
+def _ours_one(stack: Stack, ckey: str, fkey: str, result: Result, queue: str) -> float:
+    started = time.perf_counter()
+    steps = []
+    bounty = stack.call("POST", "/v1/bounties", stack.bounty_body(), key=ckey)
+    steps.append(("create", bounty))
+    bid = bounty.body["id"]
+    steps.append(("claim", stack.call("POST", f"/v1/bounties/{bid}/claims", key=fkey)))
+    submission = stack.call("POST", f"/v1/bounties/{bid}/submissions", {"content": "Done."}, key=fkey)
+    steps.append(("submit", submission))
+    steps.append(("approve", stack.call("POST", f"/v1/submissions/{submission.body['id']}/approve",
+                                        {"rating": 5}, key=ckey)))
+    delivered, tally, seconds = stack.deliver(queue)
+    elapsed = time.perf_counter() - started
+    assert delivered == 1, delivered
+    for name, response in steps:
+        assert response.status in (200, 201), (name, response.status, response.body)
+        result.ours_tally.calls += response.tally.calls
+        result.step_seconds.setdefault(name, []).append(response.seconds)
+    result.ours_tally.calls += tally.calls
+    result.step_seconds.setdefault("payout worker", []).append(seconds)
+    return elapsed
+
+
+def run(stack: Stack, tasks: int = 20) -> Result:
+    from chalicelib import config
+
+    stack.drain()
+    queue = config.payouts_queue_name()
+    client = stack.account("client")
+    freelancer = stack.payable_freelancer()
+    destination = stack.deps.repo.get_account(freelancer["id"]).stripe_account_id
+    raw = RawLifecycle(stack, destination)
+    result = Result(tasks=tasks)
+    raw.run_one()  # warm both paths (connections, first GetQueueUrl)
+    _ours_one(stack, client["api_key"], freelancer["api_key"], Result(tasks=1), queue)
+    for _ in range(tasks):
+        started = time.perf_counter()
+        raw.run_one()
+        result.raw.append(time.perf_counter() - started)
+        result.ours.append(_ours_one(stack, client["api_key"], freelancer["api_key"], result, queue))
+    return result
+
+
+def markdown(r: Result) -> str:
+    med = statistics.median
+    verdict = "✅" if r.ratio >= TARGET else f"❌ ({r.ratio / TARGET:.2f}× the target)"
+    calls = r.ours_tally.dynamodb / r.tasks
+    steps = ", ".join(f"{name} {med(values) * 1000:.0f} ms" for name, values in r.step_seconds.items())
+    return f"""| | raw boto3 + Stripe SDK | our handlers | ratio (ours ÷ raw throughput) | target |
+|---|---:|---:|---:|---|
+| lifecycles per second ({r.tasks} each, interleaved) | {r.raw_per_second:.2f} | {r.ours_per_second:.2f} | \
+**{r.ratio:.2f}×** | ≥ {TARGET}× {verdict} |
+| median seconds per lifecycle | {med(r.raw):.3f} | {med(r.ours):.3f} | | |
+| DynamoDB calls per lifecycle | {r.raw_dynamodb_calls} (writes only) | {calls:g} \
+({r.ours_tally.summary("dynamodb")}, ÷{r.tasks}) | | |
+| Stripe calls per lifecycle | {r.raw_stripe_calls} | {r.ours_stripe_calls} | | |
+
+Our steps (median): {steps}.
+"""
