@@ -28,8 +28,7 @@ WIDTHS = {"phone": (360, 780), "desktop": (1280, 900)}
 # (tables, queues and secrets come from this process's environment, as for the served app).
 WORKER_STAGE = "browser-tests"
 
-# The API tests' fixtures, shared: the provisioned stack, the app, and the controllable clock.
-stack = api_fixtures.stack
+# The API tests' fixtures, shared: the app and the controllable clock.
 chalice_app = api_fixtures.chalice_app
 clock = api_fixtures.clock
 Workers = api_fixtures.Workers
@@ -74,6 +73,33 @@ class Http:
         bounty = self.ok("POST", "/v1/bounties", body, status=201, key=client_key)
         assert bounty["status"] == "open", bounty
         return bounty
+
+
+# The test process's settings as tests/conftest.py made them, taken at collection, before any test ran: a test
+# package that starts a whole local stack in this process may leave its own settings behind.
+SETTINGS = ("STAGE", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "STRIPE_SECRET_KEY",
+            "STRIPE_WEBHOOK_SECRET", "TABLE_PREFIX", "QUEUE_PREFIX")
+COLLECTED_SETTINGS = {name: os.environ.get(name) for name in SETTINGS}
+
+
+def _restore(settings: dict[str, str | None]) -> None:
+    for name, value in settings.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def stack(moto_server, localstripe_server):
+    """Tables and queues on this run's moto, and the settings pointing at this run's stand-ins."""
+    from devtools.provision import provision
+
+    _restore(COLLECTED_SETTINGS)
+    os.environ["AWS_ENDPOINT_URL"] = moto_server.url
+    os.environ["STRIPE_API_BASE"] = localstripe_server.url
+    provision()
+    return moto_server, localstripe_server
 
 
 @pytest.fixture(scope="session")
