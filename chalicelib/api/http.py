@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from ..core import errors
 from ..services.accounts import authenticate
 from ..services.deps import Caller
 from . import idempotency
-from .schemas import MAX_BODY_BYTES, MAX_PAGE
+from .schemas import MAX_BODY_BYTES, MAX_CURSOR, MAX_ID, MAX_PAGE
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class RouteDoc:
     auth: str | None
     query: dict[str, str] = field(default_factory=dict)
     idempotent: bool = False
+    also: tuple[int, ...] = ()  # statuses beyond those the route's shape implies (see openapi.error_statuses)
 
 
 ROUTES: list[RouteDoc] = []
@@ -95,23 +97,41 @@ def caller_of(request, *, required: bool) -> Caller | None:
     return authenticate(deps(), header)
 
 
+WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also takes '²', which int() refuses
+
+
+def whole_number(raw: str, *, name: str, low: int, high: int, code: str) -> int:
+    if not WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
+        raise errors.Invalid(f"{name} must be a whole number from {low} to {high}.", code=code)
+    return int(raw)
+
+
 def paging(request) -> tuple[int, str | None]:
     params = request.query_params or {}
-    raw_limit = params.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise errors.Invalid(f"limit must be a whole number from 1 to {MAX_PAGE}.", code="invalid_limit")
-    return int(raw_limit), params.get("cursor") or None
+    limit = whole_number(params.get("limit", "20"), name="limit", low=1, high=MAX_PAGE, code="invalid_limit")
+    cursor = params.get("cursor") or None
+    if cursor is not None and len(cursor) > MAX_CURSOR:
+        raise errors.Invalid("cursor is not one this API handed out; start again without it.", code="invalid_cursor")
+    return limit, cursor
+
+
+def _unknown_id(params: dict) -> errors.NotFound | None:
+    """An id longer than any we hand out names nothing (and would exceed DynamoDB's key size)."""
+    for name, value in params.items():
+        if len(value) > MAX_ID:
+            return errors.NotFound(f"No {name.removesuffix('_id')} with an id of {len(value)} characters exists.")
+    return None
 
 
 def route(bp: Blueprint, path: str, *, method: str, summary: str, body: type[BaseModel] | None = None,
           response: type[BaseModel] | None = None, status: int = 200, auth: str | None = "any",
-          query: dict[str, str] | None = None, idempotent: bool = False) -> Callable:
+          query: dict[str, str] | None = None, idempotent: bool = False, also: tuple[int, ...] = ()) -> Callable:
     """Registers a Chalice route whose function gets (request, caller, body, **path_params) and returns
     a pydantic model or a Response. auth: None (anonymous), "optional", "any", "client", "freelancer"."""
     query = dict(query or {})
 
     def decorate(handler: Callable) -> Callable:
-        ROUTES.append(RouteDoc(path, method, summary, body, response, status, auth, query, idempotent))
+        ROUTES.append(RouteDoc(path, method, summary, body, response, status, auth, query, idempotent, also))
 
         @functools.wraps(handler)
         def view(**params):
@@ -120,13 +140,15 @@ def route(bp: Blueprint, path: str, *, method: str, summary: str, body: type[Bas
                 caller = None if auth is None else caller_of(request, required=auth != "optional")
                 if caller is not None and auth in ("client", "freelancer"):
                     caller.require(auth)
+                if (unknown := _unknown_id(params)) is not None:
+                    raise unknown
 
                 def run() -> Response:
                     parsed = parse_body(request, body) if body is not None else None
                     result = handler(request, caller, parsed, **params)
                     return result if isinstance(result, Response) else json_response(result, status)
 
-                if idempotent and request.headers.get("idempotency-key"):
+                if idempotent and request.headers.get("idempotency-key") is not None:
                     return idempotency.replay_or_run(deps(), request, caller, run)
                 return run()
             except errors.DomainError as error:

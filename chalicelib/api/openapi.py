@@ -8,20 +8,51 @@ import re
 from chalice import Blueprint
 from pydantic.json_schema import models_json_schema
 
+from ..core import rules
+from . import idempotency
 from . import schemas as s
 from .http import ROUTES, json_response
 
 bp = Blueprint(__name__)
 REF = "#/components/schemas/{model}"
 ERROR_STATUSES = {
-    "400": "Malformed request (e.g. invalid JSON).",
-    "401": "Missing or unknown API key.",
-    "403": "The key's account lacks the right for this.",
-    "404": "No such resource, or not yours to see.",
-    "409": "The resource's state forbids this now.",
-    "422": "The request failed validation.",
-    "429": "Too many requests.",
+    400: "Malformed request (e.g. invalid JSON, or a webhook whose signature does not verify).",
+    401: "Missing, unknown or revoked API key.",
+    403: "The key's account lacks the right for this (e.g. a freelancer posting a bounty).",
+    404: "No such resource, or not yours to see.",
+    409: "The resource's state forbids this now, or the Idempotency-Key was used for another request.",
+    415: "The body is not sent as application/json.",
+    422: "The request failed validation; the limits are in docs/LIMITS.md.",
+    429: "Too many requests.",
+    500: "A failure on our side (logged); retrying with the same Idempotency-Key is safe.",
+    503: "Stripe could not be reached; nothing was charged twice, retry later.",
 }
+QUERY_SCHEMAS = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": s.MAX_PAGE, "default": 20},
+    "cursor": {"type": "string", "maxLength": s.MAX_CURSOR},
+    "tag": {"type": "string", "maxLength": s.MAX_TAG},
+    "min_reward": {"type": "integer", "minimum": 0, "maximum": rules.MAX_REWARD},
+    "status": {"type": "string", "enum": list(s.BOUNTY_STATUSES)},
+    "mine": {"type": "boolean", "default": False},
+}
+
+
+def error_statuses(doc) -> list[int]:
+    """The errors a route can answer with, from its shape: who may call it, what it reads, whether it writes."""
+    statuses = {429, 500, *doc.also}
+    if doc.auth is not None:
+        statuses.add(401)
+    if doc.auth in ("client", "freelancer", "optional"):
+        statuses.add(403)
+    if "{" in doc.path:
+        statuses.add(404)
+    if doc.method != "GET":
+        statuses.add(409)
+    if doc.body is not None:
+        statuses |= {400, 415, 422}
+    if doc.query or doc.idempotent:
+        statuses.add(422)
+    return sorted(statuses)
 
 
 @functools.cache
@@ -40,13 +71,14 @@ def document() -> dict:
             "parameters": _parameters(doc),
             "responses": {str(doc.status): _response(refs[(doc.response, "serialization")] if doc.response else None)},
         }
-        for status, text in ERROR_STATUSES.items():
-            operation["responses"][status] = {
-                "description": text,
+        for status in error_statuses(doc):
+            operation["responses"][str(status)] = {
+                "description": ERROR_STATUSES[status],
                 "content": {"application/json": {"schema": refs[(s.ErrorOut, "serialization")]}},
             }
         if doc.body is not None:
             operation["requestBody"] = {
+                "description": f"JSON, at most {s.MAX_BODY_BYTES} bytes; unknown fields are refused.",
                 "required": doc.body is not s.Empty,
                 "content": {"application/json": {"schema": refs[(doc.body, "validation")]}},
             }
@@ -68,14 +100,14 @@ def document() -> dict:
 
 
 def _parameters(doc) -> list[dict]:
-    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": s.MAX_ID}}
               for name in re.findall(r"{(\w+)}", doc.path)]
     params += [{"name": name, "in": "query", "required": False, "description": text,
-                "schema": {"type": "string"}} for name, text in doc.query.items()]
+                "schema": QUERY_SCHEMAS.get(name, {"type": "string"})} for name, text in doc.query.items()]
     if doc.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                        "description": "Repeat the request safely: the first response is replayed for 24 h.",
-                       "schema": {"type": "string", "maxLength": 255}})
+                       "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY}})
     return params
 
 

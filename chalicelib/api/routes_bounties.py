@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from chalice import Blueprint
 
 from ..bootstrap import deps
-from ..core import errors
+from ..core import errors, rules
 from ..services import bounties
 from . import render
 from . import schemas as s
-from .http import paging, route
+from .http import paging, route, whole_number
 
 bp = Blueprint(__name__)
 
@@ -24,7 +26,7 @@ LIST_QUERY = {
 
 
 @route(bp, "/v1/bounties", method="POST", summary="Post a bounty and create its escrow payment.",
-       body=s.CreateBounty, response=s.BountyOut, status=201, auth="client", idempotent=True)
+       body=s.CreateBounty, response=s.BountyOut, status=201, auth="client", idempotent=True, also=(503,))
 def create_bounty(request, caller, body: s.CreateBounty):
     bounty = bounties.create_bounty(
         deps(), caller, title=body.title, description=body.description, reward=body.reward.amount,
@@ -41,15 +43,20 @@ def list_bounties(request, caller, body):
     limit, cursor = paging(request)
     params = request.query_params or {}
     min_reward = params.get("min_reward")
-    if min_reward is not None and not min_reward.isdigit():
-        raise errors.Invalid("min_reward must be a whole number of minor units.", code="invalid_min_reward")
+    if min_reward is not None:
+        min_reward = whole_number(min_reward, name="min_reward", low=0, high=rules.MAX_REWARD,
+                                  code="invalid_min_reward")
     mine = params.get("mine", "false").lower()
     if mine not in ("true", "false"):
         raise errors.Invalid("mine must be true or false.", code="invalid_mine")
-    page = bounties.list_bounties(
-        deps(), caller, limit=limit, cursor=cursor, tag=(params.get("tag") or "").strip().lower() or None,
-        min_reward=int(min_reward) if min_reward is not None else None, status=params.get("status") or None,
-        mine=mine == "true")
+    status = params.get("status")
+    if status is not None and status not in s.BOUNTY_STATUSES:
+        raise errors.Invalid(f"status must be one of {', '.join(s.BOUNTY_STATUSES)}.", code="invalid_status")
+    tag = (params.get("tag") or "").strip().lower() or None
+    if tag is not None and not re.fullmatch(s.TAG_PATTERN, tag):
+        raise errors.Invalid(f"tag must be 1 to {s.MAX_TAG} of a-z, 0-9 and '-'.", code="invalid_tag")
+    page = bounties.list_bounties(deps(), caller, limit=limit, cursor=cursor, tag=tag, min_reward=min_reward,
+                                  status=status, mine=mine == "true")
     return render.page(s.BountyList, page, render.bounty, viewer_id=caller.account_id if caller else None)
 
 
@@ -62,7 +69,7 @@ def get_bounty(request, caller, body, bounty_id):
 
 @route(bp, "/v1/bounties/{bounty_id}/fund", method="POST",
        summary="Extension: retry funding an unfunded bounty, optionally paying with a payment method now.",
-       body=s.FundBounty, response=s.BountyOut, auth="client", idempotent=True)
+       body=s.FundBounty, response=s.BountyOut, auth="client", idempotent=True, also=(503,))
 def fund_bounty(request, caller, body: s.FundBounty, bounty_id):
     bounty = bounties.fund_bounty(deps(), caller, bounty_id, payment_method=body.payment_method)
     return render.bounty(bounty, viewer_id=caller.account_id)

@@ -21,7 +21,7 @@ HANDLERS = {
 
 
 @route(bp, "/v1/webhooks/stripe", method="POST", summary="Stripe events, verified by signature; replays are harmless.",
-       response=s.WebhookAck, auth=None)
+       response=s.WebhookAck, auth=None, also=(400,))
 def stripe_webhook(request, caller, body):
     try:
         event = deps().payments.parse_webhook(request.raw_body or b"", request.headers.get("stripe-signature"))

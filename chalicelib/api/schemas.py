@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
+from ..core import model, rules
+
 # Limits, documented in docs/LIMITS.md; change both together.
 MAX_BODY_BYTES = 64 * 1024
 MAX_TITLE = 200
@@ -18,6 +20,12 @@ MAX_TAGS = 10
 MAX_MESSAGE = 4_000
 MAX_REASON = 2_000
 MAX_PAGE = 100
+MAX_ID = 128  # path ids; ours are ~30 characters, DynamoDB keys allow 2,048 bytes
+MAX_CURSOR = 512
+MAX_TAG = 32
+TAG_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,31}$"
+BOUNTY_STATUSES = (model.AWAITING_FUNDING, model.OPEN, model.COMPLETED, model.EXPIRED, model.CANCELLED,
+                   model.FUNDING_FAILED)
 
 
 def _z(moment: datetime) -> str:
@@ -27,7 +35,7 @@ def _z(moment: datetime) -> str:
 Timestamp = Annotated[datetime, PlainSerializer(_z, return_type=str)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
-                                       pattern=r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,31}$")]
+                                       pattern=TAG_PATTERN)]
 Link = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_LINK, pattern=r"^https?://\S+$")]
 Seconds = Annotated[int, Field(ge=60, le=30 * 24 * 3600)]
 
@@ -44,6 +52,12 @@ class Money(BaseModel):
 
 # ---- requests ----------------------------------------------------------------------------------------
 
+class Reward(Money):
+    """A bounty's reward: the limits are Stripe's smallest charge and our largest reward (core.rules)."""
+
+    amount: Annotated[int, Field(ge=rules.MIN_REWARD, le=rules.MAX_REWARD, description="Minor units (cents for usd).")]
+
+
 class CreateAccount(Request):
     role: Literal["client", "freelancer"]
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -54,9 +68,9 @@ class CreateAccount(Request):
 class CreateBounty(Request):
     title: Annotated[Text, StringConstraints(max_length=MAX_TITLE)]
     description: Annotated[Text, StringConstraints(max_length=MAX_DESCRIPTION)]
-    reward: Money
-    slots: Annotated[int, Field(ge=1, le=1000)] = 1
-    deadline: AwareDatetime
+    reward: Reward
+    slots: Annotated[int, Field(ge=1, le=rules.MAX_SLOTS)] = 1
+    deadline: Annotated[AwareDatetime, Field(description="With a time zone; 60 seconds to 365 days ahead.")]
     review_window_seconds: Seconds = 259_200
     claim_seconds: Seconds | None = None
     estimated_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = None

@@ -1,0 +1,83 @@
+"""Limits on query strings, path ids and headers: each refused in the error shape, never with a 5xx, and each
+stated in /v1/openapi.json (docs/LIMITS.md lists them all). Regression tests for what the fuzzing turned up."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.api.http import ROUTES
+from chalicelib.api.openapi import error_statuses
+from chalicelib.core import rules
+
+
+def _refused(api, path, status, code, **kw):
+    got, body = api.call("GET", path, **kw) if "body" not in kw else api.call("POST", path, **kw)
+    assert got == status, (path, got, body)
+    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"], body
+
+
+@pytest.mark.parametrize("query, code", [
+    ("limit=%C2%B2", "invalid_limit"),  # '²': str.isdigit() says yes, int() says no (was a 500)
+    ("limit=%D9%A3", "invalid_limit"),  # an Arabic-Indic three
+    ("limit=0", "invalid_limit"), ("limit=101", "invalid_limit"), ("limit=", "invalid_limit"),
+    ("min_reward=%C2%B2", "invalid_min_reward"),  # was a 500
+    ("min_reward=-1", "invalid_min_reward"),
+    (f"min_reward={rules.MAX_REWARD + 1}", "invalid_min_reward"),
+    ("min_reward=" + "9" * 40, "invalid_min_reward"),  # more digits than a DynamoDB number holds
+    ("status=paid", "invalid_status"), ("status=", "invalid_status"),
+    ("tag=" + "x" * 33, "invalid_tag"), ("tag=no%20spaces", "invalid_tag"),
+    ("mine=maybe", "invalid_mine"),
+    ("cursor=" + "QQ" * 300, "invalid_cursor"),
+])
+def test_bad_list_queries_are_422(api, query, code):
+    _refused(api, f"/v1/bounties?{query}", 422, code)
+
+
+def test_good_list_queries_still_work(api, client_acct, open_bounty):
+    key = client_acct["api_key"]
+    assert api.ok("GET", f"/v1/bounties?limit=100&min_reward={rules.MAX_REWARD}&status=open&tag=x-1")["items"] == []
+    mine = api.ok("GET", "/v1/bounties?mine=TRUE&status=open&limit=1", key=key)["items"]
+    assert [b["id"] for b in mine] == [open_bounty["id"]]
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/bounties/{long}", "/v1/submissions/{long}", "/v1/bounties/{long}/messages", "/v1/bounties/{long}/ledger",
+])
+def test_ids_longer_than_any_we_issue_name_nothing(api, client_acct, path):
+    long_id = "bty_" + "x" * 3000  # beyond DynamoDB's 2,048-byte key: must not reach it
+    _refused(api, path.format(long=long_id), 404, "not_found", key=client_acct["api_key"])
+    # The key is still checked first: without one it is 401, whatever the id.
+    _refused(api, "/v1/submissions/" + long_id, 401, "unauthenticated")
+
+
+def test_an_empty_idempotency_key_is_refused_not_ignored(api, client_acct):
+    _refused(api, "/v1/accounts/me/keys", 422, "invalid_idempotency_key", body={}, key=client_acct["api_key"],
+             headers={"Idempotency-Key": ""})
+    _refused(api, "/v1/accounts/me/keys", 422, "invalid_idempotency_key", body={}, key=client_acct["api_key"],
+             headers={"Idempotency-Key": "k" * 256})
+
+
+@pytest.mark.parametrize("amount", [rules.MIN_REWARD - 1, rules.MAX_REWARD + 1, 0, -5])
+def test_reward_limits_are_refused_and_stated_in_the_document(api, client_acct, amount):
+    code, body = api.post("/v1/bounties", {"title": "t", "description": "d", "reward": {"amount": amount},
+                                           "deadline": "2099-01-01T00:00:00Z"}, key=client_acct["api_key"])
+    assert code == 422 and body["error"]["code"] == "validation_error" and "reward.amount" in body["error"]["message"]
+    reward = api.ok("GET", "/v1/openapi.json")["components"]["schemas"]["Reward"]["properties"]["amount"]
+    assert (reward["minimum"], reward["maximum"]) == (rules.MIN_REWARD, rules.MAX_REWARD)
+
+
+def test_the_document_states_every_query_and_path_limit_and_every_error_status(api):
+    doc = api.ok("GET", "/v1/openapi.json")
+    for route in ROUTES:
+        operation = doc["paths"][route.path][route.method.lower()]
+        for param in operation["parameters"]:
+            schema = param["schema"]
+            bounded = {"maxLength", "maximum", "enum"} & set(schema) or schema.get("type") == "boolean"
+            assert bounded, (route.path, param)
+        documented = {int(code) for code in operation["responses"] if code.startswith(("4", "5"))}
+        assert documented == set(error_statuses(route)), route.path
+        for code in documented:
+            ref = operation["responses"][str(code)]["content"]["application/json"]["schema"]["$ref"]
+            assert ref.endswith("/ErrorOut")
+    assert 503 in error_statuses(next(r for r in ROUTES if (r.method, r.path) == ("POST", "/v1/bounties")))
+    assert 401 not in error_statuses(next(r for r in ROUTES if (r.method, r.path) == ("POST", "/v1/accounts")))
