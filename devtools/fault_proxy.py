@@ -114,13 +114,17 @@ class FaultProxy:
                 self._answer(status, headers, payload)
 
             def _answer(self, status, headers, payload):
-                self.send_response(status)
-                for name, value in headers:
-                    if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    for name, value in headers:
+                        if name.lower() not in ("content-length", "transfer-encoding", "connection", "date",
+                                                "server"):
+                            self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (a hang it timed out on): nothing to answer
 
             do_GET = do_POST = do_DELETE = _serve  # noqa: N815 - http.server's naming
 
