@@ -1,0 +1,63 @@
+"""The web form's small rules: links under PUBLIC_BASE_URL's path, no open redirect after sign-in, and the API's
+request models giving form-friendly messages."""
+
+import pytest
+
+from chalicelib.api import schemas
+from chalicelib.core import errors
+from chalicelib.web import pages
+
+
+@pytest.fixture
+def behind_stage(monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://abc.execute-api.us-east-1.amazonaws.com/api/")
+
+
+def test_links_live_under_the_public_base_path(behind_stage):
+    assert pages.url("/web/") == "/api/web/"
+    assert pages.url("/web/", tag="a b", min_reward="", cursor=None) == "/api/web/?tag=a+b"
+    assert pages.cookie_path() == "/api/"
+
+
+def test_links_at_the_root_locally(monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+    assert pages.url("/web/me") == "/web/me"
+    assert pages.cookie_path() == "/"
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/api/web/me", "/api/web/me"),
+    ("/api/web", "/api/web"),
+    ("/api/web?tag=x", "/api/web?tag=x"),
+    ("/api/web/bounties/bty_1", "/api/web/bounties/bty_1"),
+    ("/api/website", "/api/web/"),
+    ("/web/me", "/api/web/"),
+    ("https://evil.example/api/web/", "/api/web/"),
+    ("//evil.example/api/web/", "/api/web/"),
+    ("/api/web/\\\\evil.example", "/api/web/"),
+    ("", "/api/web/"),
+    (None, "/api/web/"),
+])
+def test_after_sign_in_only_our_own_pages(behind_stage, target, expected):
+    assert pages._safe_next(target) == expected
+
+
+LABELS = {"content": "Your work", "links": "Links"}
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"content": "   ", "links": []}, "Your work cannot be empty."),
+    ({"content": "x" * (schemas.MAX_CONTENT + 1), "links": []}, "Your work is too long: at most 20,000 characters."),
+    ({"content": "ok", "links": ["https://a.example"] * (schemas.MAX_LINKS + 1)}, "Links: at most 10 of them."),
+    ({"content": "ok", "links": ["https://a.example", "ftp://b.example"]},
+     "Links: line 2 is not a full http:// or https:// address."),
+])
+def test_form_input_is_checked_by_the_api_models_with_plain_messages(data, message):
+    with pytest.raises(errors.Invalid) as refused:
+        pages._validate(schemas.SubmitWork, data, LABELS)
+    assert refused.value.message == message
+
+
+def test_valid_form_input_passes_through_the_same_models():
+    body = pages._validate(schemas.SubmitWork, {"content": "  done  ", "links": ["https://a.example/x"]}, LABELS)
+    assert (body.content, body.links) == ("done", ["https://a.example/x"])
