@@ -306,7 +306,7 @@ def bounty_list(ctx: Ctx):
     items = [api_render.bounty(b) for b in page.items]
     more = url("/web/", tag=tag, min_reward=min_text, cursor=page.next_cursor) if page.next_cursor else None
     return render(ctx, "bounties.html", status=422 if error else 200, error=error, items=items,
-                  filters={"tag": tag or "", "min_reward": min_text}, more=more)
+                  filters={"tag": tag or "", "min_reward": min_text, "min_cents": min_reward}, more=more)
 
 
 def _all(list_page, *, limit: int = OWN_LIMIT, pages: int = OWN_PAGES) -> list:

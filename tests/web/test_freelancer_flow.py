@@ -38,6 +38,7 @@ def test_find_claim_submit_and_get_paid_without_javascript(http, workers, clock,
     page.fill("#tag", tag)
     page.fill("#min_reward", "5")
     page.click("form.filters button")
+    assert f"Filtered by tag “{tag}”, reward at least $5.00." in page.inner_text("main")
     titles = page.locator("article.bounty h2").all_inner_texts()
     assert titles == [target["title"]]
     assert cheap["title"] not in page.content() and other_tag["title"] not in page.content()
@@ -104,7 +105,7 @@ def test_find_claim_submit_and_get_paid_without_javascript(http, workers, clock,
     assert page.inner_text("#status") == "Approved"
     assert page.inner_text("#feedback") == "Muy bien, gracias!"
     assert page.inner_text("#payout-status") == "Waiting for your payout set-up"
-    assert "$16.00/h" in page.inner_text("main")  # $12 for 45 minutes
+    assert "Reward $12.00, which makes $16.00/h achieved." in page.inner_text("main")  # $12 for 45 minutes
     shoot(page, "submission")
 
     # Payout onboarding: our button → Stripe's (local) hosted page → back to us; Stripe then says so by webhook.
