@@ -85,6 +85,9 @@ def test_a_cross_site_form_post_without_the_token_is_refused(http, new_page, cro
     page.goto(f"/web/bounties/{bounty['id']}")
     page.click("#claim button")
     assert page.inner_text("#flash").startswith("Slot claimed.")
+    page.click("text=Release my claim")
+    assert page.inner_text("#flash") == "Claim released; the slot is open to others again."
+    assert http.ok("GET", f"/v1/bounties/{bounty['id']}")["slots_left"] == 1
 
 
 def test_a_token_from_before_sign_in_is_useless_after_it(http, new_page):
