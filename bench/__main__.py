@@ -1,0 +1,102 @@
+"""`make bench`: every benchmark in one run, written to docs/BENCHMARKS.md and docs/bench-scale.png.
+
+    .venv/bin/python -m bench            # full: scale at 1,000 and 100,000 bounties (minutes, ~1 GB for moto)
+    .venv/bin/python -m bench --quick    # 1,000 and 10,000 bounties, fewer repetitions
+
+Every figure is a count or a ratio against a floor measured in the same run (see each module's docstring).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import cold_start, cost, overhead, round_trips, scale
+from .stack import Stack
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ("round_trips", "cost", "overhead", "cold_start", "scale")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1,000 vs 10,000 bounties, fewer repetitions")
+    parser.add_argument("--sizes", help="comma-separated table sizes for the scale benchmark (overrides --quick)")
+    parser.add_argument("--repeats", type=int, help="runs of each hot path per size")
+    parser.add_argument("--cold-runs", type=int, help="fresh interpreters of each kind (floor, app)")
+    parser.add_argument("--tasks", type=int, help="lifecycles for the overhead and cost benchmarks")
+    parser.add_argument("--skip", default="", help=f"comma-separated, of: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench-scale.png")
+    args = parser.parse_args(argv)
+    args.sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
+        [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    args.repeats = args.repeats or (2 if args.quick else 3)
+    args.cold_runs = args.cold_runs or (7 if args.quick else 15)
+    args.tasks = args.tasks or (5 if args.quick else 20)
+    args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    unknown = args.skip - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s) to skip: {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    results: dict = {}
+    seconds: dict[str, float] = {}
+    with Stack() as stack:
+        for name, runner in (
+            ("round_trips", lambda: round_trips.run(stack)),
+            ("cost", lambda: cost.run(stack, tasks=max(2, args.tasks // 4))),
+            ("overhead", lambda: overhead.run(stack, tasks=args.tasks)),
+            ("cold_start", lambda: cold_start.run(runs=args.cold_runs)),
+            ("scale", lambda: scale.run(stack, args.sizes, repeats=args.repeats)),  # last: it fills the tables
+        ):
+            if name in args.skip:
+                continue
+            print(f"bench: {name} …", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            results[name] = runner()
+            seconds[name] = time.perf_counter() - started
+    if "scale" in results:
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        scale.plot(results["scale"], args.plot)
+    text = report(results, seconds, args)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(f"bench: wrote {args.output}" + (f" and {args.plot}" if "scale" in results else ""), file=sys.stderr)
+    return 0
+
+
+def _versions() -> str:
+    from importlib.metadata import version
+
+    names = ("moto", "localstripe", "pynamodb", "boto3", "chalice")
+    return ", ".join(f"{n} {version(n)}" for n in names)
+
+
+def report(results: dict, seconds: dict[str, float], args) -> str:
+    from . import report as text
+
+    command = ".venv/bin/python -m bench" + (" --quick" if args.quick else "")
+    return text.document(results, seconds, command=command, sizes=args.sizes,
+                         when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                         machine=f"Python {platform.python_version()}, {platform.machine()}, "
+                                 f"{_cpu_count()} CPUs (shared), {_versions()}",
+                         plot=args.plot if "scale" in results else None, output=args.output)
+
+
+def _cpu_count() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
