@@ -30,6 +30,9 @@ def test_the_whole_lifecycle_over_http(http, local_stack):
     client, freelancer = http.account("client"), http.account("freelancer")
     ck, fk = client["api_key"], freelancer["api_key"]
     assert http.ok("GET", "/v1/openapi.json")["openapi"].startswith("3.")
+    for web_root in ("/web/", "/web"):  # the address `make run` prints, and without the slash
+        with urllib.request.urlopen(local_stack.url + web_root, timeout=10) as page:
+            assert page.status == 200 and "text/html" in page.headers["Content-Type"]
 
     bounty = http.ok("POST", "/v1/bounties", {
         "title": "Label 20 images", "description": "Boxes around every cat.",
