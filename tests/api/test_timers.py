@@ -6,13 +6,11 @@ queues on moto; only the clock is the test's.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from chalicelib.bootstrap import deps
-from chalicelib.core import errors
 from chalicelib.services import timers, work
-from chalicelib.services.deps import Caller
+from tests.api.racing import caller, race
 
 
 def _at(clock, seconds: int) -> str:
@@ -30,10 +28,6 @@ def _totals(api, key, bounty_id) -> dict:
     totals = api.ok("GET", f"/v1/bounties/{bounty_id}/ledger", key=key)["totals"]
     assert totals["funded"] == totals["paid_out"] + totals["fees"] + totals["refunded"] + totals["held"]
     return totals
-
-
-def _caller(account: dict) -> Caller:
-    return Caller(account_id=account["id"], role=account["role"], key_id="test")
 
 
 def test_deadline_expires_the_bounty_refunds_unspent_slots_and_keeps_pending_work(
@@ -100,24 +94,13 @@ def test_a_silent_client_cannot_withhold_pay(api, workers, clock, client_acct, p
     assert len(workers.transfers_for(bounty["id"])) == 1
 
 
-def _race(*functions):
-    def attempt(fn):
-        try:
-            return ("won", fn())
-        except errors.DomainError as error:
-            return ("lost", error.code)
-
-    with ThreadPoolExecutor(max_workers=len(functions)) as pool:
-        return list(pool.map(attempt, functions))
-
-
 def test_approve_racing_auto_approval_pays_once(api, workers, clock, client_acct, freelancer):
     bounty = api.bounty(client_acct["api_key"], review_window_seconds=60)
     sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201,
                  key=freelancer["api_key"])
     clock.advance(61)
-    owner = _caller(client_acct)
-    outcomes = _race(lambda: work.approve_submission(deps(), owner, sub["id"], rating=5, feedback=None),
+    owner = caller(client_acct)
+    outcomes = race(lambda: work.approve_submission(deps(), owner, sub["id"], rating=5, feedback=None),
                      lambda: timers.fire(deps(), "auto_approve", sub["id"]),
                      lambda: timers.fire(deps(), "auto_approve", sub["id"]))
     approvals = [o for o in outcomes if o[0] == "won" and o[1] not in ("unchanged", "not_due")]
@@ -134,10 +117,10 @@ def test_submit_racing_the_deadline_has_one_winner(api, workers, clock, client_a
     freelancers = [api.account("freelancer") for _ in range(3)]
     bounty = api.bounty(key, slots=3, deadline=_at(clock, 60))
     clock.advance(59.999)
-    submits = [lambda f=f: work.submit_work(deps(), _caller(f), bounty["id"], content="x", links=[])
+    submits = [lambda f=f: work.submit_work(deps(), caller(f), bounty["id"], content="x", links=[])
                for f in freelancers]
     expiry = [lambda: (clock.advance(0.001), timers.expire_bounty(deps(), bounty["id"]))[1]]
-    outcomes = _race(*submits, *expiry)
+    outcomes = race(*submits, *expiry)
     workers.drain()
     stored = deps().repo.get_bounty(bounty["id"])
     accepted = [o for o in outcomes[:3] if o[0] == "won"]
@@ -153,7 +136,7 @@ def test_claim_racing_its_lapse(api, workers, clock, client_acct, freelancer):
     bounty = api.bounty(client_acct["api_key"], slots=1, claim_seconds=60)
     claim = api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=freelancer["api_key"])
     clock.advance(60)
-    outcomes = _race(lambda: work.submit_work(deps(), _caller(freelancer), bounty["id"], content="x", links=[]),
+    outcomes = race(lambda: work.submit_work(deps(), caller(freelancer), bounty["id"], content="x", links=[]),
                      lambda: work.lapse_claim(deps(), claim["id"]))
     stored = deps().repo.get_bounty(bounty["id"])
     submitted = outcomes[0][0] == "won"
@@ -166,10 +149,10 @@ def test_cancel_racing_expiry_refunds_once(api, workers, clock, client_acct):
     key = client_acct["api_key"]
     bounty = api.bounty(key, slots=2, deadline=_at(clock, 60))
     clock.advance(61)
-    owner = _caller(client_acct)
+    owner = caller(client_acct)
     from chalicelib.services import bounties
 
-    outcomes = _race(lambda: bounties.cancel_bounty(deps(), owner, bounty["id"]),
+    outcomes = race(lambda: bounties.cancel_bounty(deps(), owner, bounty["id"]),
                      lambda: timers.expire_bounty(deps(), bounty["id"]))
     workers.drain()
     stored = deps().repo.get_bounty(bounty["id"])
