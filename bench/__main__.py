@@ -9,6 +9,7 @@ Every figure is a count or a ratio against a floor measured in the same run (see
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -33,6 +34,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip", default="", help=f"comma-separated, of: {', '.join(BENCHMARKS)}")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench-scale.png")
+    parser.add_argument("--json", type=Path, help="also write the main counts and ratios here (for tests)")
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
         [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
@@ -70,8 +72,35 @@ def main(argv: list[str] | None = None) -> int:
     text = report(results, seconds, args)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
+    if args.json:
+        args.json.write_text(json.dumps(figures(results), indent=2))
     print(f"bench: wrote {args.output}" + (f" and {args.plot}" if "scale" in results else ""), file=sys.stderr)
     return 0
+
+
+def figures(results: dict) -> dict:
+    """The run's counts and ratios as plain data."""
+    out: dict = {}
+    if "round_trips" in results:
+        out["round_trips"] = [{"name": r.name, "kind": r.kind, "dynamodb": r.dynamodb, "sqs": r.sqs,
+                               "scans": r.tally.scans, "items_read": r.tally.items_read / r.per,
+                               "operations": dict(r.tally.operations())} for r in results["round_trips"].rows]
+    if "scale" in results:
+        s = results["scale"]
+        out["scale"] = {path: {str(size): {attr: s.median(path, size, attr) for attr in
+                                           ("dynamodb", "items_read", "read_units", "write_units", "seconds")}
+                               for size in s.sizes} for path in scale.PATHS}
+    if "overhead" in results:
+        o = results["overhead"]
+        out["overhead"] = {"ratio": o.ratio, "dynamodb_per_task": o.ours_tally.dynamodb / o.tasks}
+    if "cost" in results:
+        k = results["cost"]
+        out["cost"] = {"total": k.total, **k.dollars()}
+    if "cold_start" in results:
+        c = results["cold_start"]
+        out["cold_start"] = {"import_ratio": c.import_ratio, "first_ratio": c.first_ratio,
+                             "memory_mb": max(c.app_memory), "lazy_imported": c.lazy_after_import}
+    return out
 
 
 def _versions() -> str:
