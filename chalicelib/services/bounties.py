@@ -28,12 +28,15 @@ def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, r
     )
     # Stored before Stripe is asked, so a webhook about this bounty always finds it.
     deps.repo.commit(created=[bounty])
-    return fund_bounty(deps, caller, bounty.id, payment_method=payment_method)
+    bounty.version = 1  # as stored: no need to read it back
+    return fund_bounty(deps, caller, bounty.id, payment_method=payment_method, known=bounty)
 
 
-def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: str | None) -> Bounty:
-    """Creates (or finds again) the bounty's PaymentIntent and, with a payment method, pays it now."""
-    bounty = get_own_bounty(deps, caller, bounty_id)
+def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: str | None,
+                known: Bounty | None = None) -> Bounty:
+    """Creates (or finds again) the bounty's PaymentIntent and, with a payment method, pays it now.
+    `known` is the bounty as the caller just wrote it, saving a read."""
+    bounty = known or get_own_bounty(deps, caller, bounty_id)
     if bounty.status not in (rules.AWAITING_FUNDING, rules.FUNDING_FAILED):
         raise errors.StateConflict(f"The bounty is {bounty.status}; it needs no funding.", code="already_funded")
     # Each payment method tried gets its own key: a retry with a new card must reach Stripe.
@@ -49,8 +52,12 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
             f"Stripe could not be reached, so bounty {bounty.id} is not funded yet; retry with "
             f"POST /v1/bounties/{bounty.id}/fund.", code="payments_unavailable") from error
 
+    in_hand = [bounty]
+
     def record() -> Bounty:
-        current = deps.repo.get_bounty(bounty.id)
+        # The first attempt decides on the bounty read above: if a webhook changed it meanwhile, the versioned
+        # write fails and the next attempt reads it again.
+        current = in_hand.pop() if in_hand else deps.repo.get_bounty(bounty.id)
         now = deps.clock.now()
         if current.payment_intent_id == intent.payment_intent_id and current.status == OPEN:
             return current  # the webhook got here first

@@ -45,7 +45,8 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         if last_try:
             observability.count("PayoutsFailed")
         raise RetryLater(str(error)) from error
-    return retrying(lambda: _settle(deps, payout.id, transfer_id))
+    in_hand = [(payout, bounty, freelancer)]
+    return retrying(lambda: _settle(deps, payout.id, transfer_id, in_hand.pop() if in_hand else None))
 
 
 def _transfer_key(payout: Payout) -> str:
@@ -56,12 +57,17 @@ def _transfer_key(payout: Payout) -> str:
     return f"transfer:{payout.id}:r{payout.attempts // config.max_receive_count()}"
 
 
-def _settle(deps: Deps, payout_id: str, transfer_id: str) -> str:
-    payout = deps.repo.get_payout(payout_id)
-    if payout.status == PAID:
-        return PAID
-    bounty = deps.repo.get_bounty(payout.bounty_id)
-    freelancer = deps.repo.get_account(payout.freelancer_id)
+def _settle(deps: Deps, payout_id: str, transfer_id: str, known: tuple | None = None) -> str:
+    """Records the transfer. The first attempt uses the records read before it (`known`): the versioned write
+    fails if any of them changed meanwhile, and the retry reads them afresh."""
+    if known is not None:
+        payout, bounty, freelancer = known
+    else:
+        payout = deps.repo.get_payout(payout_id)
+        if payout.status == PAID:
+            return PAID
+        bounty = deps.repo.get_bounty(payout.bounty_id)
+        freelancer = deps.repo.get_account(payout.freelancer_id)
     bounty, payout, freelancer, entries = money.settle_payout(bounty, payout, freelancer, transfer_id=transfer_id,
                                                               now=deps.clock.now())
     deps.repo.commit(changed=[bounty, payout, freelancer], created=entries)
