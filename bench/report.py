@@ -83,14 +83,19 @@ def misses(results: dict) -> list[str]:
             "Reaching 2 needs a redesign: one BatchGetItem for the key and the records (the services would have to "
             "name their reads before authentication), or a single-table layout where a bounty and its participants "
             "are one item collection read by one Query.",
-            "- Posting a bounty writes it before Stripe is asked (so a webhook always finds it), then re-reads it "
-            "to attach the payment: create + read + read + transaction. Listing open bounties queries each of the "
-            "4 shards of the sparse open index (sharded so one hot partition does not carry every listing); "
-            "`OPEN_INDEX_SHARDS=1` would make it 1 call at the price of that hot partition.",
-            "- The payouts worker reads the payout, the freelancer and the bounty before the transfer, and reads "
-            "them again after it before the settling transaction; the sweep queries each of the 4 timer shards. "
-            "The first-attempt re-reads could reuse the records already read (the versioned write still catches a "
-            "race), bringing the payout to 4 calls.",
+            "- Posting a bounty: the key, the bounty stored before Stripe is asked (so a webhook always finds it), "
+            "then the funding transaction: 3. Listing open bounties queries each of the 4 shards of the sparse "
+            "open index (sharded so one hot partition does not carry every listing); `OPEN_INDEX_SHARDS=1` would "
+            "make it 1 call at the price of that hot partition.",
+            "- Workers: the payouts worker reads the payout, the freelancer and the bounty, makes the transfer and "
+            "settles in one transaction (4); auto-approval is an approval (5, as above, less the key); a refund "
+            "reads and marks the bounty before asking Stripe and reads it again to record the refund (6). The "
+            "sweep is a schedule, not a message: one Query per timer shard (4), then a send and a delete per due "
+            "timer.",
+            "- Fixed in this issue: posting a bounty re-read it twice after storing it (5 calls, now 3; funding "
+            "an existing bounty 4, now 3) and the payouts worker re-read all three records after the transfer "
+            "(7, now 4). The first attempt now decides on the records in hand; the versioned write still fails "
+            "if any changed meanwhile, and the retry reads them afresh.",
             "",
             "The sweep and the timers are the exception that makes the rest cheap: they read what is due by key "
             "range, never by Scan (0 Scans anywhere).",
