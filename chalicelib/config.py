@@ -66,6 +66,7 @@ def stripe_api_base() -> str | None:
 
 
 def stripe_webhook_secret() -> str:
+    """Every webhook endpoint's signing secret, comma-separated (the platform's and the connected accounts')."""
     return secret("STRIPE_WEBHOOK_SECRET", "whsec_local")
 
 

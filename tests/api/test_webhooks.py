@@ -4,6 +4,7 @@ import json
 import os
 import time
 
+import pytest
 import stripe
 
 
@@ -90,3 +91,20 @@ def test_a_payment_after_cancelling_an_unfunded_bounty_is_refunded_in_full(api, 
     assert totals == {"funded": 1100, "paid_out": 0, "fees": 0, "refunded": 1100, "held": 0}
     assert workers.refunded_on_stripe(bounty) == 1100
     assert api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)["status"] == "cancelled"
+
+
+def test_each_endpoints_signing_secret_is_accepted(api, client_acct):
+    """Stripe sends account events of connected accounts from a second endpoint with its own secret."""
+    from chalicelib.adapters.stripe_payments import StripePayments
+    from chalicelib.ports import InvalidWebhook
+
+    payments = StripePayments(api_key="sk_test_x", api_base="http://127.0.0.1:9",
+                              webhook_secret="whsec_platform, whsec_connect")
+    event = {"id": "evt_1", "object": "event", "type": "account.updated", "data": {"object": {"id": "acct_1"}},
+             "created": int(time.time()), "api_version": "2024-06-20"}
+    for secret in ("whsec_platform", "whsec_connect"):
+        body, headers = _signed(event, secret=secret)
+        assert payments.parse_webhook(body.encode(), headers["Stripe-Signature"]).type == "account.updated"
+    body, headers = _signed(event, secret="whsec_someone_else")
+    with pytest.raises(InvalidWebhook):
+        payments.parse_webhook(body.encode(), headers["Stripe-Signature"])
