@@ -195,6 +195,8 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
                 return Response(body="The web form is not configured yet.", status_code=503,
                                 headers={"Content-Type": "text/plain; charset=utf-8"})
             except errors.DomainError as error:
+                if ctx is None:
+                    raise
                 return _finish(ctx, render(ctx, "message.html", status=error.status, title=_title(error),
                                            error=error.message))
             except Exception:
