@@ -38,7 +38,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
         [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
-    args.repeats = args.repeats or (2 if args.quick else 3)
+    args.repeats = args.repeats or 2
     args.cold_runs = args.cold_runs or (7 if args.quick else 15)
     args.tasks = args.tasks or (5 if args.quick else 20)
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     results: dict = {}
     seconds: dict[str, float] = {}
+    failures: dict[str, str] = {}
     with Stack() as stack:
         for name, runner in (
             ("round_trips", lambda: round_trips.run(stack)),
@@ -64,18 +65,26 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"bench: {name} …", file=sys.stderr, flush=True)
             started = time.perf_counter()
-            results[name] = runner()
+            try:
+                results[name] = runner()
+            except Exception as error:  # the others still get reported; the failure is in the doc
+                import traceback
+
+                traceback.print_exc()
+                failures[name] = f"{type(error).__name__}: {error}"
             seconds[name] = time.perf_counter() - started
     if "scale" in results:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         scale.plot(results["scale"], args.plot)
-    text = report(results, seconds, args)
+    text = report(results, seconds, args, failures)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     if args.json:
         args.json.write_text(json.dumps(figures(results), indent=2))
+    for name, error in failures.items():
+        print(f"bench: {name} FAILED: {error}", file=sys.stderr)
     print(f"bench: wrote {args.output}" + (f" and {args.plot}" if "scale" in results else ""), file=sys.stderr)
-    return 0
+    return 1 if failures else 0
 
 
 def figures(results: dict) -> dict:
@@ -110,7 +119,7 @@ def _versions() -> str:
     return ", ".join(f"{n} {version(n)}" for n in names)
 
 
-def report(results: dict, seconds: dict[str, float], args) -> str:
+def report(results: dict, seconds: dict[str, float], args, failures: dict[str, str]) -> str:
     from . import report as text
 
     command = ".venv/bin/python -m bench" + (" --quick" if args.quick else "")
@@ -118,7 +127,7 @@ def report(results: dict, seconds: dict[str, float], args) -> str:
                          when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                          machine=f"Python {platform.python_version()}, {platform.machine()}, "
                                  f"{_cpu_count()} CPUs (shared), {_versions()}",
-                         plot=args.plot if "scale" in results else None, output=args.output)
+                         plot=args.plot if "scale" in results else None, output=args.output, failures=failures)
 
 
 def _cpu_count() -> int:

@@ -134,7 +134,7 @@ def misses(results: dict) -> list[str]:
 
 
 def document(results: dict, seconds: dict[str, float], *, command: str, sizes: list[int], when: str, machine: str,
-             plot: Path | None, output: Path) -> str:
+             plot: Path | None, output: Path, failures: dict[str, str] | None = None) -> str:
     took = ", ".join(f"{name.replace('_', ' ')} {value:.0f} s" for name, value in seconds.items())
     parts = [
         "# Benchmarks: cold start, round trips, scale, overhead and cost per task",
@@ -149,13 +149,23 @@ def document(results: dict, seconds: dict[str, float], *, command: str, sizes: l
         "",
         *summary(results),
         "",
+        *(f"**{name.replace('_', ' ')} did not complete in this run**: {error}\n" for name, error in
+          (failures or {}).items()),
         "## Where targets are missed, by how much and why",
         "",
         *misses(results),
     ]
     if "cold_start" in results:
+        c = results["cold_start"]
         parts += ["## 1. Cold start", "", cold_start.__doc__.strip().split("\n\n", 1)[1].strip(), "",
-                  cold_start.markdown(results["cold_start"]), ""]
+                  cold_start.markdown(c), "",
+                  f"Reading the two ratios together: `import app` ({c.import_ratio:.2f}× the floor) does not import "
+                  "boto3 or PynamoDB at all; the adapters are built on first use, so they are paid in the first "
+                  f"request instead. Cold start to the first response is the figure a caller feels: "
+                  f"{c.first_ratio:.2f}× the floor's import plus one GetItem. The difference is what the app adds "
+                  "on top of any PynamoDB function: pydantic building the request and response models, Chalice, "
+                  "Powertools' logger, and our own modules (see the import breakdown). Stripe and Jinja2 stay out "
+                  "of it: they load only in the requests that pay or render HTML.", ""]
     if "round_trips" in results:
         parts += ["## 2. Round trips per request and per message", "",
                   "Counted with botocore's `before-parameter-build` and `after-call` hooks on the app's own clients "

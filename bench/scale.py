@@ -119,21 +119,27 @@ class Filler:
         self._write(items)
 
 
+def _ok(name: str, response):
+    if response.status not in (200, 201):
+        raise RuntimeError(f"{name} answered {response.status}: {response.body}")
+    return response
+
+
 def _hot_paths(stack: Stack, filler: Filler, result: Result, size: int, repeats: int) -> None:
     client = stack.account("client")
     ckey = client["api_key"]
     freelancers = [stack.account("freelancer") for _ in range(repeats)]
     for i in range(repeats):
         fkey = freelancers[i]["api_key"]
-        created = stack.call("POST", "/v1/bounties", stack.bounty_body(), key=ckey)
-        assert created.status == 201, created.body
+        created = _ok("create", stack.call("POST", "/v1/bounties", stack.bounty_body(), key=ckey))
         bid = created.body["id"]
-        listed = stack.call("GET", "/v1/bounties")
-        claimed = stack.call("POST", f"/v1/bounties/{bid}/claims", key=fkey)
-        submitted = stack.call("POST", f"/v1/bounties/{bid}/submissions", {"content": "Done."}, key=fkey)
-        approved = stack.call("POST", f"/v1/submissions/{submitted.body['id']}/approve", {"rating": 5}, key=ckey)
+        listed = _ok("list open", stack.call("GET", "/v1/bounties"))
+        claimed = _ok("claim", stack.call("POST", f"/v1/bounties/{bid}/claims", key=fkey))
+        submitted = _ok("submit", stack.call("POST", f"/v1/bounties/{bid}/submissions", {"content": "Done."},
+                                             key=fkey))
+        approved = _ok("approve", stack.call("POST", f"/v1/submissions/{submitted.body['id']}/approve",
+                                             {"rating": 5}, key=ckey))
         for name, response in zip(PATHS[:5], (created, listed, claimed, submitted, approved), strict=True):
-            assert response.status in (200, 201), (name, response.status, response.body)
             result.samples.setdefault((name, size), []).append(_sample(response.tally, response.seconds))
         filler.due_timers(DUE_PER_SWEEP)
         tally, seconds = stack.schedule()

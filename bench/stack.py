@@ -39,6 +39,7 @@ class Stack:
         from devtools.servers import start_localstripe, start_moto
 
         os.environ.update(ENVIRONMENT)
+        os.environ["PYNAMODB_CONFIG"] = str(_pynamodb_settings())
         self.moto = start_moto()
         self.stripe = start_localstripe()
         os.environ["AWS_ENDPOINT_URL"] = self.moto.url
@@ -157,6 +158,18 @@ class Stack:
 
     def drain(self) -> None:
         self.runner.drain()
+
+
+def _pynamodb_settings():
+    """PynamoDB's settings file for the bench: moto copies every table a transaction touches (for its rollback),
+    which at 100,000 items takes longer than PynamoDB's default 30 s read timeout, and a timed-out transaction
+    retried by botocore would then fail its own version check. Read once, when pynamodb.settings is imported."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "build" / "bench-pynamodb-settings.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("read_timeout_seconds = 900\nmax_retry_attempts = 0\n")
+    return path
 
 
 class ControlledClock:
