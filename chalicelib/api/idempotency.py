@@ -11,7 +11,9 @@ from datetime import timedelta
 
 from chalice import Response
 
+from .. import config
 from ..core import errors
+from ..core.sealing import seal, unseal
 from ..repository import IdempotencyRecord
 from ..services.deps import Caller, Deps
 
@@ -25,6 +27,10 @@ def _fingerprint(request) -> str:
     digest.update(json.dumps(request.uri_params or {}, sort_keys=True).encode())
     digest.update(_canonical_body(request.raw_body or b""))
     return digest.hexdigest()
+
+
+def _sealing_secret() -> bytes:
+    return hashlib.sha256(b"idempotent-responses\x00" + config.api_key_pepper().encode()).digest()
 
 
 def _canonical_body(raw: bytes) -> bytes:
@@ -57,9 +63,10 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
         _forget(deps, record_key)  # a failure on our side must not be replayed forever
         return response
     stored = deps.repo.get_idempotency(record_key)
+    body = response.body if isinstance(response.body, str) else json.dumps(response.body)
+    # Sealed: the first response can hold a secret (a new account's API key) that must not sit in the table.
     deps.repo.commit(changed=[replace(stored, state="done", status_code=response.status_code,
-                                      body=response.body if isinstance(response.body, str) else json.dumps(
-                                          response.body))])
+                                      body=seal(_sealing_secret(), record_key, body))])
     return response
 
 
@@ -76,7 +83,7 @@ def _replay(deps: Deps, record_key: str, fingerprint: str, now) -> Response:
     if earlier.state != "done":
         raise errors.StateConflict("A request with this Idempotency-Key is still being processed; "
                                    "retry in a moment.", code="idempotency_key_in_use")
-    return Response(body=earlier.body, status_code=earlier.status_code,
+    return Response(body=unseal(_sealing_secret(), record_key, earlier.body), status_code=earlier.status_code,
                     headers={"Content-Type": "application/json", "Idempotent-Replayed": "true"})
 
 

@@ -1,3 +1,6 @@
+import uuid
+
+
 def test_same_key_same_body_replays_first_response(api, client_acct):
     key = client_acct["api_key"]
     body = {"title": "Idempotent", "description": "d", "reward": {"amount": 700, "currency": "usd"},
@@ -49,3 +52,14 @@ def test_anonymous_account_creation_accepts_a_key(api):
     first = api.post("/v1/accounts", body, headers={"Idempotency-Key": "signup-7f3a9c"})
     again = api.post("/v1/accounts", body, headers={"Idempotency-Key": "signup-7f3a9c"})
     assert first[0] == 201 and again == first
+
+
+def test_a_stored_first_response_holds_no_api_key_in_the_clear(api):
+    from chalicelib.adapters import dynamo_models as m
+
+    key = f"signup-{uuid.uuid4()}"
+    body = {"role": "client", "name": "Sealed", "email": "sealed@example.com"}
+    first = api.ok("POST", "/v1/accounts", body, status=201, headers={"Idempotency-Key": key})
+    stored = [item.body for item in m.IdempotencyModel.scan() if item.key.endswith(key)]
+    assert stored and all(first["api_key"] not in (text or "") for text in stored)
+    assert api.ok("POST", "/v1/accounts", body, status=201, headers={"Idempotency-Key": key}) == first
