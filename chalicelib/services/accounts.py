@@ -69,9 +69,11 @@ def authenticate(deps: Deps, authorization: str | None) -> Caller:
     scheme, _, raw_key = (authorization or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not raw_key.strip():
         raise errors.Unauthenticated("Send your API key as 'Authorization: Bearer <api_key>'.")
-    # The lookup is by keyed hash, so no secret is ever compared byte by byte in our code.
-    api_key = deps.repo.get_api_key(hash_api_key(raw_key.strip()))
-    if api_key is None or api_key.revoked:
+    # Looked up by keyed hash, so the stored value reveals nothing; the final check is constant-time as well, so
+    # no storage quirk (a prefix or case-insensitive match) could let a near-miss through.
+    presented = hash_api_key(raw_key.strip())
+    api_key = deps.repo.get_api_key(presented)
+    if api_key is None or api_key.revoked or not hmac.compare_digest(api_key.key_hash, presented):
         raise errors.Unauthenticated("This API key is not valid; check it or create a new account.")
     return Caller(account_id=api_key.account_id, role=api_key.role, key_id=api_key.key_id)
 
