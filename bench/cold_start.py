@@ -8,7 +8,8 @@ Each child starts with `python -S` (no site-packages) and that path only, so it 
   app:   import app                                                   (what each of our functions does)
 
 Then each child serves one request (GET of an unknown bounty: one GetItem on moto; the floor makes the same GetItem
-with its client) and reports its peak memory (ru_maxrss). Runs alternate floor/app to cancel drift; medians.
+with its client) and reports its peak memory: VmHWM from /proc/self/status, since on Linux ru_maxrss survives
+fork+exec and would show the benchmark's own peak. Runs alternate floor/app to cancel drift; medians.
 """
 
 from __future__ import annotations

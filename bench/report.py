@@ -106,12 +106,13 @@ def misses(results: dict) -> list[str]:
         calls = o.ours_tally.dynamodb / o.tasks
         out += [
             f"**Overhead (4).** Our lifecycle runs at {o.ratio:.2f}× the raw script's throughput, "
-            f"{overhead.TARGET / o.ratio:.1f}× short of the target. It is not our Python: a profile puts over 95% "
-            f"of a request's time inside botocore waiting for moto, which answers each call in 15–25 ms on this "
-            f"shared machine (and deep-copies every table a TransactWriteItems touches, for its rollback). So the "
+            f"{overhead.TARGET / o.ratio:.1f}× short of the target. It is not our Python: {o.dynamodb_share:.0%} "
+            f"of our lifecycles' time is spent waiting on DynamoDB calls ({o.mean_call_ms:.1f} ms each on average "
+            "on moto here, which also deep-copies every table a TransactWriteItems touches, for its rollback), and "
+            "the rest goes to Stripe calls, Chalice and our code. So the "
             f"ratio is roughly the ratio of round trips: {calls:.0f} DynamoDB calls and {o.ours_stripe_calls} "
             f"Stripe calls against {o.raw_dynamodb_calls} and {o.raw_stripe_calls}. The extra calls are the ones "
-            "above (authentication on each of 4 requests, the reads the rules decide on, re-reads) plus what makes "
+            "above (authentication on each of 4 requests, the reads the rules decide on) plus what makes "
             "money safe: transactions that keep the ledger, timers and participant records consistent with the "
             "bounty, a look-up of existing transfers before creating one (Stripe forgets idempotency keys after "
             "24 h), and creating then confirming the PaymentIntent in two calls so a decline still leaves an "
@@ -210,7 +211,8 @@ def document(results: dict, seconds: dict[str, float], *, command: str, sizes: l
                   cost.__doc__.strip().split("\n\n", 1)[1].strip(), "",
                   cost.markdown(results["cost"], cold_start_seconds=cold_seconds), ""]
     parts += ["## Reproducing", "",
-              "`make bench` (about 15 minutes and ~1 GB of memory for moto at 100,000 bounties) or "
+              f"`make bench` (this run: {sum(seconds.values()) / 60:.0f} minutes; moto holds ~1.5 GB at 100,000 "
+              "bounties) or "
               "`.venv/bin/python -m bench --quick` (1,000 and 10,000). `--sizes`, `--repeats`, `--cold-runs`, "
               "`--tasks` and `--skip` tune a run; `tests/bench/test_bench_smoke.py` runs a small one in `make test` "
               "and checks that the report is produced and the counting works, never a speed.", ""]
