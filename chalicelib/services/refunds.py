@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import config
 from ..core import money
 from .deps import Deps, retrying
@@ -11,15 +13,33 @@ def refund_unspent(deps: Deps, bounty_id: str) -> int:
     """Refunds every slot owed back, in as many rounds as it takes; returns the amount refunded now.
     The refund in flight is written down before Stripe is asked, so a crash repeats it, never doubles it."""
     refunded = 0
+    # The bounty as we last wrote it (at its stored version), so the next step need not read it back; if anyone
+    # changed it meanwhile, the versioned write fails and the retry reads it afresh.
+    written = _InHand()
     while True:
-        order = retrying(lambda: _start(deps, bounty_id))
+        order = retrying(lambda: _start(deps, bounty_id, written))
         if order is None:
             return refunded
-        bounty = deps.repo.get_bounty(bounty_id)
-        refund_id = deps.payments.refund(payment_intent_id=bounty.payment_intent_id, amount=order.amount,
+        refund_id = deps.payments.refund(payment_intent_id=written.peek().payment_intent_id, amount=order.amount,
                                          refund_key=order.key, idempotency_key=f"refund:{order.key}")
-        retrying(lambda order=order, refund_id=refund_id: _finish(deps, bounty_id, order, refund_id))
+        retrying(lambda order=order, refund_id=refund_id: _finish(deps, bounty_id, order, refund_id, written))
         refunded += order.amount
+
+
+class _InHand:
+    def __init__(self):
+        self._bounty = None
+
+    def keep(self, bounty, *, stored: bool) -> None:
+        """`stored`: the bounty was just written, so the table holds it at the next version."""
+        self._bounty = replace(bounty, version=bounty.version + 1) if stored else bounty
+
+    def peek(self):
+        return self._bounty
+
+    def take(self, deps: Deps, bounty_id: str):
+        bounty, self._bounty = self._bounty, None
+        return bounty if bounty is not None else deps.repo.get_bounty(bounty_id)
 
 
 def resend_if_owed(deps: Deps, bounty_id: str) -> str:
@@ -31,8 +51,8 @@ def resend_if_owed(deps: Deps, bounty_id: str) -> str:
     return "resent"
 
 
-def _start(deps: Deps, bounty_id: str):
-    bounty = deps.repo.get_bounty(bounty_id)
+def _start(deps: Deps, bounty_id: str, written: _InHand):
+    bounty = written.take(deps, bounty_id)
     if bounty is None or bounty.payment_intent_id is None:
         return None
     started = money.start_refund(bounty, now=deps.clock.now())
@@ -41,12 +61,16 @@ def _start(deps: Deps, bounty_id: str):
     updated, order = started
     if updated is not bounty:
         deps.repo.commit(changed=[updated])
+        written.keep(updated, stored=True)
+    else:
+        written.keep(bounty, stored=False)  # a refund already in flight: repeat it
     return order
 
 
-def _finish(deps: Deps, bounty_id: str, order: money.RefundOrder, refund_id: str) -> None:
-    bounty = deps.repo.get_bounty(bounty_id)
+def _finish(deps: Deps, bounty_id: str, order: money.RefundOrder, refund_id: str, written: _InHand) -> None:
+    bounty = written.take(deps, bounty_id)
     if bounty.refund_key != order.key:
         return  # another delivery of this message recorded it already
     bounty, entry = money.finish_refund(bounty, order, refund_id=refund_id, now=deps.clock.now())
     deps.repo.commit(changed=[bounty], created=[entry])
+    written.keep(bounty, stored=True)
