@@ -89,7 +89,8 @@ def misses(results: dict) -> list[str]:
             "make it 1 call at the price of that hot partition.",
             "- Workers: the payouts worker reads the payout, the freelancer and the bounty, makes the transfer and "
             "settles in one transaction (4); auto-approval is an approval (5, as above, less the key); a refund "
-            "reads and marks the bounty before asking Stripe and reads it again to record the refund (6). The "
+            "reads the bounty, marks the refund in flight before asking Stripe, and records it on the version it "
+            "wrote (3; it read the bounty again before, 6). The "
             "sweep is a schedule, not a message: one Query per timer shard (4), then a send and a delete per due "
             "timer.",
             "- Fixed in this issue: posting a bounty re-read it twice after storing it (5 calls, now 3; funding "
