@@ -29,6 +29,15 @@ def _fingerprint(request) -> str:
     return digest.hexdigest()
 
 
+def scope(caller: Caller | None, request) -> str:
+    """Whose keys these are: an account's own; for anonymous calls (signing up), the caller's address too, so
+    that nobody elsewhere who learns a sign-up's key and body can replay its response, API key and all."""
+    if caller is not None:
+        return caller.account_id
+    source = ((request.context or {}).get("identity") or {}).get("sourceIp") or "unknown"
+    return f"anonymous@{source}"
+
+
 def _sealing_secret() -> bytes:
     return hashlib.sha256(b"idempotent-responses\x00" + config.api_key_pepper().encode()).digest()
 
@@ -45,7 +54,7 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
     key = request.headers["idempotency-key"].strip()
     if not 1 <= len(key) <= MAX_KEY:
         raise errors.Invalid(f"Idempotency-Key must be 1 to {MAX_KEY} characters.", code="invalid_idempotency_key")
-    record_key = f"{caller.account_id if caller else 'anonymous'}#{key}"
+    record_key = f"{scope(caller, request)}#{key}"
     fingerprint = _fingerprint(request)
     now = deps.clock.now()
     record = IdempotencyRecord(key=record_key, fingerprint=fingerprint, state="in_progress", created_at=now,

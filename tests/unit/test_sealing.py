@@ -20,10 +20,29 @@ def test_another_secret_or_context_cannot_open_it(secret, context):
 
 
 def test_any_altered_byte_is_detected():
+    import base64
+
     sealed = seal(SECRET, "c", "a longer text spanning more than one key-stream block of thirty-two bytes")
-    for position in (len("sealed:v1:") + 2, len(sealed) - 3):
-        altered = sealed[:position] + ("A" if sealed[position] != "A" else "B") + sealed[position + 1:]
+    raw = bytearray(base64.urlsafe_b64decode(sealed[len("sealed:v1:"):]))
+    for position in (0, 20, len(raw) - 1):  # the nonce, the tag, the cipher text
+        altered = bytearray(raw)
+        altered[position] ^= 0x01
         with pytest.raises(Unsealable):
-            unseal(SECRET, "c", altered)
+            unseal(SECRET, "c", "sealed:v1:" + base64.urlsafe_b64encode(bytes(altered)).decode())
     with pytest.raises(Unsealable):
         unseal(SECRET, "c", "plain text")
+
+
+def test_anonymous_idempotency_keys_are_scoped_by_address():
+    from types import SimpleNamespace
+
+    from chalicelib.api.idempotency import scope
+    from chalicelib.services.deps import Caller
+
+    def request(ip):
+        return SimpleNamespace(context={"identity": {"sourceIp": ip}})
+
+    assert scope(None, request("203.0.113.7")) != scope(None, request("198.51.100.9"))
+    assert scope(None, request("203.0.113.7")) == scope(None, request("203.0.113.7"))
+    owner = Caller(account_id="acct_1", role="client", key_id="k")
+    assert scope(owner, request("203.0.113.7")) == scope(owner, request("198.51.100.9")) == "acct_1"
