@@ -193,8 +193,6 @@ A smaller version of this run (`tests/api/test_fault_run.py`) is part of `make t
 
 
 def main() -> None:
-    import os
-
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--approvals", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
@@ -202,23 +200,10 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "FAULTS.md")
     args = parser.parse_args()
 
-    from devtools.servers import start_localstripe, start_moto
+    from bench.stack import Stack  # the stand-ins and the bench stage, as every benchmark runs on
 
-    os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
-                       "AWS_SECRET_ACCESS_KEY": "bench", "STAGE": "bench", "RETRY_BACKOFF_SECONDS": "0",
-                       "LOG_LEVEL": "ERROR",
-                       "STRIPE_SECRET_KEY": "sk_test_bench", "STRIPE_WEBHOOK_SECRET": "whsec_bench"})
-    moto, stripe_server = start_moto(), start_localstripe()
-    try:
-        os.environ["AWS_ENDPOINT_URL"] = moto.url
-        os.environ["STRIPE_API_BASE"] = stripe_server.url
-        from devtools.provision import provision
-
-        provision()
-        outcome = run(args.approvals, seed=args.seed, fault_rate=args.fault_rate, stripe_url=stripe_server.url)
-    finally:
-        moto.stop()
-        stripe_server.stop()
+    with Stack() as stack:
+        outcome = run(args.approvals, seed=args.seed, fault_rate=args.fault_rate, stripe_url=stack.stripe.url)
     text = report(outcome, seed=args.seed, fault_rate=args.fault_rate)
     args.output.write_text(text)
     print(text)
