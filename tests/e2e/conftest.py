@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -45,10 +46,22 @@ class Http:
         assert code == status, (method, path, code, data)
         return data
 
-    def account(self, role: str) -> dict:
-        name = f"{role}-{uuid.uuid4().hex[:8]}"
-        return self.ok("POST", "/v1/accounts", {"role": role, "name": name, "email": f"{name}@example.com"},
-                       status=201)
+    def account(self, role: str, name: str | None = None) -> dict:
+        name = name or f"{role}-{uuid.uuid4().hex[:8]}"
+        return self.ok("POST", "/v1/accounts", {"role": role, "name": name,
+                                                "email": f"{uuid.uuid4().hex[:10]}@example.com"}, status=201)
+
+    def bounty(self, client_key: str, **fields) -> dict:
+        """A funded, open bounty (paid at once with a test card)."""
+        body = {
+            "title": "Label 20 images", "description": "Draw boxes around cats.",
+            "reward": {"amount": 500, "currency": "usd"},
+            "deadline": (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "payment_method": "pm_card_visa", **fields,
+        }
+        bounty = self.ok("POST", "/v1/bounties", body, status=201, key=client_key)
+        assert bounty["status"] == "open", bounty
+        return bounty
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@ Stripe on localstripe, driven by Debian's Chromium through Playwright."""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import pytest
 
 from devtools.servers import wait_for_http
 from tests.api import conftest as api_fixtures
+from tests.e2e.conftest import Http
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -31,75 +29,8 @@ WORKER_STAGE = "browser-tests"
 # The API tests' fixtures, shared: the app and the controllable clock.
 chalice_app = api_fixtures.chalice_app
 clock = api_fixtures.clock
+stack = api_fixtures.stack
 Workers = api_fixtures.Workers
-
-
-class Http:
-    """The JSON API over real HTTP, for what clients (and tests) do outside the web form."""
-
-    def __init__(self, base: str):
-        self.base = base
-
-    def call(self, method: str, path: str, body=None, key: str | None = None):
-        headers = {"Content-Type": "application/json"}
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=20) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
-
-    def ok(self, method: str, path: str, body=None, status: int = 200, key: str | None = None):
-        code, data = self.call(method, path, body, key)
-        assert code == status, (code, data)
-        return data
-
-    def account(self, role: str, name: str | None = None) -> dict:
-        name = name or f"{role}-{uuid.uuid4().hex[:6]}"
-        return self.ok("POST", "/v1/accounts", {"role": role, "name": name, "email": f"{uuid.uuid4().hex[:8]}@ex.com"},
-                       status=201)
-
-    def bounty(self, client_key: str, **fields) -> dict:
-        body = {
-            "title": "Label 20 images", "description": "Draw boxes around cats.",
-            "reward": {"amount": 500, "currency": "usd"},
-            "deadline": (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "payment_method": "pm_card_visa",
-        }
-        body.update(fields)
-        bounty = self.ok("POST", "/v1/bounties", body, status=201, key=client_key)
-        assert bounty["status"] == "open", bounty
-        return bounty
-
-
-# The test process's settings as tests/conftest.py made them, taken at collection, before any test ran: a test
-# package that starts a whole local stack in this process may leave its own settings behind.
-SETTINGS = ("STAGE", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "STRIPE_SECRET_KEY",
-            "STRIPE_WEBHOOK_SECRET", "TABLE_PREFIX", "QUEUE_PREFIX")
-COLLECTED_SETTINGS = {name: os.environ.get(name) for name in SETTINGS}
-
-
-def _restore(settings: dict[str, str | None]) -> None:
-    for name, value in settings.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
-@pytest.fixture(scope="session")
-def stack(moto_server, localstripe_server):
-    """Tables and queues on this run's moto, and the settings pointing at this run's stand-ins."""
-    from devtools.provision import provision
-
-    _restore(COLLECTED_SETTINGS)
-    os.environ["AWS_ENDPOINT_URL"] = moto_server.url
-    os.environ["STRIPE_API_BASE"] = localstripe_server.url
-    provision()
-    return moto_server, localstripe_server
 
 
 @pytest.fixture(scope="session")
