@@ -48,7 +48,7 @@ def supported_currencies() -> frozenset[str]:
 
 
 def open_index_shards() -> int:
-    return int(_env("OPEN_INDEX_SHARDS", "4"))
+    return int(_env("OPEN_INDEX_SHARDS", "1"))
 
 
 def api_key_pepper() -> str:

@@ -15,6 +15,25 @@ class Page:
     next_cursor: str | None = None
 
 
+@dataclass(frozen=True)
+class Ref:
+    """The key of one record, to read several in one round trip."""
+
+    kind: type
+    hash_key: str
+    range_key: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyGuard:
+    """Part of a write: it happens only if this API key (by hash) still belongs to this account and role and is not
+    revoked. A request can so authenticate in the same round trip as its first write."""
+
+    key_hash: str
+    account_id: str
+    role: str
+
+
 @dataclass
 class IdempotencyRecord:
     """The first response to a request carrying an Idempotency-Key, replayed for repeats."""
@@ -39,6 +58,9 @@ class Repository(Protocol):
     def get_participant(self, bounty_id: str, freelancer_id: str) -> Participant | None: ...
     def get_idempotency(self, key: str) -> IdempotencyRecord | None: ...
 
+    def get_many(self, refs: list[Ref]) -> list[Any]:
+        """The records (None where missing), in the order asked, in one round trip whatever their tables."""
+
     def list_api_keys(self, account_id: str) -> list[ApiKey]: ...
     def list_open_bounties(self, *, limit: int, cursor: str | None, tag: str | None = None,
                            min_reward: int | None = None) -> Page: ...
@@ -55,7 +77,13 @@ class Repository(Protocol):
 
     def due_timers(self, shard: str, *, until: str, limit: int) -> list[Any]: ...
 
-    def commit(self, changed: Any = (), created: Any = (), deleted: Any = ()) -> None:
-        """All or nothing; raises core.errors.ConcurrentUpdate when a record changed since it was read."""
+    def commit(self, changed: Any = (), created: Any = (), deleted: Any = (), increments: Any = (),
+               guard: KeyGuard | None = None) -> None:
+        """All or nothing; raises core.errors.ConcurrentUpdate when a record changed since it was read, and
+        core.errors.Unauthenticated when the guard's key does not hold. `increments` add to counters of records
+        that were not read (core.model.Increment)."""
 
     def delete(self, record: Any) -> None: ...
+
+    def set_if(self, kind: type, key: str, values: dict[str, Any], *, expected: dict[str, Any]) -> bool:
+        """Sets fields of a record without reading it, only if it exists and holds `expected`; False if not."""

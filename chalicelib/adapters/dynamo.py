@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from .. import config
@@ -22,6 +22,7 @@ from ..core.model import (
     ApiKey,
     Bounty,
     Claim,
+    Increment,
     LedgerEntry,
     Message,
     Participant,
@@ -29,7 +30,7 @@ from ..core.model import (
     Submission,
     Timer,
 )
-from ..repository import IdempotencyRecord, Page
+from ..repository import IdempotencyRecord, KeyGuard, Page, Ref
 from . import dynamo_models as m
 
 _MODEL_OF: dict[type, type[m._Table]] = {
@@ -46,6 +47,11 @@ _MODEL_OF: dict[type, type[m._Table]] = {
     Timer: m.TimerModel,
 }
 _RECORD_OF = {model: record for record, model in _MODEL_OF.items()}
+_MODEL_OF_TABLE: dict[str, type[m._Table]] = {}  # filled by DynamoRepository(), once the tables are named
+
+
+def _key_of(ref: Ref) -> tuple[str, tuple[str, str | None]]:
+    return _MODEL_OF[ref.kind].Meta.table_name, (ref.hash_key, ref.range_key)
 _RETRYABLE_CANCELLATIONS = {"ConditionalCheckFailed", "TransactionConflict"}
 FAILED_FLAG = "failed"
 
@@ -112,6 +118,8 @@ class DynamoRepository:
 
     def __init__(self) -> None:
         m.bind()
+        _MODEL_OF_TABLE.clear()
+        _MODEL_OF_TABLE.update({model.Meta.table_name: model for model in m.ALL_MODELS})
 
     # -- reads by key --
 
@@ -144,6 +152,28 @@ class DynamoRepository:
 
     def get_idempotency(self, key: str) -> IdempotencyRecord | None:
         return self._get(m.IdempotencyModel, key)
+
+    def get_many(self, refs: Sequence[Ref]) -> list[Any]:
+        """One BatchGetItem across tables (strongly consistent). Keys DynamoDB hands back unprocessed (under
+        load) are asked for again."""
+        wanted = [_key_of(ref) for ref in refs]
+        pending: dict[str, dict] = {}
+        for table, key in dict.fromkeys(wanted):
+            model = _MODEL_OF_TABLE[table]
+            raw_key = {model._hash_keyname: {"S": key[0]}}
+            if key[1] is not None:
+                raw_key[model._range_keyname] = {"S": key[1]}
+            pending.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(raw_key)
+        found: dict[tuple, Any] = {}
+        while pending:
+            answer = _connection().dispatch("BatchGetItem", {"RequestItems": pending})
+            for table, items in answer.get("Responses", {}).items():
+                model = _MODEL_OF_TABLE[table]
+                for raw in items:
+                    range_value = raw[model._range_keyname]["S"] if model._range_keyname else None
+                    found[(table, (raw[model._hash_keyname]["S"], range_value))] = _to_record(model.from_raw_data(raw))
+            pending = answer.get("UnprocessedKeys") or {}
+        return [found.get(key) for key in wanted]
 
     # -- index queries --
 
@@ -224,24 +254,36 @@ class DynamoRepository:
 
     # -- writes --
 
-    def commit(self, changed: Sequence[Any] = (), created: Sequence[Any] = (), deleted: Sequence[Any] = ()) -> None:
+    def commit(self, changed: Sequence[Any] = (), created: Sequence[Any] = (), deleted: Sequence[Any] = (),
+               increments: Sequence[Increment] = (), guard: KeyGuard | None = None) -> None:
         """Writes every record or none. `changed` ones must still be at the version they were read
-        at, `created` ones must not exist yet; any lost race raises ConcurrentUpdate."""
+        at, `created` ones must not exist yet; any lost race raises ConcurrentUpdate. With a guard, the
+        write happens only if its API key holds (else Unauthenticated)."""
         writes = [(record, False) for record in changed] + [(record, True) for record in created]
-        if len(writes) == 1 and not deleted:
+        if len(writes) == 1 and not (deleted or increments or guard):
             self._save_one(*writes[0])
             return
         try:
             with TransactWrite(connection=_connection()) as transaction:
+                if guard is not None:  # condition checks come first in the request, so its reason is the first
+                    transaction.condition_check(m.ApiKeyModel, guard.key_hash, condition=_holds(guard))
                 for record, is_new in writes:
                     item, condition = _conditional_item(record, is_new)
                     transaction.save(item, condition=condition)
                 for record in deleted:
                     item = _to_item(record, record.version)
                     transaction.delete(item, condition=type(item).version == record.version)
+                for increment in increments:
+                    model = _MODEL_OF[increment.kind]
+                    item = model(**{model._hash_keyname: increment.key})
+                    actions = [getattr(model, name).add(amount) for name, amount in increment.amounts.items()]
+                    hash_attr = getattr(model, model._hash_keyname)
+                    transaction.update(item, actions + [model.version.add(1)], condition=hash_attr.exists())
         except TransactWriteError as error:
-            reasons = {reason.code for reason in (error.cancellation_reasons or []) if reason}
-            if reasons & _RETRYABLE_CANCELLATIONS or error.cause_response_code == "TransactionConflictException":
+            reasons = [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
+            if guard is not None and reasons and reasons[0] == "ConditionalCheckFailed":
+                raise errors.Unauthenticated("This API key is not valid; check it or create a new account.") from error
+            if set(reasons) & _RETRYABLE_CANCELLATIONS or error.cause_response_code == "TransactionConflictException":
                 raise errors.ConcurrentUpdate(str(reasons)) from error
             raise
 
@@ -254,6 +296,20 @@ class DynamoRepository:
                 raise errors.ConcurrentUpdate(type(record).__name__) from error
             raise
 
+    def set_if(self, kind: type, key: str, values: dict[str, Any], *, expected: dict[str, Any]) -> bool:
+        model = _MODEL_OF[kind]
+        condition = getattr(model, model._hash_keyname).exists()
+        for name, value in expected.items():
+            condition &= getattr(model, name) == value
+        actions = [getattr(model, name).set(value) for name, value in values.items()] + [model.version.add(1)]
+        try:
+            model(**{model._hash_keyname: key}).update(actions, condition=condition)
+        except UpdateError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def delete(self, record: Any) -> None:
         item = _to_item(record, record.version)
         try:
@@ -262,6 +318,11 @@ class DynamoRepository:
             if error.cause_response_code == "ConditionalCheckFailedException":
                 raise errors.ConcurrentUpdate(type(record).__name__) from error
             raise
+
+
+def _holds(guard: KeyGuard):
+    key = m.ApiKeyModel
+    return (key.account_id == guard.account_id) & (key.role == guard.role) & (key.revoked == False)  # noqa: E712
 
 
 def _conditional_item(record: Any, is_new: bool):

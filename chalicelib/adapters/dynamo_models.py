@@ -151,6 +151,8 @@ class ParticipantModel(_Table):
     live_claim_id = UnicodeAttribute(null=True)
     open_submission_id = UnicodeAttribute(null=True)
     approved_submission_id = UnicodeAttribute(null=True)
+    live_claim_created_at = UTCDateTimeAttribute(null=True)
+    live_claim_expires_at = UTCDateTimeAttribute(null=True)
 
 
 class PayoutModel(_Table):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from ..bootstrap import deps
 from ..core import errors
 from ..services.accounts import authenticate
-from ..services.deps import Caller
+from ..services.deps import Caller, check
 from . import idempotency
 from .schemas import MAX_BODY_BYTES, MAX_CURSOR, MAX_ID, MAX_PAGE
 
@@ -136,6 +136,7 @@ def route(bp: Blueprint, path: str, *, method: str, summary: str, body: type[Bas
         @functools.wraps(handler)
         def view(**params):
             request = bp.current_request
+            caller = None
             try:
                 caller = None if auth is None else caller_of(request, required=auth != "optional")
                 if caller is not None and auth in ("client", "freelancer"):
@@ -149,9 +150,18 @@ def route(bp: Blueprint, path: str, *, method: str, summary: str, body: type[Bas
                     return result if isinstance(result, Response) else json_response(result, status)
 
                 if idempotent and request.headers.get("idempotency-key") is not None:
-                    return idempotency.replay_or_run(deps(), request, caller, run)
-                return run()
+                    response = idempotency.replay_or_run(deps(), request, caller, run)
+                else:
+                    response = run()
+                check(deps(), caller)  # a use case whose calls could not carry the key: one lookup, never none
+                return response
             except errors.DomainError as error:
+                if caller is not None and not caller.checked and not isinstance(error, errors.Unauthenticated):
+                    # An unknown key gets 401 whatever else is wrong with the request, as if checked first.
+                    try:
+                        check(deps(), caller)
+                    except errors.DomainError as key_error:
+                        error = key_error
                 return error_response(error.status, error.code, error.message)
             except Exception:
                 log.exception("unhandled error on %s %s", method, path)

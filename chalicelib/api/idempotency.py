@@ -59,10 +59,16 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
     now = deps.clock.now()
     record = IdempotencyRecord(key=record_key, fingerprint=fingerprint, state="in_progress", created_at=now,
                                expires_at=now + RETENTION)
+    # Guarded: the lock is the request's first call, and it must not be taken on a key that does not hold.
+    guard = caller.guard() if caller is not None else None
     try:
-        deps.repo.commit(created=[record])
+        deps.repo.commit(created=[record], guard=guard)
     except errors.ConcurrentUpdate:
+        if caller is not None:
+            caller.guard_held()  # the key's check passed; the record already existed
         return _replay(deps, record_key, fingerprint, now)
+    if caller is not None:
+        caller.guard_held()
     try:
         response = run()
     except BaseException:
@@ -71,10 +77,10 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
     if response.status_code >= 500:
         _forget(deps, record_key)  # a failure on our side must not be replayed forever
         return response
-    stored = deps.repo.get_idempotency(record_key)
     body = response.body if isinstance(response.body, str) else json.dumps(response.body)
     # Sealed: the first response can hold a secret (a new account's API key) that must not sit in the table.
-    deps.repo.commit(changed=[replace(stored, state="done", status_code=response.status_code,
+    # The lock is changed as written (version 1), without reading it back.
+    deps.repo.commit(changed=[replace(record, version=1, state="done", status_code=response.status_code,
                                       body=seal(_sealing_secret(), record_key, body))])
     return response
 

@@ -41,6 +41,28 @@ def new_id(prefix: str) -> str:
     return f"{prefix}{int(time.time() * 1000):011x}{secrets.token_hex(8)}"
 
 
+def child_id(prefix: str, bounty_id: str, freelancer_id: str) -> str:
+    """An id that names its bounty and freelancer, so the records a request on it needs can be read together
+    with it in one round trip instead of one after another."""
+    return f"{prefix}{_token(bounty_id)}-{_token(freelancer_id)}-{secrets.token_hex(4)}"
+
+
+def parents_of(record_id: str) -> tuple[str, str] | None:
+    """(bounty_id, freelancer_id) named by a child_id; None for ids without them (older ones, or made up)."""
+    _, _, rest = record_id.partition("_")
+    parts = rest.split("-")
+    if len(parts) != 3 or not all(part and all(c in _HEX for c in part) for part in parts):
+        return None
+    return "bty_" + parts[0], "acct_" + parts[1]
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _token(parent_id: str) -> str:
+    return parent_id.partition("_")[2]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -118,7 +140,20 @@ class Participant:
     live_claim_id: str | None = None
     open_submission_id: str | None = None
     approved_submission_id: str | None = None
+    # A copy of the live claim's times, so handing in work need not read the claim (see live_claim()).
+    live_claim_created_at: datetime | None = None
+    live_claim_expires_at: datetime | None = None
     version: int = 0
+
+    def live_claim(self) -> Claim | None:
+        """The live claim as stored, rebuilt from the copy. A claim is written once when made (version 1) and
+        once when it ends, which clears the copy in the same transaction; so while the copy is here the claim is
+        live at version 1, and a write conditioned on that version fails if it ended meanwhile."""
+        if not (self.live_claim_id and self.live_claim_created_at and self.live_claim_expires_at):
+            return None
+        return Claim(id=self.live_claim_id, bounty_id=self.bounty_id, freelancer_id=self.freelancer_id,
+                     status=LIVE, created_at=self.live_claim_created_at, expires_at=self.live_claim_expires_at,
+                     version=1)
 
 
 @dataclass
@@ -201,6 +236,16 @@ AUTO_APPROVE = "auto_approve"
 # Safety nets for the message sent after a commit: if that send was lost, the timer sends it again.
 RESEND_PAYOUT = "resend_payout"
 RESEND_REFUND = "resend_refund"
+
+
+@dataclass(frozen=True)
+class Increment:
+    """Adds to counters of a record that was not read: additions commute, so no version needs checking (the
+    record's version still moves on, so a write based on an older read of it fails and retries)."""
+
+    kind: type
+    key: str
+    amounts: dict[str, int]
 
 
 @dataclass

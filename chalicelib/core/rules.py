@@ -206,7 +206,8 @@ def claim(bounty: Bounty, participant: Participant, *, claim_id: str, now: datet
                       status=LIVE, created_at=now, expires_at=expires_at)
     bounty = replace(bounty, free_slots=bounty.free_slots - 1, claimed_slots=bounty.claimed_slots + 1,
                      updated_at=now)
-    return bounty, replace(participant, live_claim_id=claim_id), new_claim
+    return bounty, replace(participant, live_claim_id=claim_id, live_claim_created_at=now,
+                           live_claim_expires_at=expires_at), new_claim
 
 
 def is_live(claim_: Claim, now: datetime) -> bool:
@@ -224,7 +225,8 @@ def end_claim(bounty: Bounty, participant: Participant, claim_: Claim, *, status
         raise ValueError(status)
     bounty = _slot_back(bounty, from_field="claimed_slots", now=now)
     if participant.live_claim_id == claim_.id:
-        participant = replace(participant, live_claim_id=None)
+        participant = replace(participant, live_claim_id=None, live_claim_created_at=None,
+                              live_claim_expires_at=None)
     return bounty, participant, replace(claim_, status=status, ended_at=now)
 
 
@@ -266,7 +268,8 @@ def submit(bounty: Bounty, participant: Participant, live_claim: Claim | None, *
         auto_approve_at=now + timedelta(seconds=bounty.review_window_seconds),
         claim_id=live_claim.id if live_claim else None, claimed_at=claimed_at,
     )
-    participant = replace(participant, live_claim_id=None, open_submission_id=submission_id)
+    participant = replace(participant, live_claim_id=None, live_claim_created_at=None, live_claim_expires_at=None,
+                          open_submission_id=submission_id)
     return replace(bounty, updated_at=now), participant, live_claim, submission
 
 

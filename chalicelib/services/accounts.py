@@ -10,7 +10,8 @@ from dataclasses import replace
 from .. import config
 from ..core import errors
 from ..core.model import CLIENT, FREELANCER, Account, ApiKey, new_id
-from .deps import Caller, Deps
+from ..repository import Ref
+from .deps import Caller, Deps, check, fetch
 
 KEY_PREFIX = "bk_"
 
@@ -20,7 +21,9 @@ def hash_api_key(raw_key: str) -> str:
 
 
 def _new_key(account_id: str, role: str, now) -> tuple[ApiKey, str]:
-    raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    # The key names its account and role (the secret part is what proves them): a request can then read its
+    # records and its key together, in one round trip. token_urlsafe never yields the '.' that separates them.
+    raw_key = f"{KEY_PREFIX}{account_id}.{role}.{secrets.token_urlsafe(32)}"
     return ApiKey(key_hash=hash_api_key(raw_key), key_id=new_id("key_"), account_id=account_id, role=role,
                   created_at=now), raw_key
 
@@ -39,47 +42,69 @@ MAX_KEYS = 10
 
 
 def list_keys(deps: Deps, caller: Caller) -> list[ApiKey]:
+    check(deps, caller)
     return deps.repo.list_api_keys(caller.account_id)
 
 
 def add_key(deps: Deps, caller: Caller) -> tuple[ApiKey, str]:
     """Rotation: a second key works at once; revoke the old one when every client uses the new one."""
-    live = [k for k in list_keys(deps, caller) if not k.revoked]
+    # The count is read before the key is checked, but nothing is shown or written unless the write's guard holds
+    # (and an error goes out only once the key is checked, see api.http).
+    live = [k for k in deps.repo.list_api_keys(caller.account_id) if not k.revoked]
     if len(live) >= MAX_KEYS:
         raise errors.StateConflict(f"An account can hold at most {MAX_KEYS} live keys; revoke one first.",
                                    code="too_many_keys")
     api_key, raw_key = _new_key(caller.account_id, caller.role, deps.clock.now())
-    deps.repo.commit(created=[api_key])
+    deps.repo.commit(created=[api_key], guard=caller.guard())
+    caller.guard_held()
     return api_key, raw_key
 
 
 def revoke_key(deps: Deps, caller: Caller, key_id: str) -> ApiKey:
-    for api_key in list_keys(deps, caller):
+    keys = deps.repo.list_api_keys(caller.account_id)
+    own = [k for k in keys if not caller.checked and hmac.compare_digest(k.key_hash, caller.unchecked_hash)]
+    if own:
+        # Revoking with the key itself in the account's list: that listing proves the key (a write may not both
+        # check and change one item in one transaction).
+        caller.confirm(own[0])
+    for api_key in keys:
         if api_key.key_id == key_id:
             if api_key.revoked:
+                check(deps, caller)
                 return api_key
             revoked = replace(api_key, revoked=True)
-            deps.repo.commit(changed=[revoked])
+            deps.repo.commit(changed=[revoked], guard=caller.guard())
+            caller.guard_held()
             return revoked
+    check(deps, caller)
     raise errors.NotFound(f"No key {key_id} of yours exists.")
 
 
-def authenticate(deps: Deps, authorization: str | None) -> Caller:
-    """The caller behind `Authorization: Bearer <key>`; one key lookup, no account read."""
+def authenticate(deps: Deps, authorization: str | None, *, check_now: bool = False) -> Caller:
+    """The caller behind `Authorization: Bearer <key>`. A key that names its account and role is checked later, in
+    the request's first read or write (see deps.Caller); older keys, and `check_now`, cost a lookup here."""
     scheme, _, raw_key = (authorization or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not raw_key.strip():
         raise errors.Unauthenticated("Send your API key as 'Authorization: Bearer <api_key>'.")
     # Looked up by keyed hash, so the stored value reveals nothing; the final check is constant-time as well, so
     # no storage quirk (a prefix or case-insensitive match) could let a near-miss through.
-    presented = hash_api_key(raw_key.strip())
-    api_key = deps.repo.get_api_key(presented)
-    if api_key is None or api_key.revoked or not hmac.compare_digest(api_key.key_hash, presented):
-        raise errors.Unauthenticated("This API key is not valid; check it or create a new account.")
-    return Caller(account_id=api_key.account_id, role=api_key.role, key_id=api_key.key_id)
+    raw_key = raw_key.strip()
+    presented = hash_api_key(raw_key)
+    account_id, _, rest = raw_key.removeprefix(KEY_PREFIX).partition(".")
+    role = rest.partition(".")[0]
+    if not (raw_key.startswith(KEY_PREFIX + "acct_") and role in (CLIENT, FREELANCER)):
+        account_id, role = "", ""  # an older key: who it belongs to is known only from the store
+    caller = Caller(account_id=account_id, role=role, unchecked_hash=presented)
+    if check_now or not role:
+        stored = deps.repo.get_api_key(presented)
+        if not role and stored is not None:
+            caller.account_id, caller.role = stored.account_id, stored.role
+        caller.confirm(stored)
+    return caller
 
 
 def get_me(deps: Deps, caller: Caller) -> Account:
-    account = deps.repo.get_account(caller.account_id)
+    account, = fetch(deps, caller, Ref(Account, caller.account_id))
     if account is None:
         raise errors.Unauthenticated("This API key's account no longer exists.")
     return account

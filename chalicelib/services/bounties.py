@@ -7,10 +7,10 @@ from datetime import datetime
 
 from .. import config, observability
 from ..core import errors, ledger, rules, timers
-from ..core.model import CANCELLED, OPEN, Bounty, new_id
+from ..core.model import CANCELLED, FREELANCER, OPEN, Bounty, Participant, new_id
 from ..ports import PaymentEvent, PaymentsUnavailable
-from ..repository import Page
-from .deps import Caller, Deps, retrying
+from ..repository import Page, Ref
+from .deps import Caller, Deps, fetch, retrying
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,9 @@ def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, r
         estimated_minutes=estimated_minutes, tags=tags, now=deps.clock.now(),
         fee_bps=config.platform_fee_bps(), currencies=config.supported_currencies(),
     )
-    # Stored before Stripe is asked, so a webhook about this bounty always finds it.
-    deps.repo.commit(created=[bounty])
+    # Stored before Stripe is asked, so a webhook about this bounty always finds it; the write also checks the key.
+    deps.repo.commit(created=[bounty], guard=caller.guard())
+    caller.guard_held()
     bounty.version = 1  # as stored: no need to read it back
     return fund_bounty(deps, caller, bounty.id, payment_method=payment_method, known=bounty)
 
@@ -146,7 +147,11 @@ def _refund_safety_net(bounty: Bounty, now: datetime) -> list:
 
 def get_own_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
     """The caller's own bounty; anyone else's is reported missing, never forbidden."""
-    bounty = deps.repo.get_bounty(bounty_id)
+    bounty, = fetch(deps, caller, Ref(Bounty, bounty_id))
+    return own(bounty, caller, bounty_id)
+
+
+def own(bounty: Bounty | None, caller: Caller, bounty_id: str) -> Bounty:
     if bounty is None or bounty.client_id != caller.account_id:
         raise errors.NotFound(f"No bounty {bounty_id} of yours exists.")
     return bounty
@@ -154,18 +159,28 @@ def get_own_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
 
 def get_visible_bounty(deps: Deps, caller: Caller | None, bounty_id: str) -> Bounty:
     """Open bounties are public; others only to their owner and the freelancers who worked on them."""
-    bounty = deps.repo.get_bounty(bounty_id)
-    if bounty is not None and (bounty.status == OPEN or _is_involved(deps, caller, bounty)):
+    bounty, participant = with_participant(deps, caller, bounty_id)
+    return visible(bounty, caller, participant, bounty_id)
+
+
+def with_participant(deps: Deps, caller: Caller | None, bounty_id: str, *more: Ref) -> list:
+    """[bounty, the freelancer's standing on it (None for others), *more], in one round trip."""
+    is_freelancer = caller is not None and caller.role == FREELANCER
+    standing = [Ref(Participant, bounty_id, caller.account_id)] if is_freelancer else []
+    found = fetch(deps, caller, Ref(Bounty, bounty_id), *standing, *more)
+    return found if is_freelancer else [found[0], None, *found[1:]]
+
+
+def visible(bounty: Bounty | None, caller: Caller | None, participant: Participant | None, bounty_id: str) -> Bounty:
+    if bounty is not None and (bounty.status == OPEN or _is_involved(caller, bounty, participant)):
         return bounty
     raise errors.NotFound(f"No bounty {bounty_id} exists.")
 
 
-def _is_involved(deps: Deps, caller: Caller | None, bounty: Bounty) -> bool:
+def _is_involved(caller: Caller | None, bounty: Bounty, participant: Participant | None) -> bool:
     if caller is None:
         return False
-    if caller.account_id == bounty.client_id:
-        return True
-    return caller.is_freelancer and deps.repo.get_participant(bounty.id, caller.account_id) is not None
+    return caller.account_id == bounty.client_id or (caller.is_freelancer and participant is not None)
 
 
 def list_bounties(deps: Deps, caller: Caller | None, *, limit: int, cursor: str | None, tag: str | None,

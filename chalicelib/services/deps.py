@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..core import errors
-from ..core.model import CLIENT, FREELANCER
+from ..core.model import CLIENT, FREELANCER, ApiKey
 from ..ports import Clock, Payments, Queue
-from ..repository import Repository
+from ..repository import KeyGuard, Ref, Repository
 
 T = TypeVar("T")
 
@@ -30,11 +31,42 @@ class Deps:
         return self._payments
 
 
-@dataclass(frozen=True)
+@dataclass
 class Caller:
+    """Who is calling. A key that names its account and role is checked against the store in the same round trip
+    as the request's first read (fetch) or write (guard), so authentication costs no call of its own; until then
+    `unchecked_hash` holds the key's hash, and nothing may be written, decided or shown on the caller's word."""
+
     account_id: str
     role: str
-    key_id: str
+    key_id: str | None = None
+    unchecked_hash: str | None = None
+
+    @property
+    def checked(self) -> bool:
+        return self.unchecked_hash is None
+
+    def key_ref(self) -> Ref:
+        return Ref(ApiKey, self.unchecked_hash)
+
+    def guard(self) -> KeyGuard | None:
+        """For a write that is the request's first call: it happens only if the key holds."""
+        return None if self.checked else KeyGuard(self.unchecked_hash, self.account_id, self.role)
+
+    def confirm(self, api_key: ApiKey | None) -> None:
+        """Checks the stored key against what the caller presented; Unauthenticated unless it matches."""
+        if self.checked:
+            return
+        presented = self.unchecked_hash
+        if (api_key is None or api_key.revoked or not hmac.compare_digest(api_key.key_hash, presented)
+                or api_key.account_id != self.account_id or api_key.role != self.role):
+            raise errors.Unauthenticated("This API key is not valid; check it or create a new account.")
+        self.key_id = api_key.key_id
+        self.unchecked_hash = None
+
+    def guard_held(self) -> None:
+        """A write carrying guard() went through: the key holds."""
+        self.unchecked_hash = None
 
     def require(self, role: str) -> None:
         if self.role != role:
@@ -48,6 +80,25 @@ class Caller:
     @property
     def is_freelancer(self) -> bool:
         return self.role == FREELANCER
+
+
+def fetch(deps: Deps, caller: Caller | None, *refs: Ref) -> list[Any]:
+    """The records a use case decides on (None where missing) in one round trip, together with the caller's key
+    while it is unchecked. Nothing read is returned unless the key holds."""
+    wanted = list(refs)
+    checking = caller is not None and not caller.checked
+    if checking:
+        wanted.append(caller.key_ref())
+    found = deps.repo.get_many(wanted) if wanted else []
+    if checking:
+        caller.confirm(found.pop())
+    return found
+
+
+def check(deps: Deps, caller: Caller | None) -> None:
+    """Checks an unchecked caller's key on its own (a call), for requests whose reads cannot carry it."""
+    if caller is not None and not caller.checked:
+        caller.confirm(deps.repo.get_api_key(caller.unchecked_hash))
 
 
 def retrying(attempt: Callable[[], T], *, attempts: int = 8) -> T:

@@ -5,16 +5,14 @@ from __future__ import annotations
 from ..core import errors
 from ..core.model import Message, new_id
 from ..repository import Page
+from .bounties import with_participant
 from .deps import Caller, Deps
 
 
 def _require_thread_member(deps: Deps, caller: Caller, bounty_id: str) -> None:
-    bounty = deps.repo.get_bounty(bounty_id)
-    if bounty is not None:
-        if bounty.client_id == caller.account_id:
-            return
-        if caller.is_freelancer and deps.repo.get_participant(bounty_id, caller.account_id) is not None:
-            return
+    bounty, participant = with_participant(deps, caller, bounty_id)
+    if bounty is not None and (bounty.client_id == caller.account_id or participant is not None):
+        return
     raise errors.NotFound(f"No message thread for bounty {bounty_id} is open to you.")
 
 

@@ -6,22 +6,26 @@ from dataclasses import replace
 
 from .. import config
 from ..core import errors
+from ..core.model import Account
 from ..ports import PaymentEvent, PaymentsUnavailable
+from ..repository import Ref
 from . import payouts
-from .deps import Caller, Deps, retrying
+from .deps import Caller, Deps, fetch, retrying
 
 
 def start_onboarding(deps: Deps, caller: Caller) -> str:
     caller.require("freelancer")
-    account = deps.repo.get_account(caller.account_id)
+    account, = fetch(deps, caller, Ref(Account, caller.account_id))
     try:
         if not account.stripe_account_id:
             # The key makes concurrent first calls create one Stripe account, not two.
             stripe_id = deps.payments.create_express_account(account_id=account.id, email=account.email,
                                                              idempotency_key=f"connect:{account.id}")
 
+            in_hand = [account]
+
             def remember():
-                current = deps.repo.get_account(caller.account_id)
+                current = in_hand.pop() if in_hand else deps.repo.get_account(caller.account_id)
                 if current.stripe_account_id:
                     return current
                 updated = replace(current, stripe_account_id=stripe_id)
@@ -42,22 +46,15 @@ def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
     """account.updated: the freelancer can (or can no longer) receive transfers."""
     stripe_account = event.data
     account_id = (stripe_account.get("metadata") or {}).get("account_id")
-    if not account_id:
+    if not account_id or not stripe_account.get("id"):
         return "ignored"
     enabled = bool(stripe_account.get("payouts_enabled"))
 
-    def attempt():
-        account = deps.repo.get_account(account_id)
-        if account is None or account.stripe_account_id != stripe_account.get("id"):
-            return None
-        if account.payouts_enabled != enabled:
-            deps.repo.commit(changed=[replace(account, payouts_enabled=enabled)])
-        return account
-
-    account = retrying(attempt)
-    if account is None:
+    # One conditional write, no read: it applies only to the account that owns this Stripe account.
+    if not deps.repo.set_if(Account, account_id, {"payouts_enabled": enabled},
+                            expected={"stripe_account_id": stripe_account.get("id")}):
         return "ignored"
     if enabled:
-        payouts.release_awaiting(deps, account.id)  # also after a replay: releasing twice queues nothing new
+        payouts.release_awaiting(deps, account_id)  # also after a replay: releasing twice queues nothing new
         return "payouts_enabled"
     return "payouts_disabled"

@@ -6,8 +6,9 @@ import logging
 
 from .. import config, observability
 from ..core import money
-from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, QUEUED, Payout
-from .deps import Deps, retrying
+from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, QUEUED, Account, Bounty, Payout, parents_of
+from ..repository import Ref
+from .deps import Deps, fetch, retrying
 
 log = logging.getLogger(__name__)
 
@@ -16,20 +17,28 @@ class RetryLater(Exception):
     """The message should come back (SQS redelivers it; after the last try it goes to the DLQ)."""
 
 
+def _read(deps: Deps, payout_id: str) -> tuple[Payout | None, Account | None, Bounty | None]:
+    """The payout, its freelancer and its bounty: one round trip when the id names them."""
+    parents = parents_of(payout_id)
+    refs = [Ref(Payout, payout_id)] + ([Ref(Account, parents[1]), Ref(Bounty, parents[0])] if parents else [])
+    payout, freelancer, bounty = (fetch(deps, None, *refs) + [None, None])[:3]
+    if payout is not None and parents != (payout.bounty_id, payout.freelancer_id):
+        freelancer, bounty = fetch(deps, None, Ref(Account, payout.freelancer_id), Ref(Bounty, payout.bounty_id))
+    return payout, freelancer, bounty
+
+
 def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
-    payout = deps.repo.get_payout(payout_id)
+    payout, freelancer, bounty = _read(deps, payout_id)
     if payout is None:
         log.warning("payout message for unknown payout %s dropped", payout_id)
         return "unknown"
     if payout.status in (PAID, FAILED):
         return payout.status  # a duplicate message, or one left behind before a failure
-    freelancer = deps.repo.get_account(payout.freelancer_id)
     if not (freelancer.stripe_account_id and freelancer.payouts_enabled):
         if payout.status != AWAITING_ONBOARDING:
             _update(deps, payout.id, lambda p: money.hold_for_onboarding(p, now=deps.clock.now())
-                    if p.status not in (PAID, FAILED) else None)
+                    if p.status not in (PAID, FAILED) else None, known=payout)
         return AWAITING_ONBOARDING
-    bounty = deps.repo.get_bounty(payout.bounty_id)
     try:
         transfer_id = deps.payments.transfer(
             payout_id=payout.id, destination=freelancer.stripe_account_id, amount=payout.amount,
@@ -40,7 +49,7 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         last_try = receive_count >= config.max_receive_count()
         reason = f"{type(error).__name__}: {error}"
         _update(deps, payout.id, lambda p: money.record_attempt(p, error=reason, failed=last_try,
-                                                                 now=deps.clock.now()))
+                                                                 now=deps.clock.now()), known=payout)
         log.warning("payout %s attempt %s failed: %s", payout.id, receive_count, error)
         if last_try:
             observability.count("PayoutsFailed")
@@ -63,11 +72,9 @@ def _settle(deps: Deps, payout_id: str, transfer_id: str, known: tuple | None = 
     if known is not None:
         payout, bounty, freelancer = known
     else:
-        payout = deps.repo.get_payout(payout_id)
+        payout, freelancer, bounty = _read(deps, payout_id)
         if payout.status == PAID:
             return PAID
-        bounty = deps.repo.get_bounty(payout.bounty_id)
-        freelancer = deps.repo.get_account(payout.freelancer_id)
     bounty, payout, freelancer, entries = money.settle_payout(bounty, payout, freelancer, transfer_id=transfer_id,
                                                               now=deps.clock.now())
     deps.repo.commit(changed=[bounty, payout, freelancer], created=entries)
@@ -75,9 +82,12 @@ def _settle(deps: Deps, payout_id: str, transfer_id: str, known: tuple | None = 
     return PAID
 
 
-def _update(deps: Deps, payout_id: str, change) -> Payout | None:
+def _update(deps: Deps, payout_id: str, change, known: Payout | None = None) -> Payout | None:
+    """Changes a payout; the first attempt on `known` (as just read), a retry on a fresh read."""
+    in_hand = [known] if known is not None else []
+
     def attempt():
-        current = deps.repo.get_payout(payout_id)
+        current = in_hand.pop() if in_hand else deps.repo.get_payout(payout_id)
         updated = change(current)
         if updated is not None:
             deps.repo.commit(changed=[updated])
@@ -95,7 +105,7 @@ def release_awaiting(deps: Deps, freelancer_id: str) -> int:
         for payout in page.items:
             if payout.status == AWAITING_ONBOARDING:
                 _update(deps, payout.id, lambda p: money.requeue(p, now=deps.clock.now())
-                        if p.status == AWAITING_ONBOARDING else None)
+                        if p.status == AWAITING_ONBOARDING else None, known=payout)
                 deps.queue.send(config.payouts_queue_name(), {"payout_id": payout.id})
                 released += 1
         cursor = page.next_cursor

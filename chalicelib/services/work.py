@@ -1,17 +1,31 @@
-"""Claims, submissions and their review: the freelancer's and the client's side of a slot."""
+"""Claims, submissions and their review: the freelancer's and the client's side of a slot.
+
+Each use case reads what it decides on in one round trip (ids name their bounty and freelancer, see
+core.model.child_id), then writes in one transaction."""
 
 from __future__ import annotations
 
 from .. import config
 from ..core import errors, rules, timers
-from ..core.model import LIVE, RELEASED, Account, Participant, Submission, new_id
-from ..repository import Page
-from .bounties import get_own_bounty, get_visible_bounty
-from .deps import Caller, Deps, retrying
+from ..core.model import (
+    LIVE,
+    RELEASED,
+    Account,
+    Bounty,
+    Claim,
+    Increment,
+    Participant,
+    Submission,
+    child_id,
+    parents_of,
+)
+from ..repository import Page, Ref
+from .bounties import get_own_bounty, visible, with_participant
+from .deps import Caller, Deps, fetch, retrying
 
 
-def _participant(deps: Deps, bounty_id: str, freelancer_id: str) -> Participant:
-    return deps.repo.get_participant(bounty_id, freelancer_id) or Participant(bounty_id, freelancer_id)
+def _or_new(participant: Participant | None, bounty_id: str, freelancer_id: str) -> Participant:
+    return participant or Participant(bounty_id, freelancer_id)
 
 
 def _writes(*records):
@@ -21,13 +35,35 @@ def _writes(*records):
     return changed, created
 
 
+def _with_parents(deps: Deps, caller: Caller | None, kind: type, record_id: str, *, standing: bool = True):
+    """A claim or submission with its bounty and (if `standing`) its freelancer's participant record: one round
+    trip when the id names them, else a second for what the record itself names."""
+    parents = parents_of(record_id)
+    refs = [Ref(kind, record_id)]
+    if parents:
+        refs.append(Ref(Bounty, parents[0]))
+        if standing:
+            refs.append(Ref(Participant, *parents))
+    found = fetch(deps, caller, *refs) + [None] * (3 - len(refs))
+    record, bounty, participant = found[:3]
+    if record is not None and (not parents or parents != (record.bounty_id, record.freelancer_id)):
+        more = [Ref(Bounty, record.bounty_id)] + ([Ref(Participant, record.bounty_id, record.freelancer_id)]
+                                                  if standing else [])
+        bounty, participant = (fetch(deps, None, *more) + [None])[:2]
+    if record is not None and standing:
+        participant = _or_new(participant, record.bounty_id, record.freelancer_id)
+    return record, bounty, participant
+
+
 def claim_bounty(deps: Deps, caller: Caller, bounty_id: str):
     caller.require("freelancer")
 
     def attempt():
-        bounty = get_visible_bounty(deps, caller, bounty_id)
-        participant = _participant(deps, bounty_id, caller.account_id)
-        bounty, participant, claim = rules.claim(bounty, participant, claim_id=new_id("clm_"), now=deps.clock.now())
+        bounty, participant = with_participant(deps, caller, bounty_id)
+        bounty = visible(bounty, caller, participant, bounty_id)
+        participant = _or_new(participant, bounty_id, caller.account_id)
+        bounty, participant, claim = rules.claim(bounty, participant, now=deps.clock.now(),
+                                                 claim_id=child_id("clm_", bounty_id, caller.account_id))
         changed, created = _writes(bounty, participant)
         lapse = timers.for_claim(claim, bounty, config.timer_shards())
         deps.repo.commit(changed=changed, created=created + [claim] + ([lapse] if lapse else []))
@@ -40,11 +76,9 @@ def release_claim(deps: Deps, caller: Caller, claim_id: str):
     caller.require("freelancer")
 
     def attempt():
-        claim = deps.repo.get_claim(claim_id)
+        claim, bounty, participant = _with_parents(deps, caller, Claim, claim_id)
         if claim is None or claim.freelancer_id != caller.account_id:
             raise errors.NotFound(f"No claim {claim_id} of yours exists.")
-        bounty = deps.repo.get_bounty(claim.bounty_id)
-        participant = _participant(deps, claim.bounty_id, caller.account_id)
         bounty, participant, claim = rules.end_claim(bounty, participant, claim, status=RELEASED,
                                                      now=deps.clock.now())
         deps.repo.commit(changed=[bounty, participant, claim])
@@ -57,14 +91,17 @@ def submit_work(deps: Deps, caller: Caller, bounty_id: str, *, content: str, lin
     caller.require("freelancer")
 
     def attempt():
-        bounty = get_visible_bounty(deps, caller, bounty_id)
-        participant = _participant(deps, bounty_id, caller.account_id)
-        live_claim = deps.repo.get_claim(participant.live_claim_id) if participant.live_claim_id else None
+        bounty, participant = with_participant(deps, caller, bounty_id)
+        bounty = visible(bounty, caller, participant, bounty_id)
+        participant = _or_new(participant, bounty_id, caller.account_id)
+        live_claim = participant.live_claim()
+        if live_claim is None and participant.live_claim_id:  # stored before the copy existed: read it
+            live_claim, = fetch(deps, None, Ref(Claim, participant.live_claim_id))
         if live_claim is not None and live_claim.status != LIVE:
             live_claim = None
         bounty, participant, live_claim, submission = rules.submit(
-            bounty, participant, live_claim, submission_id=new_id("sub_"), content=content, links=links,
-            now=deps.clock.now())
+            bounty, participant, live_claim, content=content, links=links, now=deps.clock.now(),
+            submission_id=child_id("sub_", bounty_id, caller.account_id))
         changed, created = _writes(bounty, participant, live_claim)
         auto_approval = timers.for_submission(submission, config.timer_shards())
         deps.repo.commit(changed=changed, created=created + [submission, auto_approval])
@@ -80,22 +117,18 @@ def list_bounty_submissions(deps: Deps, caller: Caller, bounty_id: str, *, limit
 
 def get_submission(deps: Deps, caller: Caller, submission_id: str) -> Submission:
     """For its author and the bounty's owner; for anyone else it does not exist."""
-    submission = deps.repo.get_submission(submission_id)
-    if submission is not None:
-        if submission.freelancer_id == caller.account_id:
-            return submission
-        bounty = deps.repo.get_bounty(submission.bounty_id)
-        if bounty is not None and bounty.client_id == caller.account_id:
-            return submission
+    submission, bounty, _ = _with_parents(deps, caller, Submission, submission_id, standing=False)
+    if submission is not None and (submission.freelancer_id == caller.account_id
+                                   or (bounty is not None and bounty.client_id == caller.account_id)):
+        return submission
     raise errors.NotFound(f"No submission {submission_id} exists.")
 
 
 def _owned_submission(deps: Deps, caller: Caller, submission_id: str):
-    submission = deps.repo.get_submission(submission_id)
-    bounty = deps.repo.get_bounty(submission.bounty_id) if submission else None
-    if bounty is None or bounty.client_id != caller.account_id:
+    submission, bounty, participant = _with_parents(deps, caller, Submission, submission_id)
+    if submission is None or bounty is None or bounty.client_id != caller.account_id:
         raise errors.NotFound(f"No submission {submission_id} to a bounty of yours exists.")
-    return bounty, submission
+    return bounty, submission, participant
 
 
 def approve_submission(deps: Deps, caller: Caller, submission_id: str, *, rating: int | None,
@@ -103,8 +136,8 @@ def approve_submission(deps: Deps, caller: Caller, submission_id: str, *, rating
     caller.require("client")
 
     def attempt():
-        bounty, submission = _owned_submission(deps, caller, submission_id)
-        return _approve(deps, bounty, submission, rating=rating, feedback=feedback, auto=False)
+        bounty, submission, participant = _owned_submission(deps, caller, submission_id)
+        return _approve(deps, bounty, submission, participant, rating=rating, feedback=feedback, auto=False)
 
     return retrying(attempt)
 
@@ -113,13 +146,12 @@ def auto_approve(deps: Deps, submission_id: str) -> str:
     """The review window closed with no decision: the work is approved and paid like any approval."""
 
     def attempt() -> str:
-        submission = deps.repo.get_submission(submission_id)
+        submission, bounty, participant = _with_parents(deps, None, Submission, submission_id)
         if submission is None or submission.status != rules.PENDING_REVIEW:
             return "unchanged"
         if deps.clock.now() < submission.auto_approve_at:
             return "not_due"
-        bounty = deps.repo.get_bounty(submission.bounty_id)
-        _approve(deps, bounty, submission, rating=None, feedback=None, auto=True)
+        _approve(deps, bounty, submission, participant, rating=None, feedback=None, auto=True)
         return "auto_approved"
 
     return retrying(attempt)
@@ -127,13 +159,11 @@ def auto_approve(deps: Deps, submission_id: str) -> str:
 
 def lapse_claim(deps: Deps, claim_id: str) -> str:
     def attempt() -> str:
-        claim = deps.repo.get_claim(claim_id)
+        claim, bounty, participant = _with_parents(deps, None, Claim, claim_id)
         if claim is None or claim.status != LIVE:
             return "unchanged"
         if deps.clock.now() < claim.expires_at:
             return "not_due"
-        bounty = deps.repo.get_bounty(claim.bounty_id)
-        participant = _participant(deps, claim.bounty_id, claim.freelancer_id)
         bounty, participant, claim = rules.end_claim(bounty, participant, claim, status=rules.LAPSED,
                                                      now=deps.clock.now())
         deps.repo.commit(changed=[bounty, participant, claim])
@@ -142,21 +172,15 @@ def lapse_claim(deps: Deps, claim_id: str) -> str:
     return retrying(attempt)
 
 
-def _approve(deps: Deps, bounty, submission, *, rating, feedback, auto: bool) -> Submission:
-    """Approves and queues the payout in one transaction; the freelancer's record counts the work."""
-    participant = _participant(deps, bounty.id, submission.freelancer_id)
+def _approve(deps: Deps, bounty, submission, participant, *, rating, feedback, auto: bool) -> Submission:
+    """Approves and queues the payout in one transaction; the freelancer's record counts the work (by adding to
+    its counters, which needs no read of it)."""
     bounty, participant, submission, payout = rules.approve(
         bounty, participant, submission, now=deps.clock.now(), rating=rating, feedback=feedback, auto=auto)
-    freelancer: Account | None = deps.repo.get_account(submission.freelancer_id)
-    changed = [bounty, participant, submission]
-    if freelancer is not None:
-        freelancer.completed += 1
-        if rating is not None:
-            freelancer.rating_sum += rating
-            freelancer.rating_count += 1
-        changed.append(freelancer)
+    counts = {"completed": 1} | ({"rating_sum": rating, "rating_count": 1} if rating is not None else {})
     resend = timers.resend_payout(payout.id, deps.clock.now(), config.timer_shards())
-    deps.repo.commit(changed=changed, created=[payout, resend])
+    deps.repo.commit(changed=[bounty, participant, submission], created=[payout, resend],
+                     increments=[Increment(Account, submission.freelancer_id, counts)])
     # The payout record is the truth; the message only wakes the worker (if it is lost, the timer re-sends it).
     deps.queue.send(config.payouts_queue_name(), {"payout_id": payout.id})
     return submission
@@ -166,8 +190,7 @@ def reject_submission(deps: Deps, caller: Caller, submission_id: str, *, reason:
     caller.require("client")
 
     def attempt():
-        bounty, submission = _owned_submission(deps, caller, submission_id)
-        participant = _participant(deps, bounty.id, submission.freelancer_id)
+        bounty, submission, participant = _owned_submission(deps, caller, submission_id)
         bounty, participant, submission = rules.reject(bounty, participant, submission, reason=reason,
                                                        now=deps.clock.now())
         created = []

@@ -273,7 +273,7 @@ def signin(ctx: Ctx):
     try:
         if not raw_key:
             raise errors.Invalid("Paste your API key to sign in.")
-        caller = accounts.authenticate(deps(), f"Bearer {raw_key}")
+        caller = accounts.authenticate(deps(), f"Bearer {raw_key}", check_now=True)
         if caller.role != FREELANCER:
             raise errors.Forbidden("This form is for freelancers; client accounts use the API.")
         account = accounts.get_me(deps(), caller)
