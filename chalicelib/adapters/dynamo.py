@@ -296,17 +296,33 @@ class DynamoRepository:
                 raise errors.ConcurrentUpdate(type(record).__name__) from error
             raise
 
-    def set_if(self, kind: type, key: str, values: dict[str, Any], *, expected: dict[str, Any]) -> bool:
+    def set_if(self, kind: type, key: str, values: dict[str, Any], *, expected: dict[str, Any],
+               along: Sequence[Any] = ()) -> bool:
         model = _MODEL_OF[kind]
         condition = getattr(model, model._hash_keyname).exists()
         for name, value in expected.items():
             condition &= getattr(model, name) == value
         actions = [getattr(model, name).set(value) for name, value in values.items()] + [model.version.add(1)]
+        item = model(**{model._hash_keyname: key})
+        if not along:
+            try:
+                item.update(actions, condition=condition)
+            except UpdateError as error:
+                if error.cause_response_code == "ConditionalCheckFailedException":
+                    return False
+                raise
+            return True
         try:
-            model(**{model._hash_keyname: key}).update(actions, condition=condition)
-        except UpdateError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
+            with TransactWrite(connection=_connection()) as transaction:
+                for record in along:
+                    transaction.save(*_conditional_item(record, is_new=False))
+                transaction.update(item, actions, condition=condition)  # updates follow puts in the request
+        except TransactWriteError as error:
+            reasons = [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
+            if len(reasons) > len(along) and reasons[len(along)] == "ConditionalCheckFailed":
                 return False
+            if set(reasons) & _RETRYABLE_CANCELLATIONS or error.cause_response_code == "TransactionConflictException":
+                raise errors.ConcurrentUpdate(str(reasons)) from error
             raise
         return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .. import config
-from ..core import errors
+from ..core import errors, money
 from ..core.model import Account
 from ..ports import PaymentEvent, PaymentsUnavailable
 from ..repository import Ref
@@ -50,11 +50,24 @@ def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
         return "ignored"
     enabled = bool(stripe_account.get("payouts_enabled"))
 
-    # One conditional write, no read: it applies only to the account that owns this Stripe account.
-    if not deps.repo.set_if(Account, account_id, {"payouts_enabled": enabled},
-                            expected={"stripe_account_id": stripe_account.get("id")}):
+    # One transaction, no read of the account: it changes only the account that owns this Stripe account, and
+    # puts the payouts that waited for it back in the queue (the first TRANSACTION_ROOM; any more, one by one).
+    def attempt() -> list | None:
+        waiting = payouts.waiting_for_onboarding(deps, account_id)[:TRANSACTION_ROOM] if enabled else []
+        requeued = [money.requeue(payout, now=deps.clock.now()) for payout in waiting]
+        changed = deps.repo.set_if(Account, account_id, {"payouts_enabled": enabled}, along=requeued,
+                                   expected={"stripe_account_id": stripe_account.get("id")})
+        return requeued if changed else None
+
+    requeued = retrying(attempt)
+    if requeued is None:
         return "ignored"
+    payouts.send(deps, requeued)
     if enabled:
-        payouts.release_awaiting(deps, account_id)  # also after a replay: releasing twice queues nothing new
+        if len(requeued) == TRANSACTION_ROOM:
+            payouts.release_awaiting(deps, account_id)
         return "payouts_enabled"
     return "payouts_disabled"
+
+
+TRANSACTION_ROOM = 99  # a DynamoDB transaction holds 100 items: the account and this many payouts

@@ -96,21 +96,30 @@ def _update(deps: Deps, payout_id: str, change, known: Payout | None = None) -> 
     return retrying(attempt)
 
 
-def release_awaiting(deps: Deps, freelancer_id: str) -> int:
-    """Sends every payout that waited for this freelancer's onboarding back to the queue."""
-    released = 0
-    cursor = None
+def waiting_for_onboarding(deps: Deps, freelancer_id: str) -> list[Payout]:
+    waiting, cursor = [], None
     while True:
         page = deps.repo.list_freelancer_payouts(freelancer_id, limit=100, cursor=cursor)
-        for payout in page.items:
-            if payout.status == AWAITING_ONBOARDING:
-                _update(deps, payout.id, lambda p: money.requeue(p, now=deps.clock.now())
-                        if p.status == AWAITING_ONBOARDING else None, known=payout)
-                deps.queue.send(config.payouts_queue_name(), {"payout_id": payout.id})
-                released += 1
+        waiting += [payout for payout in page.items if payout.status == AWAITING_ONBOARDING]
         cursor = page.next_cursor
         if cursor is None:
-            return released
+            return waiting
+
+
+def send(deps: Deps, payouts: list[Payout]) -> None:
+    for payout in payouts:
+        deps.queue.send(config.payouts_queue_name(), {"payout_id": payout.id})
+
+
+def release_awaiting(deps: Deps, freelancer_id: str) -> int:
+    """Sends every payout that waited for this freelancer's onboarding back to the queue, one by one."""
+    released = 0
+    for payout in waiting_for_onboarding(deps, freelancer_id):
+        if _update(deps, payout.id, lambda p: money.requeue(p, now=deps.clock.now())
+                   if p.status == AWAITING_ONBOARDING else None, known=payout):
+            send(deps, [payout])
+            released += 1
+    return released
 
 
 def resend_if_waiting(deps: Deps, payout_id: str) -> str:

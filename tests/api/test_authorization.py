@@ -19,8 +19,19 @@ from tests.api.conftest import Api
 
 ANON, OWNER, OTHER_CLIENT, WORKER, OTHER_FREELANCER, REVOKED, WRONG = (
     "anonymous", "owner", "other_client", "worker", "other_freelancer", "revoked_key", "wrong_key")
-CALLERS = (ANON, OWNER, OTHER_CLIENT, WORKER, OTHER_FREELANCER, REVOKED, WRONG)
-BAD_KEYS = {ANON: 401, REVOKED: 401, WRONG: 401}  # what every authenticated endpoint gives these three
+# Keys name their account and role, and are checked in the request's first read or write: a key that names the
+# owner (or the worker) with a made-up secret must get what any unknown key gets, never a 403, 404 or 409 that
+# the named account would have got, and must change nothing.
+FORGED_OWNER, FORGED_WORKER = "forged_owner_key", "forged_worker_key"
+CALLERS = (ANON, OWNER, OTHER_CLIENT, WORKER, OTHER_FREELANCER, REVOKED, WRONG, FORGED_OWNER, FORGED_WORKER)
+BAD_KEYS = {ANON: 401, REVOKED: 401, WRONG: 401, FORGED_OWNER: 401, FORGED_WORKER: 401}
+
+
+def _forge(api_key: str) -> str:
+    """The same account and role, another secret."""
+    named, _, secret = api_key.rpartition(".")
+    assert named.startswith("bk_acct_"), api_key
+    return f"{named}.{secret[::-1]}"
 
 
 class World:
@@ -35,7 +46,8 @@ class World:
         self.spare_key_id = api.ok("POST", "/v1/accounts/me/keys", status=201, key=self.owner["api_key"])["id"]
         self.keys = {ANON: None, OWNER: self.owner["api_key"], OTHER_CLIENT: self.other_client["api_key"],
                      WORKER: self.worker["api_key"], OTHER_FREELANCER: self.other_freelancer["api_key"],
-                     REVOKED: revoked["api_key"], WRONG: "bk_" + uuid.uuid4().hex}
+                     REVOKED: revoked["api_key"], WRONG: "bk_" + uuid.uuid4().hex,
+                     FORGED_OWNER: _forge(self.owner["api_key"]), FORGED_WORKER: _forge(self.worker["api_key"])}
         # The owner's open bounty, on which the worker submitted; a second one where the worker holds a live claim;
         # one never funded (so not public); and the other client's own open bounty.
         self.bounty = self.open_bounty(title="Owner's secret-sauce task", description="Recipe: 3 eggs")

@@ -1,0 +1,214 @@
+"""Reading in one round trip and checking the key on the way: the repository's batch read, its counters and
+conditional sets on DynamoDB (moto), keys that name their account, ids that name their parents, and the paths
+for records and keys made before either existed."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.core import errors
+from chalicelib.core.model import (
+    Account,
+    ApiKey,
+    Bounty,
+    Claim,
+    Increment,
+    Participant,
+    Submission,
+    child_id,
+    new_id,
+    parents_of,
+)
+from chalicelib.repository import KeyGuard, Ref
+
+
+@pytest.fixture
+def repo(chalice_app):
+    from chalicelib.bootstrap import deps
+
+    return deps().repo
+
+
+def _account(role: str = "freelancer") -> Account:
+    return Account(id=new_id("acct_"), role=role, name="n", email="n@example.com", created_at=datetime.now(UTC))
+
+
+# ---- the repository ------------------------------------------------------------------------------------------
+
+def test_get_many_reads_several_tables_in_the_order_asked_with_none_for_what_is_missing(repo, api, open_bounty):
+    first, second = _account(), _account()
+    repo.commit(created=[first, second])
+    participant = Participant(open_bounty["id"], first.id)
+    repo.commit(created=[participant])
+    refs = [Ref(Account, second.id), Ref(Bounty, "bty_missing"), Ref(Participant, open_bounty["id"], first.id),
+            Ref(Bounty, open_bounty["id"]), Ref(Account, first.id), Ref(Account, second.id),
+            Ref(Participant, open_bounty["id"], second.id)]
+    found = repo.get_many(refs)
+    assert [type(r).__name__ if r else None for r in found] == [
+        "Account", None, "Participant", "Bounty", "Account", "Account", None]
+    assert found[0].id == second.id and found[4].id == first.id and found[5].id == second.id
+    assert found[3].id == open_bounty["id"] and found[3].version >= 1
+    assert repo.get_many([]) == []
+
+
+def test_increments_add_without_a_read_and_move_the_version_on(repo):
+    account = _account()
+    repo.commit(created=[account])
+    read_before = repo.get_account(account.id)
+    repo.commit(increments=[Increment(Account, account.id, {"completed": 1, "rating_sum": 4, "rating_count": 1})])
+    repo.commit(increments=[Increment(Account, account.id, {"completed": 1})])
+    after = repo.get_account(account.id)
+    assert (after.completed, after.rating_sum, after.rating_count) == (2, 4, 1)
+    assert after.version == read_before.version + 2
+    # A write based on the read from before the additions loses, so it cannot erase them.
+    read_before.name = "stale"
+    with pytest.raises(errors.ConcurrentUpdate):
+        repo.commit(changed=[read_before])
+    # No counters for an account that does not exist: the addition refuses rather than create a stub.
+    with pytest.raises(errors.ConcurrentUpdate):
+        repo.commit(increments=[Increment(Account, "acct_nobody", {"completed": 1})])
+    assert repo.get_account("acct_nobody") is None
+
+
+def test_set_if_changes_only_a_record_that_holds_what_is_expected(repo):
+    account = _account()
+    account.stripe_account_id = "acct_stripe_1"
+    repo.commit(created=[account])
+    assert not repo.set_if(Account, account.id, {"payouts_enabled": True}, expected={"stripe_account_id": "other"})
+    assert not repo.set_if(Account, "acct_nobody", {"payouts_enabled": True},
+                           expected={"stripe_account_id": "acct_stripe_1"})
+    assert repo.get_account("acct_nobody") is None
+    assert repo.set_if(Account, account.id, {"payouts_enabled": True},
+                       expected={"stripe_account_id": "acct_stripe_1"})
+    stored = repo.get_account(account.id)
+    assert stored.payouts_enabled and stored.version == 2
+
+
+def test_set_if_along_other_changes_is_all_or_nothing(repo):
+    account, other = _account(), _account()
+    account.stripe_account_id = "acct_stripe_2"
+    repo.commit(created=[account, other])
+    other = repo.get_account(other.id)
+    renamed = Account(**{**other.__dict__, "name": "renamed"})
+    # The expectation fails: nothing is written, and that is not a race.
+    assert not repo.set_if(Account, account.id, {"payouts_enabled": True}, expected={"stripe_account_id": "x"},
+                           along=[renamed])
+    assert repo.get_account(other.id).name == "n"
+    # The expectation holds but a record along changed since it was read: a race, nothing written.
+    stale = Account(**{**other.__dict__, "name": "stale", "version": other.version - 1})
+    with pytest.raises(errors.ConcurrentUpdate):
+        repo.set_if(Account, account.id, {"payouts_enabled": True}, expected={"stripe_account_id": "acct_stripe_2"},
+                    along=[stale])
+    assert not repo.get_account(account.id).payouts_enabled
+    assert repo.set_if(Account, account.id, {"payouts_enabled": True}, expected={"stripe_account_id": "acct_stripe_2"},
+                       along=[renamed])
+    assert repo.get_account(account.id).payouts_enabled and repo.get_account(other.id).name == "renamed"
+
+
+def test_a_guarded_write_happens_only_while_the_key_holds(repo):
+    account = _account("client")
+    key = ApiKey(key_hash=hashlib.sha256(uuid.uuid4().bytes).hexdigest(), key_id=new_id("key_"),
+                 account_id=account.id, role="client", created_at=datetime.now(UTC))
+    repo.commit(created=[account, key])
+    holds = KeyGuard(key.key_hash, account.id, "client")
+    for wrong in (KeyGuard("0" * 64, account.id, "client"), KeyGuard(key.key_hash, "acct_other", "client"),
+                  KeyGuard(key.key_hash, account.id, "freelancer")):
+        stray = _account()
+        with pytest.raises(errors.Unauthenticated):
+            repo.commit(created=[stray], guard=wrong)
+        assert repo.get_account(stray.id) is None
+    written = _account()
+    repo.commit(created=[written], guard=holds)
+    assert repo.get_account(written.id) is not None
+    # The guard holds, the write itself loses a race: that is a race (retried), not a bad key.
+    with pytest.raises(errors.ConcurrentUpdate):
+        repo.commit(created=[written], guard=holds)
+    repo.commit(changed=[ApiKey(**{**key.__dict__, "revoked": True, "version": 1})])
+    with pytest.raises(errors.Unauthenticated):
+        repo.commit(created=[_account()], guard=holds)
+
+
+# ---- ids and keys that name what they belong to --------------------------------------------------------------
+
+def test_child_ids_name_their_bounty_and_freelancer_and_made_up_ones_name_nothing():
+    bounty_id, freelancer_id = new_id("bty_"), new_id("acct_")
+    for prefix in ("clm_", "sub_", "pay_"):
+        made = child_id(prefix, bounty_id, freelancer_id)
+        assert made.startswith(prefix) and len(made) <= 80
+        assert parents_of(made) == (bounty_id, freelancer_id)
+    assert child_id("sub_", bounty_id, freelancer_id) != child_id("sub_", bounty_id, freelancer_id)
+    for nothing in ("sub_doesnotexist", new_id("sub_"), "sub_a-b", "sub_ab-cd-ef-01", "sub_ZZ-cd-ef", "sub_-a-b",
+                    "sub_a--b", ""):
+        assert parents_of(nothing) is None, nothing
+
+
+def test_a_made_up_id_naming_real_parents_finds_nothing(api, open_bounty, freelancer, client_acct):
+    submitted = api.ok("POST", f"/v1/bounties/{open_bounty['id']}/submissions", {"content": "x"}, status=201,
+                       key=freelancer["api_key"])
+    bounty_id, freelancer_id = parents_of(submitted["id"])
+    assert (bounty_id, freelancer_id) == (open_bounty["id"], freelancer["id"])
+    made_up = child_id("sub_", bounty_id, freelancer_id)
+    for key in (client_acct["api_key"], freelancer["api_key"]):
+        code, body = api.get(f"/v1/submissions/{made_up}", key=key)
+        assert code == 404, body
+    code, body = api.post(f"/v1/submissions/{made_up}/approve", {}, key=client_acct["api_key"])
+    assert code == 404, body
+    code, body = api.post(f"/v1/claims/{child_id('clm_', bounty_id, freelancer_id)}/release", {},
+                          key=freelancer["api_key"])
+    assert code == 404, body
+
+
+def test_records_from_before_ids_named_their_parents_are_still_found_and_decided_on(api, repo, open_bounty,
+                                                                                     freelancer, client_acct):
+    """A claim and a submission stored under ids of the older kind (no parents in them), and a participant record
+    without the copy of its live claim: the use cases read what the records name, one round trip more."""
+    now = datetime.now(UTC)
+    bounty = repo.get_bounty(open_bounty["id"])
+    claim = Claim(id=new_id("clm_"), bounty_id=bounty.id, freelancer_id=freelancer["id"], status="live",
+                  created_at=now, expires_at=bounty.deadline)
+    participant = Participant(bounty.id, freelancer["id"], live_claim_id=claim.id)
+    bounty.free_slots -= 1
+    bounty.claimed_slots += 1
+    repo.commit(changed=[bounty], created=[claim, participant])
+    submitted = api.ok("POST", f"/v1/bounties/{bounty.id}/submissions", {"content": "x"}, status=201,
+                       key=freelancer["api_key"])
+    assert repo.get_claim(claim.id).status == "used"
+    # The submission, moved under an id of the older kind (its auto-approval timer is left to lapse as unchanged).
+    stored = repo.get_submission(submitted["id"])
+    legacy = Submission(**{**stored.__dict__, "id": new_id("sub_"), "version": 0})
+    participant = repo.get_participant(bounty.id, freelancer["id"])
+    participant.open_submission_id = legacy.id
+    repo.commit(changed=[participant], created=[legacy], deleted=[stored])
+    assert api.ok("GET", f"/v1/submissions/{legacy.id}", key=client_acct["api_key"])["status"] == "pending_review"
+    approved = api.ok("POST", f"/v1/submissions/{legacy.id}/approve", {"rating": 4}, key=client_acct["api_key"])
+    assert approved["status"] == "approved"
+    assert repo.get_account(freelancer["id"]).completed == 1
+
+
+def test_keys_of_the_older_kind_still_authenticate(api, repo):
+    from chalicelib.services.accounts import hash_api_key
+
+    account = _account("client")
+    raw_key = "bk_" + uuid.uuid4().hex  # names no account: looked up before anything else
+    repo.commit(created=[account, ApiKey(key_hash=hash_api_key(raw_key), key_id=new_id("key_"),
+                                         account_id=account.id, role="client", created_at=datetime.now(UTC))])
+    assert api.ok("GET", "/v1/accounts/me", key=raw_key)["id"] == account.id
+    deadline = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = api.ok("POST", "/v1/bounties", {"title": "t", "description": "d", "reward": {"amount": 500},
+                                              "deadline": deadline}, status=201, key=raw_key)
+    assert created["client_id"] == account.id
+
+
+def test_a_forged_key_cannot_take_or_block_an_idempotency_key(api, client_acct, open_bounty):
+    named, _, secret = client_acct["api_key"].rpartition(".")
+    forged = f"{named}.{secret[::-1]}"
+    headers = {"Idempotency-Key": "cancel-1"}
+    code, body = api.post(f"/v1/bounties/{open_bounty['id']}/cancel", {}, key=forged, headers=headers)
+    assert code == 401, body
+    done = api.ok("POST", f"/v1/bounties/{open_bounty['id']}/cancel", {}, key=client_acct["api_key"],
+                  headers=headers)
+    assert done["status"] == "cancelled"
