@@ -65,41 +65,44 @@ def misses(results: dict) -> list[str]:
     t = results.get("round_trips")
     if t and any(not r.met for r in t.rows):
         over = [r for r in t.of("request") if r.dynamodb > round_trips.REQUEST_TARGET]
-        mean = sum(r.dynamodb for r in over) / len(over) if over else 0
         slow_messages = [r for r in t.of("message") if r.dynamodb > round_trips.MESSAGE_TARGET]
         out += [
-            f"**Round trips (2).** {len(over)} API requests make more than {round_trips.REQUEST_TARGET} DynamoDB "
-            f"calls (mean {mean:.1f} among them, up to {max((r.dynamodb for r in over), default=0):g}), and "
-            f"{len(slow_messages)} worker messages more than {round_trips.MESSAGE_TARGET}. Why, in this design:",
+            f"**Round trips (2).** {len(over)} API request(s) make more than {round_trips.REQUEST_TARGET} DynamoDB "
+            f"calls ({', '.join(f'{r.name}: {r.dynamodb:g}' for r in over) or 'none'}), and {len(slow_messages)} "
+            f"worker message(s) more than {round_trips.MESSAGE_TARGET}.",
             "",
-            "- Every authenticated request starts with one GetItem of its API key (by keyed hash). Caching keys in "
-            "the container would save it but a revoked key would keep working until the cache expired, and the "
-            "contract says it gets 401 from then on.",
-            "- A state change reads each record the rules decide on, then writes them in one conditional "
-            "transaction (versions checked, so no lost update): claim reads the bounty and the freelancer's "
-            "participant record (slots and one claim per freelancer); submit also reads the live claim; approve "
-            "reads the submission, its bounty, the participant and the freelancer's account (its rating and count "
-            "change in the same transaction) and creates the payout. With authentication that is 4–6 calls. "
-            "Reaching 2 needs a redesign: one BatchGetItem for the key and the records (the services would have to "
-            "name their reads before authentication), or a single-table layout where a bounty and its participants "
-            "are one item collection read by one Query.",
-            "- Posting a bounty: the key, the bounty stored before Stripe is asked (so a webhook always finds it), "
-            "then the funding transaction: 3. Listing open bounties queries each of the 4 shards of the sparse "
-            "open index (sharded so one hot partition does not carry every listing); `OPEN_INDEX_SHARDS=1` would "
-            "make it 1 call at the price of that hot partition.",
-            "- Workers: the payouts worker reads the payout, the freelancer and the bounty, makes the transfer and "
-            "settles in one transaction (4); auto-approval is an approval (5, as above, less the key); a refund "
-            "reads the bounty, marks the refund in flight before asking Stripe, and records it on the version it "
-            "wrote (3; it read the bounty again before, 6). The "
-            "sweep is a schedule, not a message: one Query per timer shard (4), then a send and a delete per due "
-            "timer.",
-            "- Fixed in this issue: posting a bounty re-read it twice after storing it (5 calls, now 3; funding "
-            "an existing bounty 4, now 3) and the payouts worker re-read all three records after the transfer "
-            "(7, now 4). The first attempt now decides on the records in hand; the versioned write still fails "
-            "if any changed meanwhile, and the retry reads them afresh.",
+            "- A request sent with an `Idempotency-Key` pays for the key itself: its record is written before the "
+            "request runs (so a concurrent duplicate waits rather than acting twice) and the first response is "
+            "stored after it (there is nothing to store before). Folding both into the request's own transaction "
+            "would need every use case to render its response before committing; not done.",
+            "- The same request without the key makes 2.",
             "",
-            "The sweep and the timers are the exception that makes the rest cheap: they read what is due by key "
-            "range, never by Scan (0 Scans anywhere).",
+        ]
+    if t:
+        out += [
+            "**How requests got to 2 calls (2).** One round trip reads, one writes:",
+            "",
+            "- The API key is checked in the request's first call, never on its own: keys name their account and "
+            "role (`bk_<account>.<role>.<secret>`), so the key's record is read in the same BatchGetItem as the "
+            "records the use case decides on, or checked by a ConditionCheck in the same transaction as a first "
+            "write (posting a bounty, taking an Idempotency-Key). Until then nothing is decided, written or shown "
+            "on the caller's word, and any error goes out only after the key is checked (an unknown key gets 401 "
+            "whatever else is wrong). Requests that only query an index check the key with one GetItem (2 calls).",
+            "- Claim, submission and payout ids name their bounty and freelancer, so a request on one reads it, "
+            "its bounty and the participant record together; the participant record carries a copy of the live "
+            "claim's times, so handing in work needs no read of the claim.",
+            "- Approval adds to the freelancer's completed count and rating in its transaction without reading "
+            "the account (additions commute; the account's version still moves on, so a write from an older read "
+            "of it fails and retries).",
+            "- Stripe's account-ready webhook sets the account (only if it owns that Stripe account) and puts the "
+            "payouts that waited for it back in the queue in one transaction, after one Query for them.",
+            "- Listing open bounties reads one shard of the sparse open index (`OPEN_INDEX_SHARDS`, default 1). "
+            "More shards spread a very busy board over partitions, at one Query per shard for each listing.",
+            "- Records and keys made before this (ids without parents, participants without the claim copy, keys "
+            "without an account) still work, at one round trip more.",
+            "",
+            "The sweep is a schedule, not a message: one Query per timer shard, then a send and a delete per due "
+            "timer; it and the timers read what is due by key range, never by Scan (0 Scans anywhere).",
             "",
         ]
     o = results.get("overhead")

@@ -34,10 +34,14 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         return "unknown"
     if payout.status in (PAID, FAILED):
         return payout.status  # a duplicate message, or one left behind before a failure
-    if not (freelancer.stripe_account_id and freelancer.payouts_enabled):
+    if not _can_receive(freelancer):
         if payout.status != AWAITING_ONBOARDING:
             _update(deps, payout.id, lambda p: money.hold_for_onboarding(p, now=deps.clock.now())
                     if p.status not in (PAID, FAILED) else None, known=payout)
+            # Stripe's word that the account is ready may have come between our read of it and this hold, and its
+            # webhook then found no payout waiting: look again now that this one waits.
+            if _can_receive(deps.repo.get_account(freelancer.id)):
+                send(deps, [payout])
         return AWAITING_ONBOARDING
     try:
         transfer_id = deps.payments.transfer(
@@ -56,6 +60,10 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         raise RetryLater(str(error)) from error
     in_hand = [(payout, bounty, freelancer)]
     return retrying(lambda: _settle(deps, payout.id, transfer_id, in_hand.pop() if in_hand else None))
+
+
+def _can_receive(freelancer: Account | None) -> bool:
+    return bool(freelancer and freelancer.stripe_account_id and freelancer.payouts_enabled)
 
 
 def _transfer_key(payout: Payout) -> str:

@@ -212,3 +212,50 @@ def test_a_forged_key_cannot_take_or_block_an_idempotency_key(api, client_acct, 
     done = api.ok("POST", f"/v1/bounties/{open_bounty['id']}/cancel", {}, key=client_acct["api_key"],
                   headers=headers)
     assert done["status"] == "cancelled"
+
+
+def test_a_payout_held_for_onboarding_just_as_stripe_says_ready_is_still_paid(api, workers, client_acct,
+                                                                              payable_freelancer):
+    """The worker reads the account (not ready), Stripe's webhook makes it ready and finds no payout waiting, then
+    the worker holds the payout: it must look again and send it on, or the payout would wait forever."""
+    from dataclasses import replace
+
+    from chalicelib.bootstrap import deps
+    from chalicelib.services import payouts
+
+    real = deps()
+    real.repo.set_if(Account, payable_freelancer["id"], {"payouts_enabled": False},
+                     expected={"role": "freelancer"})
+    bounty = api.bounty(client_acct["api_key"])
+    submitted = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201,
+                       key=payable_freelancer["api_key"])
+    approved = api.ok("POST", f"/v1/submissions/{submitted['id']}/approve", {}, key=client_acct["api_key"])
+    payout_id = approved["payout_id"]
+    # The approval's own message is this delivery: take it off the queue, so only a re-send can pay the payout.
+    sqs = workers.runner.sqs
+    sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=workers.payouts_queue)["QueueUrl"])
+
+    class ReadyRightAfterTheRead:
+        """The repository, with Stripe's webhook landing just after the worker's first read."""
+
+        def __init__(self, repo):
+            self.repo, self.landed = repo, False
+
+        def get_many(self, refs):
+            found = self.repo.get_many(refs)
+            if not self.landed:
+                self.landed = True
+                assert self.repo.set_if(Account, payable_freelancer["id"], {"payouts_enabled": True},
+                                        expected={"role": "freelancer"})
+            return found
+
+        def __getattr__(self, name):
+            return getattr(self.repo, name)
+
+    racing = replace(real, repo=ReadyRightAfterTheRead(real.repo))
+    assert payouts.pay_out(racing, payout_id) == "awaiting_onboarding"
+    workers.drain()
+    paid = next(p for p in api.ok("GET", "/v1/payouts?limit=100", key=payable_freelancer["api_key"])["items"]
+                if p["id"] == payout_id)
+    assert paid["status"] == "paid", paid
+    assert len(workers.transfers_for(bounty["id"])) == 1

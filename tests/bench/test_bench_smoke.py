@@ -39,8 +39,11 @@ def test_a_small_bench_run_writes_the_report_and_counts_calls(tmp_path):
     assert any(row["kind"] == "message" and row["dynamodb"] > 0 for row in data["round_trips"])
     assert sum(row["scans"] for row in data["round_trips"]) == 0
     # Round trips are counts, not timings: the ones this issue cut stay cut.
-    assert rows["post bounty, paid at once"]["dynamodb"] == 3
-    assert rows["payouts worker: transfer paid"]["dynamodb"] == 4
+    within = {name: row["dynamodb"] for name, row in rows.items()
+              if row["kind"] == "request" and "Idempotency-Key" not in name}
+    assert max(within.values()) <= 2, within
+    assert rows["payouts worker: transfer paid"]["dynamodb"] == 2
+    assert rows["timers worker: auto-approval"]["dynamodb"] == 2
     listing = data["scale"]["list open"]
     assert listing["100"]["items_read"] > 0 and listing["100"]["read_units"] > 0
     assert data["scale"]["create"]["1000"]["write_units"] > 0
