@@ -72,7 +72,7 @@ def test_find_claim_submit_and_get_paid_without_javascript(http, workers, clock,
     assert page.input_value("#links") == "https://example.com/menu-es.pdf\nnot a link"
     page.fill("#links", "https://example.com/menu-es.pdf")
     page.click("#submit button")
-    assert re.search(r"/web/submissions/sub_\w+$", page.url)
+    assert re.search(r"/web/submissions/sub_[0-9a-f-]+$", page.url)
     submission_id = page.url.rsplit("/", 1)[1]
     assert page.inner_text("#flash").startswith("Work submitted. It is pending review")
     assert page.inner_text("#status") == "Pending review"
