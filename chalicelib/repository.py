@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -48,6 +51,33 @@ class IdempotencyRecord:
     version: int = field(default=0)
 
 
+@dataclass
+class IdempotencyLock:
+    """A request's Idempotency-Key record, carried by the request's own calls instead of calls of its own: its first
+    reads look for the record (services.deps.fetch), and its first write creates it in the same transaction
+    (the repository's commit), so a duplicate can neither act twice nor slip between the lock and the change."""
+
+    record: IdempotencyRecord
+    taken: bool = False
+
+
+_current_lock: ContextVar[IdempotencyLock | None] = ContextVar("idempotency_lock", default=None)
+
+
+@contextmanager
+def holding(lock: IdempotencyLock) -> Iterator[IdempotencyLock]:
+    """For the duration of one request (a context variable: requests on other threads do not see it)."""
+    token = _current_lock.set(lock)
+    try:
+        yield lock
+    finally:
+        _current_lock.reset(token)
+
+
+def current_lock() -> IdempotencyLock | None:
+    return _current_lock.get()
+
+
 class Repository(Protocol):
     def get_account(self, account_id: str) -> Account | None: ...
     def get_api_key(self, key_hash: str) -> ApiKey | None: ...
@@ -81,7 +111,8 @@ class Repository(Protocol):
                guard: KeyGuard | None = None) -> None:
         """All or nothing; raises core.errors.ConcurrentUpdate when a record changed since it was read, and
         core.errors.Unauthenticated when the guard's key does not hold. `increments` add to counters of records
-        that were not read (core.model.Increment)."""
+        that were not read (core.model.Increment). The first commit of a request holding an IdempotencyLock also
+        creates its record (core.errors.IdempotencyKeyTaken if it exists)."""
 
     def delete(self, record: Any) -> None: ...
 

@@ -30,7 +30,7 @@ from ..core.model import (
     Submission,
     Timer,
 )
-from ..repository import IdempotencyRecord, KeyGuard, Page, Ref
+from ..repository import IdempotencyRecord, KeyGuard, Page, Ref, current_lock
 from . import dynamo_models as m
 
 _MODEL_OF: dict[type, type[m._Table]] = {
@@ -260,6 +260,10 @@ class DynamoRepository:
         at, `created` ones must not exist yet; any lost race raises ConcurrentUpdate. With a guard, the
         write happens only if its API key holds (else Unauthenticated)."""
         writes = [(record, False) for record in changed] + [(record, True) for record in created]
+        lock = current_lock()
+        locking = lock is not None and not lock.taken and bool(writes or deleted or increments)
+        if locking:
+            writes.append((lock.record, True))  # last of the puts: its cancellation reason is found by position
         if len(writes) == 1 and not (deleted or increments or guard):
             self._save_one(*writes[0])
             return
@@ -283,9 +287,14 @@ class DynamoRepository:
             reasons = [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
             if guard is not None and reasons and reasons[0] == "ConditionalCheckFailed":
                 raise errors.Unauthenticated("This API key is not valid; check it or create a new account.") from error
+            lock_at = (guard is not None) + len(deleted) + len(writes) - 1
+            if locking and len(reasons) > lock_at and reasons[lock_at] == "ConditionalCheckFailed":
+                raise errors.IdempotencyKeyTaken() from error
             if set(reasons) & _RETRYABLE_CANCELLATIONS or error.cause_response_code == "TransactionConflictException":
                 raise errors.ConcurrentUpdate(str(reasons)) from error
             raise
+        if locking:
+            lock.taken = True
 
     def _save_one(self, record: Any, is_new: bool) -> None:
         item, condition = _conditional_item(record, is_new)

@@ -14,8 +14,8 @@ from chalice import Response
 from .. import config
 from ..core import errors
 from ..core.sealing import seal, unseal
-from ..repository import IdempotencyRecord
-from ..services.deps import Caller, Deps
+from ..repository import IdempotencyLock, IdempotencyRecord, holding
+from ..services.deps import Caller, Deps, check
 
 RETENTION = timedelta(hours=24)
 MAX_KEY = 255
@@ -51,42 +51,50 @@ def _canonical_body(raw: bytes) -> bytes:
 
 
 def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], Response]) -> Response:
+    """Runs the request holding its key's lock, which rides on the request's own first read and write (see
+    repository.IdempotencyLock): a repeat is answered after one read, and taking the key costs no call of its own.
+    Then the first response is stored on the lock, so that a repeat gets it back."""
     key = request.headers["idempotency-key"].strip()
     if not 1 <= len(key) <= MAX_KEY:
         raise errors.Invalid(f"Idempotency-Key must be 1 to {MAX_KEY} characters.", code="invalid_idempotency_key")
     record_key = f"{scope(caller, request)}#{key}"
     fingerprint = _fingerprint(request)
     now = deps.clock.now()
-    record = IdempotencyRecord(key=record_key, fingerprint=fingerprint, state="in_progress", created_at=now,
-                               expires_at=now + RETENTION)
-    # Guarded: the lock is the request's first call, and it must not be taken on a key that does not hold.
-    guard = caller.guard() if caller is not None else None
-    try:
-        deps.repo.commit(created=[record], guard=guard)
-    except errors.ConcurrentUpdate:
-        if caller is not None:
-            caller.guard_held()  # the key's check passed; the record already existed
-        return _replay(deps, record_key, fingerprint, now)
-    if caller is not None:
-        caller.guard_held()
-    try:
-        response = run()
-    except BaseException:
-        _forget(deps, record_key)
-        raise
+    lock = IdempotencyLock(IdempotencyRecord(key=record_key, fingerprint=fingerprint, state="in_progress",
+                                             created_at=now, expires_at=now + RETENTION))
+    with holding(lock):
+        try:
+            response = run()
+        except errors.IdempotencyKeyTaken as taken:
+            check(deps, caller)  # a stored response goes only to the key's owner
+            return _replay(deps, record_key, fingerprint, now, taken.record)
+        except BaseException:
+            if lock.taken:
+                _forget(deps, record_key)
+            raise
     if response.status_code >= 500:
-        _forget(deps, record_key)  # a failure on our side must not be replayed forever
+        if lock.taken:
+            _forget(deps, record_key)  # a failure on our side must not be replayed forever
         return response
     body = response.body if isinstance(response.body, str) else json.dumps(response.body)
     # Sealed: the first response can hold a secret (a new account's API key) that must not sit in the table.
-    # The lock is changed as written (version 1), without reading it back.
-    deps.repo.commit(changed=[replace(record, version=1, state="done", status_code=response.status_code,
-                                      body=seal(_sealing_secret(), record_key, body))])
+    done = replace(lock.record, state="done", status_code=response.status_code,
+                   body=seal(_sealing_secret(), record_key, body))
+    if lock.taken:
+        deps.repo.commit(changed=[replace(done, version=1)])  # the lock as its first write left it
+        return response
+    # Nothing was written (a read, or an answer decided without a change): the key is taken only now.
+    try:
+        deps.repo.commit(created=[done], guard=caller.guard() if caller is not None else None)
+    except errors.ConcurrentUpdate:
+        pass  # a duplicate took the key meanwhile; this request changed nothing, so its answer stands
+    if caller is not None:
+        caller.guard_held()
     return response
 
 
-def _replay(deps: Deps, record_key: str, fingerprint: str, now) -> Response:
-    earlier = deps.repo.get_idempotency(record_key)
+def _replay(deps: Deps, record_key: str, fingerprint: str, now, earlier: IdempotencyRecord | None) -> Response:
+    earlier = earlier or deps.repo.get_idempotency(record_key)
     if earlier is None or earlier.expires_at <= now:
         if earlier is not None:
             _forget(deps, record_key)

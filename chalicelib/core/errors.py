@@ -51,3 +51,12 @@ class ServiceUnavailable(DomainError):
 
 class ConcurrentUpdate(Exception):
     """A conditional write lost a race; the use case re-reads and tries again."""
+
+
+class IdempotencyKeyTaken(Exception):
+    """The request's Idempotency-Key already has a record: another request with it ran or is running. `record` is
+    that record when it was read on the way (None when a write found it taken)."""
+
+    def __init__(self, record=None):
+        super().__init__("idempotency key taken")
+        self.record = record

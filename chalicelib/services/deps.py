@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from ..core import errors
 from ..core.model import CLIENT, FREELANCER, ApiKey
 from ..ports import Clock, Payments, Queue
-from ..repository import KeyGuard, Ref, Repository
+from ..repository import IdempotencyRecord, KeyGuard, Ref, Repository, current_lock
 
 T = TypeVar("T")
 
@@ -89,9 +89,18 @@ def fetch(deps: Deps, caller: Caller | None, *refs: Ref) -> list[Any]:
     checking = caller is not None and not caller.checked
     if checking:
         wanted.append(caller.key_ref())
+    lock = current_lock()
+    # Until this request holds its Idempotency-Key, every read also looks for the key's record: a repeat is
+    # answered after one read, and an attempt that lost a race to a duplicate finds it when it reads again.
+    looking = lock is not None and not lock.taken
+    if looking:
+        wanted.append(Ref(IdempotencyRecord, lock.record.key))
     found = deps.repo.get_many(wanted) if wanted else []
+    earlier = found.pop() if looking else None
     if checking:
         caller.confirm(found.pop())
+    if earlier is not None:
+        raise errors.IdempotencyKeyTaken(earlier)
     return found
 
 
