@@ -71,10 +71,12 @@ def misses(results: dict) -> list[str]:
             f"calls ({', '.join(f'{r.name}: {r.dynamodb:g}' for r in over) or 'none'}), and {len(slow_messages)} "
             f"worker message(s) more than {round_trips.MESSAGE_TARGET}.",
             "",
-            "- A request sent with an `Idempotency-Key` pays for the key itself: its record is written before the "
-            "request runs (so a concurrent duplicate waits rather than acting twice) and the first response is "
-            "stored after it (there is nothing to store before). Folding both into the request's own transaction "
-            "would need every use case to render its response before committing; not done.",
+            "- A request sent with an `Idempotency-Key` makes one call more: the key's record rides on the "
+            "request's own calls (its first read looks for it, so a repeat is answered after that one read; its "
+            "first write creates it in the same transaction, so a duplicate can neither act twice nor slip in "
+            "between), but the first response can only be stored once it exists, after the last write. Storing "
+            "it inside that write would need every use case to render its HTTP response before committing, "
+            "which would tie the use cases to the HTTP edge; not done.",
             "- The same request without the key makes 2.",
             "",
         ]
