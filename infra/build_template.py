@@ -42,9 +42,12 @@ SECRETS = {
 
 QUEUES = {"payouts": "PayoutsQueue", "refunds": "RefundsQueue", "timers": "TimersQueue"}
 
-# What PynamoDB sends for our access patterns: GetItem, Query (tables and indexes), PutItem/DeleteItem
-# with conditions, and TransactWriteItems, which IAM authorises as the Put/Delete of each item.
-TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+# What the repository sends for our access patterns: GetItem and BatchGetItem (a request's records and its API
+# key in one round trip), Query (tables and indexes), PutItem/DeleteItem/UpdateItem with conditions (UpdateItem:
+# counters added without a read, conditional sets), and TransactWriteItems, which IAM authorises as the
+# Put/Delete/Update/ConditionCheckItem of each item (ConditionCheckItem: the API key checked in a first write).
+TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
+                 "dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
 # The SQS event source mapping polls with the function's role; the backoff in chalicelib/workers/queues.py
 # looks the queue up by name and changes the visibility of a failed message.
 CONSUME_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
