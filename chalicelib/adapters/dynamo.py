@@ -6,6 +6,7 @@ import base64
 import binascii
 import dataclasses
 import hashlib
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,6 +53,7 @@ _MODEL_OF_TABLE: dict[str, type[m._Table]] = {}  # filled by DynamoRepository(),
 
 def _key_of(ref: Ref) -> tuple[str, tuple[str, str | None]]:
     return _MODEL_OF[ref.kind].Meta.table_name, (ref.hash_key, ref.range_key)
+UNPROCESSED_ATTEMPTS = 6
 _RETRYABLE_CANCELLATIONS = {"ConditionalCheckFailed", "TransactionConflict"}
 FAILED_FLAG = "failed"
 
@@ -165,7 +167,11 @@ class DynamoRepository:
                 raw_key[model._range_keyname] = {"S": key[1]}
             pending.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(raw_key)
         found: dict[tuple, Any] = {}
-        while pending:
+        for attempt in range(UNPROCESSED_ATTEMPTS + 1):
+            if not pending:
+                break
+            if attempt:
+                time.sleep(min(0.025 * 2 ** attempt, 1.0))  # DynamoDB's advice for unprocessed keys: back off
             answer = _connection().dispatch("BatchGetItem", {"RequestItems": pending})
             for table, items in answer.get("Responses", {}).items():
                 model = _MODEL_OF_TABLE[table]
@@ -173,6 +179,8 @@ class DynamoRepository:
                     range_value = raw[model._range_keyname]["S"] if model._range_keyname else None
                     found[(table, (raw[model._hash_keyname]["S"], range_value))] = _to_record(model.from_raw_data(raw))
             pending = answer.get("UnprocessedKeys") or {}
+        if pending:
+            raise errors.ServiceUnavailable("The database is busy; try again in a moment.", code="storage_busy")
         return [found.get(key) for key in wanted]
 
     # -- index queries --
