@@ -51,6 +51,7 @@ def add_key(request, caller, body):
 
 
 @route(bp, "/v1/accounts/me/keys/{key_id}", method="DELETE",
-       summary="Extension: revoke an API key; requests with it get 401 from then on.", response=s.ApiKeyOut)
+       summary="Extension: revoke an API key; requests with it get 401 from then on. The last live key cannot be "
+               "revoked (409 last_key).", response=s.ApiKeyOut, also=(409,))
 def revoke_key(request, caller, body, key_id):
     return _key(accounts.revoke_key(deps(), caller, key_id))

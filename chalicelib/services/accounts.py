@@ -67,11 +67,16 @@ def revoke_key(deps: Deps, caller: Caller, key_id: str) -> ApiKey:
         # Revoking with the key itself in the account's list: that listing proves the key (a write may not both
         # check and change one item in one transaction).
         caller.confirm(own[0])
+    live = [k for k in keys if not k.revoked]
     for api_key in keys:
         if api_key.key_id == key_id:
             if api_key.revoked:
                 check(deps, caller)
                 return api_key
+            if live == [api_key]:
+                check(deps, caller)
+                raise errors.StateConflict("This is the account's only live key: revoking it would lock the account "
+                                           "out for good. Add a key first.", code="last_key")
             revoked = replace(api_key, revoked=True)
             deps.repo.commit(changed=[revoked], guard=caller.guard())
             caller.guard_held()

@@ -67,6 +67,10 @@ def test_keys_rotate_and_revoke(api):
     assert revoked["revoked"] is True
     code, _ = api.get("/v1/accounts/me", key=old)
     assert code == 401
+    # The one live key left cannot go: the account would be locked out for good.
+    code, data = api.call("DELETE", f"/v1/accounts/me/keys/{new['id']}", key=new["api_key"])
+    assert code == 409 and data["error"]["code"] == "last_key"
+    assert api.ok("GET", "/v1/accounts/me", key=new["api_key"])["id"] == account["id"]
     code, _ = api.call("DELETE", "/v1/accounts/me/keys/key_unknown", key=new["api_key"])
     assert code == 404
     other = api.account("client")
