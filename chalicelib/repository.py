@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -58,7 +58,18 @@ class IdempotencyLock:
     (the repository's commit), so a duplicate can neither act twice nor slip between the lock and the change."""
 
     record: IdempotencyRecord
+    # Set by the HTTP edge: the request's answer, `(status, body)`, told from the records of the use case's last
+    # write (None when they do not hold it), and the record that stores an answer. So the answer is stored in
+    # that same write rather than after it.
+    answer_from: Callable[[list[Any]], tuple[int, str] | None] | None = None
+    record_for: Callable[[tuple[int, str]], IdempotencyRecord] | None = None
     taken: bool = False
+    version: int = 0  # of the record as this request last wrote it
+    answered: tuple[int, str] | None = None  # the answer stored with it, if any
+
+    def answer_in(self, records: list[Any]) -> tuple[tuple[int, str], IdempotencyRecord] | None:
+        answer = self.answer_from(records) if self.answer_from and self.record_for else None
+        return (answer, self.record_for(answer)) if answer is not None else None
 
 
 _current_lock: ContextVar[IdempotencyLock | None] = ContextVar("idempotency_lock", default=None)
@@ -108,11 +119,12 @@ class Repository(Protocol):
     def due_timers(self, shard: str, *, until: str, limit: int) -> list[Any]: ...
 
     def commit(self, changed: Any = (), created: Any = (), deleted: Any = (), increments: Any = (),
-               guard: KeyGuard | None = None) -> None:
+               guard: KeyGuard | None = None, final: bool = False) -> None:
         """All or nothing; raises core.errors.ConcurrentUpdate when a record changed since it was read, and
         core.errors.Unauthenticated when the guard's key does not hold. `increments` add to counters of records
         that were not read (core.model.Increment). The first commit of a request holding an IdempotencyLock also
-        creates its record (core.errors.IdempotencyKeyTaken if it exists)."""
+        creates its record (core.errors.IdempotencyKeyTaken if it exists); a `final` one (the use case's last
+        write) also stores the request's answer on it, when the lock can tell it from the records."""
 
     def delete(self, record: Any) -> None: ...
 

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -263,15 +264,17 @@ class DynamoRepository:
     # -- writes --
 
     def commit(self, changed: Sequence[Any] = (), created: Sequence[Any] = (), deleted: Sequence[Any] = (),
-               increments: Sequence[Increment] = (), guard: KeyGuard | None = None) -> None:
+               increments: Sequence[Increment] = (), guard: KeyGuard | None = None, final: bool = False) -> None:
         """Writes every record or none. `changed` ones must still be at the version they were read
         at, `created` ones must not exist yet; any lost race raises ConcurrentUpdate. With a guard, the
         write happens only if its API key holds (else Unauthenticated)."""
         writes = [(record, False) for record in changed] + [(record, True) for record in created]
         lock = current_lock()
         locking = lock is not None and not lock.taken and bool(writes or deleted or increments)
-        if locking:
-            writes.append((lock.record, True))  # last of the puts: its cancellation reason is found by position
+        answered = lock.answer_in(list(changed) + list(created)) if lock is not None and final else None
+        stored = answered[1] if answered else lock.record if locking else None
+        if stored is not None:  # last of the puts: its cancellation reason is found by position
+            writes.append((stored, True) if locking else (replace(stored, version=lock.version), False))
         if len(writes) == 1 and not (deleted or increments or guard):
             self._save_one(*writes[0])
             return
@@ -301,8 +304,9 @@ class DynamoRepository:
             if set(reasons) & _RETRYABLE_CANCELLATIONS or error.cause_response_code == "TransactionConflictException":
                 raise errors.ConcurrentUpdate(str(reasons)) from error
             raise
-        if locking:
-            lock.taken = True
+        if stored is not None:
+            lock.taken, lock.version = True, (1 if locking else lock.version + 1)
+            lock.answered = answered[0] if answered else None
 
     def _save_one(self, record: Any, is_new: bool) -> None:
         item, condition = _conditional_item(record, is_new)

@@ -48,10 +48,14 @@ class RouteDoc:
 ROUTES: list[RouteDoc] = []
 
 
-def json_response(payload: Any, status: int = 200) -> Response:
+def body_of(payload: Any) -> str:
     if isinstance(payload, BaseModel):
         payload = payload.model_dump(mode="json")
-    return Response(body=json.dumps(payload, separators=(",", ":")), status_code=status, headers=JSON_HEADERS)
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(body=body_of(payload), status_code=status, headers=JSON_HEADERS)
 
 
 def error_response(status: int, code: str, message: str) -> Response:
@@ -123,11 +127,29 @@ def _unknown_id(params: dict) -> errors.NotFound | None:
     return None
 
 
+def _answer_from(answers, caller: Caller | None, status: int):
+    if answers is None:
+        return None
+    kind, render_one = answers
+
+    def answer_from(records: list) -> tuple[int, str] | None:
+        for record in reversed(records):
+            if isinstance(record, kind):
+                return status, body_of(render_one(record, caller))
+        return None
+
+    return answer_from
+
+
 def route(bp: Blueprint, path: str, *, method: str, summary: str, body: type[BaseModel] | None = None,
           response: type[BaseModel] | None = None, status: int = 200, auth: str | None = "any",
-          query: dict[str, str] | None = None, idempotent: bool = False, also: tuple[int, ...] = ()) -> Callable:
+          query: dict[str, str] | None = None, idempotent: bool = False, also: tuple[int, ...] = (),
+          answers: tuple[type, Callable[[Any, Caller | None], BaseModel]] | None = None) -> Callable:
     """Registers a Chalice route whose function gets (request, caller, body, **path_params) and returns
-    a pydantic model or a Response. auth: None (anonymous), "optional", "any", "client", "freelancer"."""
+    a pydantic model or a Response. auth: None (anonymous), "optional", "any", "client", "freelancer".
+    answers: (record type, renderer) when the route answers with the rendering of the record of that type its use
+    case writes last, as its function does with the same renderer: an Idempotency-Key's answer is then stored in
+    that write (see idempotency.replay_or_run)."""
     query = dict(query or {})
 
     def decorate(handler: Callable) -> Callable:
@@ -150,7 +172,8 @@ def route(bp: Blueprint, path: str, *, method: str, summary: str, body: type[Bas
                     return result if isinstance(result, Response) else json_response(result, status)
 
                 if idempotent and request.headers.get("idempotency-key") is not None:
-                    response = idempotency.replay_or_run(deps(), request, caller, run)
+                    response = idempotency.replay_or_run(deps(), request, caller, run,
+                                                         _answer_from(answers, caller, status))
                 else:
                     response = run()
                 check(deps(), caller)  # a use case whose calls could not carry the key: one lookup, never none

@@ -50,47 +50,61 @@ def _canonical_body(raw: bytes) -> bytes:
         return raw
 
 
-def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], Response]) -> Response:
-    """Runs the request holding its key's lock, which rides on the request's own first read and write (see
-    repository.IdempotencyLock): a repeat is answered after one read, and taking the key costs no call of its own.
-    Then the first response is stored on the lock, so that a repeat gets it back."""
+def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], Response],
+                  answer_from: Callable[[list], tuple[int, str] | None] | None = None) -> Response:
+    """Runs the request holding its key's lock, which rides on the request's own calls (see
+    repository.IdempotencyLock): a repeat is answered after one read, the key is taken by the request's first write,
+    and the answer is stored with its last write when `answer_from` can tell it from that write's records (else
+    after it, one call more)."""
     key = request.headers["idempotency-key"].strip()
     if not 1 <= len(key) <= MAX_KEY:
         raise errors.Invalid(f"Idempotency-Key must be 1 to {MAX_KEY} characters.", code="invalid_idempotency_key")
     record_key = f"{scope(caller, request)}#{key}"
     fingerprint = _fingerprint(request)
     now = deps.clock.now()
-    lock = IdempotencyLock(IdempotencyRecord(key=record_key, fingerprint=fingerprint, state="in_progress",
-                                             created_at=now, expires_at=now + RETENTION))
+    pending = IdempotencyRecord(key=record_key, fingerprint=fingerprint, state="in_progress", created_at=now,
+                                expires_at=now + RETENTION)
+
+    def record_for(answer: tuple[int, str]) -> IdempotencyRecord:
+        # Sealed: an answer can hold a secret (a new account's API key) that must not sit in the table.
+        sealed = seal(_sealing_secret(), record_key, answer[1])
+        return replace(pending, state="done", status_code=answer[0], body=sealed)
+
+    lock = IdempotencyLock(pending, answer_from=answer_from, record_for=record_for)
     with holding(lock):
         try:
             response = run()
         except errors.IdempotencyKeyTaken as taken:
-            check(deps, caller)  # a stored response goes only to the key's owner
+            check(deps, caller)  # a stored answer goes only to the key's owner
             return _replay(deps, record_key, fingerprint, now, taken.record)
         except BaseException:
-            if lock.taken:
-                _forget(deps, record_key)
+            _forget_unanswered(deps, lock)
             raise
     if response.status_code >= 500:
-        if lock.taken:
-            _forget(deps, record_key)  # a failure on our side must not be replayed forever
+        _forget_unanswered(deps, lock)  # a failure on our side must not be replayed forever
         return response
     body = response.body if isinstance(response.body, str) else json.dumps(response.body)
-    # Sealed: the first response can hold a secret (a new account's API key) that must not sit in the table.
-    done = replace(lock.record, state="done", status_code=response.status_code,
-                   body=seal(_sealing_secret(), record_key, body))
+    answer = (response.status_code, body)
+    if lock.answered == answer:
+        return response  # stored with the use case's last write
     if lock.taken:
-        deps.repo.commit(changed=[replace(done, version=1)])  # the lock as its first write left it
+        deps.repo.commit(changed=[replace(record_for(answer), version=lock.version)])
         return response
     # Nothing was written (a read, or an answer decided without a change): the key is taken only now.
     try:
-        deps.repo.commit(created=[done], guard=caller.guard() if caller is not None else None)
+        deps.repo.commit(created=[record_for(answer)], guard=caller.guard() if caller is not None else None)
     except errors.ConcurrentUpdate:
         pass  # a duplicate took the key meanwhile; this request changed nothing, so its answer stands
     if caller is not None:
         caller.guard_held()
     return response
+
+
+def _forget_unanswered(deps: Deps, lock: IdempotencyLock) -> None:
+    """After a failure: a key taken without an answer is let go, so a retry runs again. One whose answer was stored
+    with the change keeps it (the change happened), and a retry gets that answer."""
+    if lock.taken and lock.answered is None:
+        _forget(deps, lock.record.key)
 
 
 def _replay(deps: Deps, record_key: str, fingerprint: str, now, earlier: IdempotencyRecord | None) -> Response:

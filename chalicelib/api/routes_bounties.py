@@ -8,12 +8,20 @@ from chalice import Blueprint
 
 from ..bootstrap import deps
 from ..core import errors, rules
+from ..core.model import Bounty
 from ..services import bounties
 from . import render
 from . import schemas as s
 from .http import paging, route, whole_number
 
 bp = Blueprint(__name__)
+
+
+def _bounty(record: Bounty, caller) -> s.BountyOut:
+    return render.bounty(record, viewer_id=caller.account_id)
+
+
+AS_BOUNTY = (Bounty, _bounty)
 
 LIST_QUERY = {
     "limit": "Page size, 1–100 (default 20).",
@@ -26,7 +34,8 @@ LIST_QUERY = {
 
 
 @route(bp, "/v1/bounties", method="POST", summary="Post a bounty and create its escrow payment.",
-       body=s.CreateBounty, response=s.BountyOut, status=201, auth="client", idempotent=True, also=(503,))
+       body=s.CreateBounty, response=s.BountyOut, status=201, auth="client", idempotent=True, also=(503,),
+       answers=AS_BOUNTY)
 def create_bounty(request, caller, body: s.CreateBounty):
     bounty = bounties.create_bounty(
         deps(), caller, title=body.title, description=body.description, reward=body.reward.amount,
@@ -34,7 +43,7 @@ def create_bounty(request, caller, body: s.CreateBounty):
         review_window_seconds=body.review_window_seconds, claim_seconds=body.claim_seconds,
         estimated_minutes=body.estimated_minutes, tags=body.tags, payment_method=body.payment_method,
     )
-    return render.bounty(bounty, viewer_id=caller.account_id)
+    return _bounty(bounty, caller)
 
 
 @route(bp, "/v1/bounties", method="GET", summary="Open bounties, newest first; or your own with mine=true.",
@@ -69,18 +78,16 @@ def get_bounty(request, caller, body, bounty_id):
 
 @route(bp, "/v1/bounties/{bounty_id}/fund", method="POST",
        summary="Extension: retry funding an unfunded bounty, optionally paying with a payment method now.",
-       body=s.FundBounty, response=s.BountyOut, auth="client", idempotent=True, also=(503,))
+       body=s.FundBounty, response=s.BountyOut, auth="client", idempotent=True, also=(503,), answers=AS_BOUNTY)
 def fund_bounty(request, caller, body: s.FundBounty, bounty_id):
-    bounty = bounties.fund_bounty(deps(), caller, bounty_id, payment_method=body.payment_method)
-    return render.bounty(bounty, viewer_id=caller.account_id)
+    return _bounty(bounties.fund_bounty(deps(), caller, bounty_id, payment_method=body.payment_method), caller)
 
 
 @route(bp, "/v1/bounties/{bounty_id}/cancel", method="POST",
        summary="Cancel: no new work; escrow of slots without pending or approved work is refunded.",
-       body=s.Empty, response=s.BountyOut, auth="client", idempotent=True)
+       body=s.Empty, response=s.BountyOut, auth="client", idempotent=True, answers=AS_BOUNTY)
 def cancel_bounty(request, caller, body, bounty_id):
-    bounty = bounties.cancel_bounty(deps(), caller, bounty_id)
-    return render.bounty(bounty, viewer_id=caller.account_id)
+    return _bounty(bounties.cancel_bounty(deps(), caller, bounty_id), caller)
 
 
 @route(bp, "/v1/bounties/{bounty_id}/ledger", method="GET",

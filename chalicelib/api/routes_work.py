@@ -5,19 +5,24 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from ..bootstrap import deps
+from ..core.model import Claim, Message, Submission
 from ..services import messages, work
 from . import render
 from . import schemas as s
 from .http import paging, route
 
 bp = Blueprint(__name__)
+# How each route answers, from the record its use case writes last (see http.route's `answers`).
+AS_CLAIM = (Claim, lambda record, caller: render.claim(record))
+AS_SUBMISSION = (Submission, lambda record, caller: render.submission(record))
+AS_MESSAGE = (Message, lambda record, caller: render.message(record))
 PAGE_QUERY = {"limit": "Page size, 1–100 (default 20).", "cursor": "next_cursor of the previous page."}
 
 
 @route(bp, "/v1/bounties/{bounty_id}/claims", method="POST", summary="Reserve a slot.", body=s.Empty,
-       response=s.ClaimOut, status=201, auth="freelancer", idempotent=True)
+       response=s.ClaimOut, status=201, auth="freelancer", idempotent=True, answers=AS_CLAIM)
 def claim(request, caller, body, bounty_id):
-    return render.claim(work.claim_bounty(deps(), caller, bounty_id))
+    return AS_CLAIM[1](work.claim_bounty(deps(), caller, bounty_id), caller)
 
 
 @route(bp, "/v1/claims", method="GET", summary="Extension: the calling freelancer's claims, newest first.",
@@ -28,16 +33,17 @@ def my_claims(request, caller, body):
 
 
 @route(bp, "/v1/claims/{claim_id}/release", method="POST", summary="Give the slot back at once.", body=s.Empty,
-       response=s.ClaimOut, auth="freelancer", idempotent=True)
+       response=s.ClaimOut, auth="freelancer", idempotent=True, answers=AS_CLAIM)
 def release(request, caller, body, claim_id):
-    return render.claim(work.release_claim(deps(), caller, claim_id))
+    return AS_CLAIM[1](work.release_claim(deps(), caller, claim_id), caller)
 
 
 @route(bp, "/v1/bounties/{bounty_id}/submissions", method="POST", summary="Hand in work for review.",
-       body=s.SubmitWork, response=s.SubmissionOut, status=201, auth="freelancer", idempotent=True)
+       body=s.SubmitWork, response=s.SubmissionOut, status=201, auth="freelancer", idempotent=True,
+       answers=AS_SUBMISSION)
 def submit(request, caller, body: s.SubmitWork, bounty_id):
     submission = work.submit_work(deps(), caller, bounty_id, content=body.content, links=body.links)
-    return render.submission(submission)
+    return AS_SUBMISSION[1](submission, caller)
 
 
 @route(bp, "/v1/bounties/{bounty_id}/submissions", method="GET", summary="The bounty's submissions (owner).",
@@ -64,23 +70,23 @@ def get_submission(request, caller, body, submission_id):
 
 @route(bp, "/v1/submissions/{submission_id}/approve", method="POST",
        summary="Approve (or overturn a recent rejection); the payout is queued.", body=s.Approve,
-       response=s.SubmissionOut, auth="client", idempotent=True)
+       response=s.SubmissionOut, auth="client", idempotent=True, answers=AS_SUBMISSION)
 def approve(request, caller, body: s.Approve, submission_id):
     submission = work.approve_submission(deps(), caller, submission_id, rating=body.rating,
                                          feedback=body.feedback or None)
-    return render.submission(submission)
+    return AS_SUBMISSION[1](submission, caller)
 
 
 @route(bp, "/v1/submissions/{submission_id}/reject", method="POST", summary="Reject with a reason; the slot reopens.",
-       body=s.Reject, response=s.SubmissionOut, auth="client", idempotent=True)
+       body=s.Reject, response=s.SubmissionOut, auth="client", idempotent=True, answers=AS_SUBMISSION)
 def reject(request, caller, body: s.Reject, submission_id):
-    return render.submission(work.reject_submission(deps(), caller, submission_id, reason=body.reason))
+    return AS_SUBMISSION[1](work.reject_submission(deps(), caller, submission_id, reason=body.reason), caller)
 
 
 @route(bp, "/v1/bounties/{bounty_id}/messages", method="POST", summary="Post to the bounty's thread.",
-       body=s.PostMessage, response=s.MessageOut, status=201, idempotent=True)
+       body=s.PostMessage, response=s.MessageOut, status=201, idempotent=True, answers=AS_MESSAGE)
 def post_message(request, caller, body: s.PostMessage, bounty_id):
-    return render.message(messages.post_message(deps(), caller, bounty_id, body=body.body))
+    return AS_MESSAGE[1](messages.post_message(deps(), caller, bounty_id, body=body.body), caller)
 
 
 @route(bp, "/v1/bounties/{bounty_id}/messages", method="GET", summary="The bounty's thread, oldest first.",

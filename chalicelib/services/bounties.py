@@ -70,7 +70,7 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
             return _commit_funded(deps, updated, intent.payment_intent_id, intent.charge_id) or updated
         if payment_method and intent.status in ("requires_payment_method", "canceled"):
             updated = rules.mark_funding_failed(updated, reason="The card was declined.", now=now) or updated
-        deps.repo.commit(changed=[updated])
+        deps.repo.commit(changed=[updated], final=True)
         return updated
 
     return retrying(record)
@@ -84,7 +84,7 @@ def _commit_funded(deps: Deps, bounty: Bounty, payment_intent_id: str, charge_id
     entry = ledger.funded_entry(bounty.id, payment_intent_id=payment_intent_id, amount=bounty.amount_total,
                                 currency=bounty.currency, at=now)
     # The deadline's timer is filed with the funding, so an open bounty always has one.
-    deps.repo.commit(changed=[funded], created=[entry, timers.for_bounty(funded, config.timer_shards())])
+    deps.repo.commit(changed=[funded], created=[entry, timers.for_bounty(funded, config.timer_shards())], final=True)
     observability.count("BountiesFunded")
     return funded
 
@@ -207,7 +207,7 @@ def cancel_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
     def attempt() -> Bounty:
         bounty = get_own_bounty(deps, caller, bounty_id)
         closed = rules.close(bounty, status=CANCELLED, now=deps.clock.now())
-        deps.repo.commit(changed=[closed], created=_refund_safety_net(closed, deps.clock.now()))
+        deps.repo.commit(changed=[closed], created=_refund_safety_net(closed, deps.clock.now()), final=True)
         return closed
 
     bounty = retrying(attempt)

@@ -20,7 +20,7 @@ def post_message(deps: Deps, caller: Caller, bounty_id: str, *, body: str) -> Me
     _require_thread_member(deps, caller, bounty_id)
     message = Message(bounty_id=bounty_id, id=new_id("msg_"), author_id=caller.account_id, author_role=caller.role,
                       body=body, created_at=deps.clock.now())
-    deps.repo.commit(created=[message])
+    deps.repo.commit(created=[message], final=True)
     return message
 
 

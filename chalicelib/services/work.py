@@ -66,7 +66,7 @@ def claim_bounty(deps: Deps, caller: Caller, bounty_id: str):
                                                  claim_id=child_id("clm_", bounty_id, caller.account_id))
         changed, created = _writes(bounty, participant)
         lapse = timers.for_claim(claim, bounty, config.timer_shards())
-        deps.repo.commit(changed=changed, created=created + [claim] + ([lapse] if lapse else []))
+        deps.repo.commit(changed=changed, created=created + [claim] + ([lapse] if lapse else []), final=True)
         return claim
 
     return retrying(attempt)
@@ -81,7 +81,7 @@ def release_claim(deps: Deps, caller: Caller, claim_id: str):
             raise errors.NotFound(f"No claim {claim_id} of yours exists.")
         bounty, participant, claim = rules.end_claim(bounty, participant, claim, status=RELEASED,
                                                      now=deps.clock.now())
-        deps.repo.commit(changed=[bounty, participant, claim])
+        deps.repo.commit(changed=[bounty, participant, claim], final=True)
         return claim
 
     return retrying(attempt)
@@ -104,7 +104,7 @@ def submit_work(deps: Deps, caller: Caller, bounty_id: str, *, content: str, lin
             submission_id=child_id("sub_", bounty_id, caller.account_id))
         changed, created = _writes(bounty, participant, live_claim)
         auto_approval = timers.for_submission(submission, config.timer_shards())
-        deps.repo.commit(changed=changed, created=created + [submission, auto_approval])
+        deps.repo.commit(changed=changed, created=created + [submission, auto_approval], final=True)
         return submission
 
     return retrying(attempt)
@@ -180,7 +180,7 @@ def _approve(deps: Deps, bounty, submission, participant, *, rating, feedback, a
     counts = {"completed": 1} | ({"rating_sum": rating, "rating_count": 1} if rating is not None else {})
     resend = timers.resend_payout(payout.id, deps.clock.now(), config.timer_shards())
     deps.repo.commit(changed=[bounty, participant, submission], created=[payout, resend],
-                     increments=[Increment(Account, submission.freelancer_id, counts)])
+                     increments=[Increment(Account, submission.freelancer_id, counts)], final=True)
     # The payout record is the truth; the message only wakes the worker (if it is lost, the timer re-sends it).
     deps.queue.send(config.payouts_queue_name(), {"payout_id": payout.id})
     return submission
@@ -196,7 +196,7 @@ def reject_submission(deps: Deps, caller: Caller, submission_id: str, *, reason:
         created = []
         if bounty.status != rules.OPEN and bounty.refund_owed_slots:
             created.append(timers.resend_refund(bounty.id, deps.clock.now(), config.timer_shards()))
-        deps.repo.commit(changed=[bounty, participant, submission], created=created)
+        deps.repo.commit(changed=[bounty, participant, submission], created=created, final=True)
         return submission, bounty
 
     submission, bounty = retrying(attempt)

@@ -105,22 +105,34 @@ def test_one_key_posting_a_bounty_many_times_at_once_charges_once(api, client_ac
     assert [b["id"] for b in mine] == [created[0][1]["id"]]
 
 
-def test_a_repeat_is_answered_after_one_read(api, client_acct, freelancer):
-    """Counted on the repository: the repeat of a claim reads once (key, records and the key's record together)."""
+def test_the_key_costs_no_call_of_its_own(api, client_acct, freelancer):
+    """Counted on the repository: the first claim with a key reads once (the API key, the records and the key's
+    record together) and writes once (the claim, the key taken and its answer stored); its repeat reads once."""
     from chalicelib.bootstrap import deps
 
     bounty_id = api.bounty(client_acct["api_key"])["id"]
     headers = {"Idempotency-Key": "count-me"}
-    first = api.call("POST", f"/v1/bounties/{bounty_id}/claims", {}, key=freelancer["api_key"], headers=headers)
     repo = deps().repo
     calls = []
-    originals = {name: getattr(repo, name) for name in ("get_many", "commit", "get_idempotency", "get_api_key")}
-    for name, original in originals.items():
-        setattr(repo, name, lambda *a, _name=name, _original=original, **kw: calls.append(_name) or _original(*a, **kw))
-    try:
-        again = api.call("POST", f"/v1/bounties/{bounty_id}/claims", {}, key=freelancer["api_key"], headers=headers)
-    finally:
-        for name in originals:
-            delattr(repo, name)
-    assert first[0] == 201 and again == first
-    assert calls == ["get_many"], calls
+
+    def claim():
+        names = ("get_many", "commit", "get_idempotency", "get_api_key", "delete")
+        for name in names:
+            original = getattr(repo, name)
+            setattr(repo, name, lambda *a, _name=name, _original=original, **kw: calls.append(_name)
+                    or _original(*a, **kw))
+        try:
+            return api.call("POST", f"/v1/bounties/{bounty_id}/claims", {}, key=freelancer["api_key"],
+                            headers=headers)
+        finally:
+            for name in names:
+                delattr(repo, name)
+
+    first = claim()
+    assert first[0] == 201 and calls == ["get_many", "commit"], calls
+    calls.clear()
+    assert claim() == first and calls == ["get_many"], calls
+    # Another body under the same key is refused after that one read too.
+    code, data = api.call("POST", f"/v1/bounties/{bounty_id}/messages", {"body": "hi"}, key=freelancer["api_key"],
+                          headers=headers)
+    assert code == 409 and data["error"]["code"] == "idempotency_key_reused"
