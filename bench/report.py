@@ -96,6 +96,11 @@ def misses(results: dict) -> list[str]:
             "- Approval adds to the freelancer's completed count and rating in its transaction without reading "
             "the account (additions commute; the account's version still moves on, so a write from an older read "
             "of it fails and retries).",
+            "- An `Idempotency-Key` costs no call of its own: every read until the key is taken also asks for the "
+            "key's record (a repeat is answered after that one read), and the use case's writes take the key and "
+            "store the answer in the same transactions, when the route can tell its answer from the records of "
+            "the last one (claims, submissions, reviews, messages, bounties); otherwise the answer is stored "
+            "after, one call more (sign-up, new API keys, onboarding links).",
             "- Stripe's account-ready webhook sets the account (only if it owns that Stripe account) and puts the "
             "payouts that waited for it back in the queue in one transaction, after one Query for them.",
             "- Listing open bounties reads one shard of the sparse open index (`OPEN_INDEX_SHARDS`, default 1). "

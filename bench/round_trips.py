@@ -144,7 +144,7 @@ def _requests(stack: Stack, rec: _Recorder) -> None:
     claim = rec.request("claim", "POST", f"/v1/bounties/{bid}/claims", key=fkey, status=201)
     rec.request("claim, with Idempotency-Key", "POST", f"/v1/bounties/{unfunded['id']}/claims", key=fkey,
                 status=201, headers={"Idempotency-Key": "bench-claim-1"},
-                note="the first response stored after it: +1 call")
+                note="the key's record read and written with the claim's own calls")
     rec.request("list own claims", "GET", "/v1/claims", key=fkey)
     other_claim = stack.ok("POST", f"/v1/bounties/{bid}/claims", key=okey, status=201)
     rec.request("release claim", "POST", f"/v1/claims/{other_claim['id']}/release", key=okey)
