@@ -267,7 +267,8 @@ class DynamoRepository:
                increments: Sequence[Increment] = (), guard: KeyGuard | None = None, final: bool = False) -> None:
         """Writes every record or none. `changed` ones must still be at the version they were read
         at, `created` ones must not exist yet; any lost race raises ConcurrentUpdate. With a guard, the
-        write happens only if its API key holds (else Unauthenticated)."""
+        write happens only if its API key holds (else Unauthenticated). A request holding an Idempotency-Key lock
+        takes it in its first write and stores its answer in its `final` one (repository.IdempotencyLock)."""
         writes = [(record, False) for record in changed] + [(record, True) for record in created]
         lock = current_lock()
         locking = lock is not None and not lock.taken and bool(writes or deleted or increments)
