@@ -87,7 +87,7 @@ def misses(results: dict) -> list[str]:
             "- The API key is checked in the request's first call, never on its own: keys name their account and "
             "role (`bk_<account>.<role>.<secret>`), so the key's record is read in the same BatchGetItem as the "
             "records the use case decides on, or checked by a ConditionCheck in the same transaction as a first "
-            "write (posting a bounty, taking an Idempotency-Key). Until then nothing is decided, written or shown "
+            "write (posting a bounty). Until then nothing is decided, written or shown "
             "on the caller's word, and any error goes out only after the key is checked (an unknown key gets 401 "
             "whatever else is wrong). Requests that only query an index check the key with one GetItem (2 calls).",
             "- Claim, submission and payout ids name their bounty and freelancer, so a request on one reads it, "
