@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from .. import config, observability
-from ..core import money
+from ..core import money, timers
 from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, QUEUED, Account, Bounty, Payout, parents_of
 from ..repository import Ref
 from .deps import Deps, fetch, retrying
@@ -36,10 +36,12 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         return payout.status  # a duplicate message, or one left behind before a failure
     if not _can_receive(freelancer):
         if payout.status != AWAITING_ONBOARDING:
+            # The hold files a safety net with it: Stripe's word that the account is ready finds waiting payouts
+            # through an eventually consistent index, so it can miss one held a moment before.
             _update(deps, payout.id, lambda p: money.hold_for_onboarding(p, now=deps.clock.now())
-                    if p.status not in (PAID, FAILED) else None, known=payout)
-            # Stripe's word that the account is ready may have come between our read of it and this hold, and its
-            # webhook then found no payout waiting: look again now that this one waits.
+                    if p.status not in (PAID, FAILED) else None, known=payout,
+                    also=[timers.resend_payout(payout.id, deps.clock.now(), config.timer_shards())])
+            # That word may also have come between our read of the account and this hold: look again now.
             if _can_receive(deps.repo.get_account(freelancer.id)):
                 send(deps, [payout])
         return AWAITING_ONBOARDING
@@ -90,15 +92,17 @@ def _settle(deps: Deps, payout_id: str, transfer_id: str, known: tuple | None = 
     return PAID
 
 
-def _update(deps: Deps, payout_id: str, change, known: Payout | None = None) -> Payout | None:
-    """Changes a payout; the first attempt on `known` (as just read), a retry on a fresh read."""
+def _update(deps: Deps, payout_id: str, change, known: Payout | None = None, also: list | None = None
+            ) -> Payout | None:
+    """Changes a payout (with `also` created alongside); the first attempt on `known` (as just read), a retry on a
+    fresh read."""
     in_hand = [known] if known is not None else []
 
     def attempt():
         current = in_hand.pop() if in_hand else deps.repo.get_payout(payout_id)
         updated = change(current)
         if updated is not None:
-            deps.repo.commit(changed=[updated])
+            deps.repo.commit(changed=[updated], created=also or [])
         return updated
 
     return retrying(attempt)
@@ -131,11 +135,14 @@ def release_awaiting(deps: Deps, freelancer_id: str) -> int:
 
 
 def resend_if_waiting(deps: Deps, payout_id: str) -> str:
-    """The safety net of an approval: if the payout is still queued, its message may have been lost; send it
-    again (a duplicate is harmless: the worker pays a payout once)."""
-    payout = deps.repo.get_payout(payout_id)
-    if payout is None or payout.status != QUEUED:
+    """The safety net of an approval, and of a hold for onboarding: if the payout is still queued, its message
+    may have been lost; if it still waits for onboarding while the freelancer can receive, Stripe's word was
+    missed. Either way it is sent again (a duplicate is harmless: the worker pays a payout once)."""
+    payout, freelancer, _ = _read(deps, payout_id)
+    if payout is None or payout.status not in (QUEUED, AWAITING_ONBOARDING):
         return "unchanged"
+    if payout.status == AWAITING_ONBOARDING and not _can_receive(freelancer):
+        return "unchanged"  # onboarding not finished: Stripe's word will release it
     deps.queue.send(config.payouts_queue_name(), {"payout_id": payout_id})
     return "resent"
 

@@ -259,3 +259,33 @@ def test_a_payout_held_for_onboarding_just_as_stripe_says_ready_is_still_paid(ap
                 if p["id"] == payout_id)
     assert paid["status"] == "paid", paid
     assert len(workers.transfers_for(bounty["id"])) == 1
+
+
+def test_a_held_payout_whose_release_was_missed_is_paid_by_its_safety_net(api, workers, clock, client_acct,
+                                                                          payable_freelancer):
+    """Stripe's word that an account is ready finds waiting payouts through an eventually consistent index, so it
+    can miss a payout held a moment before. The hold files a timer that sends the payout again if, by then, it
+    still waits while the freelancer can receive."""
+    from chalicelib.bootstrap import deps
+
+    repo = deps().repo
+    assert repo.set_if(Account, payable_freelancer["id"], {"payouts_enabled": False}, expected={"role": "freelancer"})
+    bounty = api.bounty(client_acct["api_key"])
+    submitted = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201,
+                       key=payable_freelancer["api_key"])
+    payout_id = api.ok("POST", f"/v1/submissions/{submitted['id']}/approve", {},
+                       key=client_acct["api_key"])["payout_id"]
+    # The hold comes well after the approval, so the approval's own safety net has fired (and found it queued).
+    clock.advance(601)
+    workers.sweep()
+    workers.drain()
+    assert repo.get_payout(payout_id).status == "awaiting_onboarding"
+    # Stripe's word arrives and is recorded, but the payout is not found through the index.
+    assert repo.set_if(Account, payable_freelancer["id"], {"payouts_enabled": True}, expected={"role": "freelancer"})
+    workers.drain()
+    assert repo.get_payout(payout_id).status == "awaiting_onboarding"
+    clock.advance(601)
+    workers.sweep()
+    workers.drain()
+    assert repo.get_payout(payout_id).status == "paid"
+    assert len(workers.transfers_for(bounty["id"])) == 1
