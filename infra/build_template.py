@@ -198,7 +198,7 @@ def merge_template(stage: str) -> dict:
         "HttpMethod": "*",
         "ThrottlingRateLimit": settings["throttle_rate_limit"],
         "ThrottlingBurstLimit": settings["throttle_burst_limit"],
-    }]}}
+    }], "GatewayResponses": gateway_responses()}}
 
     api_url = f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}"
     outputs = copy.deepcopy(base.get("Outputs", {}))
@@ -214,6 +214,32 @@ def merge_template(stage: str) -> dict:
         "Resources": resources,
         "Outputs": outputs,
     }
+
+
+# Answers API Gateway gives itself, before any function runs, in the contract's error shape
+# ({"error": {"code", "message"}}): a method or path with no route (API Gateway says 403 "Missing Authentication
+# Token"; it is a 404 here, as Chalice gives locally), throttling, a body over its limit, and any other refusal.
+GATEWAY_ERRORS = {
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found", '"No route matches this method and path."'),
+    "THROTTLED": (None, "rate_limited", "$context.error.messageString"),
+    "REQUEST_TOO_LARGE": (None, "body_too_large", "$context.error.messageString"),
+    "DEFAULT_4XX": (None, "request_refused", "$context.error.messageString"),
+    "DEFAULT_5XX": (None, "gateway_error", "$context.error.messageString"),
+}
+
+
+def gateway_responses() -> dict:
+    """SAM's GatewayResponses (part of the API's deployment, so a change to them is deployed with it)."""
+    responses = {}
+    for kind, (status, code, message) in GATEWAY_ERRORS.items():
+        response = {
+            "ResponseParameters": {"Headers": {"Content-Type": "'application/json'"}},
+            "ResponseTemplates": {"application/json": f'{{"error": {{"code": "{code}", "message": {message}}}}}'},
+        }
+        if status:
+            response["StatusCode"] = status
+        responses[kind] = response
+    return responses
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -264,3 +264,19 @@ def test_outputs_give_the_api_and_webhook_urls(template):
     assert outputs["StripeWebhookUrl"]["Value"]["Fn::Sub"] == outputs["ApiUrl"]["Value"]["Fn::Sub"] + \
         "/v1/webhooks/stripe"
     assert template["Resources"]["RestAPI"]["Properties"]["StageName"] == "api"
+
+
+def test_api_gateways_own_refusals_answer_in_the_error_shape(template):
+    """API Gateway answers some requests itself, before any function runs (no route for the method and path,
+    throttling, an oversized body): those answers too are {"error": {"code", "message"}}."""
+    responses = template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    assert set(responses) >= {"MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"}
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    for kind, response in responses.items():
+        assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/json'", kind
+        # API Gateway puts the message in as a quoted JSON string.
+        body = response["ResponseTemplates"]["application/json"].replace("$context.error.messageString",
+                                                                         json.dumps('Too "many" requests'))
+        answer = json.loads(body)
+        assert set(answer) == {"error"} and set(answer["error"]) == {"code", "message"}, kind
+        assert answer["error"]["code"] and answer["error"]["message"], kind
