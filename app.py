@@ -6,6 +6,7 @@ from chalice import Chalice
 
 from chalicelib import observability
 from chalicelib.api import openapi, routes_accounts, routes_bounties, routes_webhooks, routes_work
+from chalicelib.api.http import method_guards
 from chalicelib.web import onboarding_pages, pages
 from chalicelib.workers import queues
 
@@ -16,6 +17,7 @@ observability.setup_logging()
 for blueprint in (routes_accounts.bp, routes_bounties.bp, routes_work.bp, routes_webhooks.bp, openapi.bp,
                   onboarding_pages.bp, pages.bp, queues.bp):
     app.register_blueprint(blueprint)
+app.register_blueprint(method_guards())  # after every route: it answers the methods they lack
 
 
 @app.middleware("http")

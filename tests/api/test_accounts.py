@@ -1,3 +1,5 @@
+import json
+
 from chalicelib.adapters.dynamo import DynamoRepository
 from chalicelib.services.accounts import hash_api_key
 
@@ -84,3 +86,18 @@ def test_non_json_bodies_are_refused_in_the_error_shape(api):
     assert code == 415 and data["error"]["code"] == "unsupported_media_type"
     code, data = api.call("GET", "/v1/bounties", headers={"Content-Type": "text/plain"})
     assert code == 200
+
+
+def test_a_method_a_path_does_not_answer_is_405_in_the_error_shape(api, client_acct):
+    for method, path, allowed in (("PUT", "/v1/bounties", "GET, POST"), ("DELETE", "/v1/accounts/me", "GET"),
+                                  ("GET", "/v1/submissions/sub_x/approve", "POST"),
+                                  ("PATCH", "/v1/accounts/me/keys/key_x", "DELETE")):
+        response = getattr(api.client.http, method.lower())(path, headers={"Authorization":
+                                                                           f"Bearer {client_acct['api_key']}"})
+        assert response.status_code == 405, (method, path, response.body)
+        assert response.headers["Allow"] == allowed
+        error = json.loads(response.body)["error"]
+        assert error["code"] == "method_not_allowed" and allowed in error["message"]
+    # And the routes themselves still answer, without the header.
+    response = api.client.http.get("/v1/bounties")
+    assert response.status_code == 200 and "Allow" not in response.headers
