@@ -235,6 +235,7 @@ LAPSE_CLAIM = "lapse_claim"
 AUTO_APPROVE = "auto_approve"
 # Safety nets for the message sent after a commit: if that send was lost, the timer sends it again.
 RESEND_PAYOUT = "resend_payout"
+RECHECK_HELD_PAYOUT = "recheck_held_payout"
 RESEND_REFUND = "resend_refund"
 
 

@@ -9,6 +9,7 @@ from .model import (
     AUTO_APPROVE,
     EXPIRE_BOUNTY,
     LAPSE_CLAIM,
+    RECHECK_HELD_PAYOUT,
     RESEND_PAYOUT,
     RESEND_REFUND,
     Bounty,
@@ -50,6 +51,11 @@ RESEND_AFTER_SECONDS = 600
 
 def resend_payout(payout_id: str, now: datetime, shards: int) -> Timer:
     return timer(RESEND_PAYOUT, payout_id, now + timedelta(seconds=RESEND_AFTER_SECONDS), shards)
+
+
+def recheck_held_payout(payout_id: str, now: datetime, shards: int) -> Timer:
+    """A kind of its own, so it never shares a key with the approval's resend timer of the same payout."""
+    return timer(RECHECK_HELD_PAYOUT, payout_id, now + timedelta(seconds=RESEND_AFTER_SECONDS), shards)
 
 
 def resend_refund(bounty_id: str, now: datetime, shards: int) -> Timer:

@@ -40,7 +40,7 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
             # through an eventually consistent index, so it can miss one held a moment before.
             _update(deps, payout.id, lambda p: money.hold_for_onboarding(p, now=deps.clock.now())
                     if p.status not in (PAID, FAILED) else None, known=payout,
-                    also=[timers.resend_payout(payout.id, deps.clock.now(), config.timer_shards())])
+                    also=[timers.recheck_held_payout(payout.id, deps.clock.now(), config.timer_shards())])
             # That word may also have come between our read of the account and this hold: look again now.
             if _can_receive(deps.repo.get_account(freelancer.id)):
                 send(deps, [payout])

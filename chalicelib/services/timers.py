@@ -7,7 +7,16 @@ import logging
 from .. import config
 from ..core import errors, rules
 from ..core import timers as timer_rules
-from ..core.model import AUTO_APPROVE, EXPIRE_BOUNTY, EXPIRED, LAPSE_CLAIM, OPEN, RESEND_PAYOUT, RESEND_REFUND
+from ..core.model import (
+    AUTO_APPROVE,
+    EXPIRE_BOUNTY,
+    EXPIRED,
+    LAPSE_CLAIM,
+    OPEN,
+    RECHECK_HELD_PAYOUT,
+    RESEND_PAYOUT,
+    RESEND_REFUND,
+)
 from ..core.timers import due_prefix
 from . import payouts, refunds, work
 from .deps import Deps, retrying
@@ -38,7 +47,7 @@ def fire(deps: Deps, kind: str, ref_id: str) -> str:
         return work.lapse_claim(deps, ref_id)
     if kind == AUTO_APPROVE:
         return work.auto_approve(deps, ref_id)
-    if kind == RESEND_PAYOUT:
+    if kind in (RESEND_PAYOUT, RECHECK_HELD_PAYOUT):
         return payouts.resend_if_waiting(deps, ref_id)
     if kind == RESEND_REFUND:
         return refunds.resend_if_owed(deps, ref_id)
