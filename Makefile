@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 STAGE ?= dev
 PORT ?= 8000
 
-.PHONY: run test lint install browser deploy destroy package bench reset
+.PHONY: run test lint install browser deploy destroy package bench reset screenshots
 
 install: $(STAMP)
 
@@ -42,6 +42,9 @@ deploy: $(STAMP)
 
 destroy: $(STAMP)
 	STAGE=$(STAGE) sh infra/destroy.sh
+
+screenshots: $(STAMP) browser  ## the web form's screenshots in docs/screenshots, taken anew
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/web
 
 bench: $(STAMP)
 	$(PY) -m bench
