@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import replace
 
@@ -14,6 +15,7 @@ from ..repository import Ref
 from .deps import Caller, Deps, check, fetch
 
 KEY_PREFIX = "bk_"
+NAMED_ACCOUNT = re.compile(r"acct_[0-9a-f]{1,40}")  # ids as core.model.new_id makes them
 
 
 def hash_api_key(raw_key: str) -> str:
@@ -97,8 +99,10 @@ def authenticate(deps: Deps, authorization: str | None, *, check_now: bool = Fal
     presented = hash_api_key(raw_key)
     account_id, _, rest = raw_key.removeprefix(KEY_PREFIX).partition(".")
     role = rest.partition(".")[0]
-    if not (raw_key.startswith(KEY_PREFIX + "acct_") and role in (CLIENT, FREELANCER)):
-        account_id, role = "", ""  # an older key: who it belongs to is known only from the store
+    if not (raw_key.startswith(KEY_PREFIX) and NAMED_ACCOUNT.fullmatch(account_id) and role in (CLIENT, FREELANCER)):
+        # An older key, or one naming no account we could have made (it would also be no valid DynamoDB key): who
+        # it belongs to is known only from the store.
+        account_id, role = "", ""
     caller = Caller(account_id=account_id, role=role, unchecked_hash=presented)
     if check_now or not role:
         stored = deps.repo.get_api_key(presented)

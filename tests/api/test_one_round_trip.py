@@ -289,3 +289,20 @@ def test_a_held_payout_whose_release_was_missed_is_paid_by_its_safety_net(api, w
     workers.drain()
     assert repo.get_payout(payout_id).status == "paid"
     assert len(workers.transfers_for(bounty["id"])) == 1
+
+
+def test_a_key_naming_an_account_we_could_not_have_made_is_401_not_a_crash(api, open_bounty):
+    """The account a key names goes into the keys of the records read with it: one that is no id of ours (too
+    long for a DynamoDB key, other characters) is treated as naming nothing, and the key is looked up as is."""
+    from chalicelib.bootstrap import deps
+    from chalicelib.services.accounts import authenticate
+
+    for named in ("acct_" + "a" * 3000, "acct_../../x", "acct_", "acct_ABC"):
+        # Refused by the lookup at once: such an account never reaches the key of a record (DynamoDB refuses keys
+        # over 1 KB with an error of its own, which moto does not imitate).
+        with pytest.raises(errors.Unauthenticated):
+            authenticate(deps(), f"Bearer bk_{named}.freelancer.secret")
+        for path in (f"/v1/bounties/{open_bounty['id']}/claims", f"/v1/bounties/{open_bounty['id']}/messages"):
+            code, body = api.post(path, {"body": "hi"} if path.endswith("messages") else {},
+                                  key=f"bk_{named}.freelancer.secret")
+            assert code == 401 and body["error"]["code"] == "unauthenticated", (named[:20], path, code, body)
