@@ -296,14 +296,13 @@ class DynamoRepository:
                     hash_attr = getattr(model, model._hash_keyname)
                     transaction.update(item, actions + [model.version.add(1)], condition=hash_attr.exists())
         except TransactWriteError as error:
-            reasons = [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
+            reasons = _reasons(error)
             if guard is not None and reasons and reasons[0] == "ConditionalCheckFailed":
                 raise errors.Unauthenticated("This API key is not valid; check it or create a new account.") from error
             lock_at = (guard is not None) + len(deleted) + len(writes) - 1
             if locking and len(reasons) > lock_at and reasons[lock_at] == "ConditionalCheckFailed":
                 raise errors.IdempotencyKeyTaken() from error
-            if set(reasons) & _RETRYABLE_CANCELLATIONS or error.cause_response_code == "TransactionConflictException":
-                raise errors.ConcurrentUpdate(str(reasons)) from error
+            _raise_if_race(error, reasons)
             raise
         if stored is not None:
             lock.taken, lock.version = True, (1 if locking else lock.version + 1)
@@ -340,11 +339,10 @@ class DynamoRepository:
                     transaction.save(*_conditional_item(record, is_new=False))
                 transaction.update(item, actions, condition=condition)  # updates follow puts in the request
         except TransactWriteError as error:
-            reasons = [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
+            reasons = _reasons(error)
             if len(reasons) > len(along) and reasons[len(along)] == "ConditionalCheckFailed":
                 return False
-            if set(reasons) & _RETRYABLE_CANCELLATIONS or error.cause_response_code == "TransactionConflictException":
-                raise errors.ConcurrentUpdate(str(reasons)) from error
+            _raise_if_race(error, reasons)
             raise
         return True
 
@@ -356,6 +354,16 @@ class DynamoRepository:
             if error.cause_response_code == "ConditionalCheckFailedException":
                 raise errors.ConcurrentUpdate(type(record).__name__) from error
             raise
+
+
+def _reasons(error: TransactWriteError) -> list[str | None]:
+    """Why each item of a cancelled transaction failed, in the order of the request (None: it did not)."""
+    return [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
+
+
+def _raise_if_race(error: TransactWriteError, reasons: list[str | None]) -> None:
+    if set(reasons) & _RETRYABLE_CANCELLATIONS or error.cause_response_code == "TransactionConflictException":
+        raise errors.ConcurrentUpdate(str(reasons)) from error
 
 
 def _holds(guard: KeyGuard):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..core import errors
-from ..core.model import CLIENT, FREELANCER, ApiKey
+from ..core.model import CLIENT, FREELANCER, ApiKey, parents_of
 from ..ports import Clock, Payments, Queue
 from ..repository import IdempotencyRecord, KeyGuard, Ref, Repository, current_lock
 
@@ -102,6 +102,20 @@ def fetch(deps: Deps, caller: Caller | None, *refs: Ref) -> list[Any]:
     if earlier is not None:
         raise errors.IdempotencyKeyTaken(earlier)
     return found
+
+
+def fetch_with_parents(deps: Deps, caller: Caller | None, kind: type, record_id: str,
+                       parents: Callable[[str, str], list[Ref]]) -> tuple[Any, list[Any]]:
+    """A claim, submission or payout, and the records `parents(bounty_id, freelancer_id)` names: one round trip when
+    the id names its bounty and freelancer (core.model.child_id), else a second for what the record names."""
+    named = parents_of(record_id)
+    wanted = parents(*named) if named else []
+    record, *found = fetch(deps, caller, Ref(kind, record_id), *wanted)
+    if record is not None and named != (record.bounty_id, record.freelancer_id):
+        found = fetch(deps, None, *parents(record.bounty_id, record.freelancer_id))
+    elif record is None:
+        found = [None] * len(parents("", ""))
+    return record, found
 
 
 def check(deps: Deps, caller: Caller | None) -> None:

@@ -6,9 +6,9 @@ import logging
 
 from .. import config, observability
 from ..core import money, timers
-from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, QUEUED, Account, Bounty, Payout, parents_of
+from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, QUEUED, Account, Bounty, Payout
 from ..repository import Ref
-from .deps import Deps, fetch, retrying
+from .deps import Deps, fetch_with_parents, retrying
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +18,10 @@ class RetryLater(Exception):
 
 
 def _read(deps: Deps, payout_id: str) -> tuple[Payout | None, Account | None, Bounty | None]:
-    """The payout, its freelancer and its bounty: one round trip when the id names them."""
-    parents = parents_of(payout_id)
-    refs = [Ref(Payout, payout_id)] + ([Ref(Account, parents[1]), Ref(Bounty, parents[0])] if parents else [])
-    payout, freelancer, bounty = (fetch(deps, None, *refs) + [None, None])[:3]
-    if payout is not None and parents != (payout.bounty_id, payout.freelancer_id):
-        freelancer, bounty = fetch(deps, None, Ref(Account, payout.freelancer_id), Ref(Bounty, payout.bounty_id))
+    """The payout, its freelancer and its bounty."""
+    payout, (freelancer, bounty) = fetch_with_parents(
+        deps, None, Payout, payout_id, lambda bounty_id, freelancer_id: [Ref(Account, freelancer_id),
+                                                                          Ref(Bounty, bounty_id)])
     return payout, freelancer, bounty
 
 

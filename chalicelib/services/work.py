@@ -17,11 +17,10 @@ from ..core.model import (
     Participant,
     Submission,
     child_id,
-    parents_of,
 )
 from ..repository import Page, Ref
 from .bounties import get_own_bounty, visible, with_participant
-from .deps import Caller, Deps, fetch, retrying
+from .deps import Caller, Deps, fetch, fetch_with_parents, retrying
 
 
 def _or_new(participant: Participant | None, bounty_id: str, freelancer_id: str) -> Participant:
@@ -36,20 +35,12 @@ def _writes(*records):
 
 
 def _with_parents(deps: Deps, caller: Caller | None, kind: type, record_id: str, *, standing: bool = True):
-    """A claim or submission with its bounty and (if `standing`) its freelancer's participant record: one round
-    trip when the id names them, else a second for what the record itself names."""
-    parents = parents_of(record_id)
-    refs = [Ref(kind, record_id)]
-    if parents:
-        refs.append(Ref(Bounty, parents[0]))
-        if standing:
-            refs.append(Ref(Participant, *parents))
-    found = fetch(deps, caller, *refs) + [None] * (3 - len(refs))
-    record, bounty, participant = found[:3]
-    if record is not None and (not parents or parents != (record.bounty_id, record.freelancer_id)):
-        more = [Ref(Bounty, record.bounty_id)] + ([Ref(Participant, record.bounty_id, record.freelancer_id)]
-                                                  if standing else [])
-        bounty, participant = (fetch(deps, None, *more) + [None])[:2]
+    """A claim or submission with its bounty and (if `standing`) its freelancer's participant record."""
+    def parents(bounty_id: str, freelancer_id: str) -> list[Ref]:
+        return [Ref(Bounty, bounty_id)] + ([Ref(Participant, bounty_id, freelancer_id)] if standing else [])
+
+    record, found = fetch_with_parents(deps, caller, kind, record_id, parents)
+    bounty, participant = (found + [None])[:2]
     if record is not None and standing:
         participant = _or_new(participant, record.bounty_id, record.freelancer_id)
     return record, bounty, participant
