@@ -148,10 +148,6 @@ def _refund_safety_net(bounty: Bounty, now: datetime) -> list:
 def get_own_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
     """The caller's own bounty; anyone else's is reported missing, never forbidden."""
     bounty, = fetch(deps, caller, Ref(Bounty, bounty_id))
-    return own(bounty, caller, bounty_id)
-
-
-def own(bounty: Bounty | None, caller: Caller, bounty_id: str) -> Bounty:
     if bounty is None or bounty.client_id != caller.account_id:
         raise errors.NotFound(f"No bounty {bounty_id} of yours exists.")
     return bounty
@@ -163,12 +159,12 @@ def get_visible_bounty(deps: Deps, caller: Caller | None, bounty_id: str) -> Bou
     return visible(bounty, caller, participant, bounty_id)
 
 
-def with_participant(deps: Deps, caller: Caller | None, bounty_id: str, *more: Ref) -> list:
-    """[bounty, the freelancer's standing on it (None for others), *more], in one round trip."""
-    is_freelancer = caller is not None and caller.role == FREELANCER
-    standing = [Ref(Participant, bounty_id, caller.account_id)] if is_freelancer else []
-    found = fetch(deps, caller, Ref(Bounty, bounty_id), *standing, *more)
-    return found if is_freelancer else [found[0], None, *found[1:]]
+def with_participant(deps: Deps, caller: Caller | None, bounty_id: str) -> tuple[Bounty | None, Participant | None]:
+    """The bounty and, for a freelancer, their standing on it (None for others), in one round trip."""
+    if caller is None or caller.role != FREELANCER:
+        return fetch(deps, caller, Ref(Bounty, bounty_id))[0], None
+    bounty, participant = fetch(deps, caller, Ref(Bounty, bounty_id), Ref(Participant, bounty_id, caller.account_id))
+    return bounty, participant
 
 
 def visible(bounty: Bounty | None, caller: Caller | None, participant: Participant | None, bounty_id: str) -> Bounty:
