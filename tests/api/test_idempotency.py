@@ -65,44 +65,44 @@ def test_a_stored_first_response_holds_no_api_key_in_the_clear(api):
     assert api.ok("POST", "/v1/accounts", body, status=201, headers={"Idempotency-Key": key}) == first
 
 
+def _sent_at_once(send, times: int):
+    """`send` run `times` times at once: every answer is the first one again or "still in progress"; returns it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=times) as pool:
+        answers = list(pool.map(send, range(times)))
+    created = [answer for answer in answers if answer[0] == 201]
+    assert created and all(answer == created[0] for answer in created), answers
+    assert all(answer[0] == 201 or answer[1]["error"]["code"] == "idempotency_key_in_use" for answer in answers)
+    return created[0]
+
+
 def test_one_key_sent_many_times_at_once_acts_once(api, client_acct, freelancer):
     """The key's record is taken by the request's own first write: duplicates racing it get the first answer, or
     are told it is still being worked on, and nothing happens twice."""
-    from concurrent.futures import ThreadPoolExecutor
-
     bounty_id = api.bounty(client_acct["api_key"], slots=3)["id"]
 
     def claim(_):
         return api.call("POST", f"/v1/bounties/{bounty_id}/claims", {}, key=freelancer["api_key"],
                         headers={"Idempotency-Key": "race-claim"})
 
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        answers = list(pool.map(claim, range(6)))
-    created = [answer for answer in answers if answer[0] == 201]
-    assert created and all(answer == created[0] for answer in created), answers
-    assert all(answer[0] == 201 or answer[1]["error"]["code"] == "idempotency_key_in_use" for answer in answers)
+    first = _sent_at_once(claim, 6)
     claims = api.ok("GET", "/v1/claims?limit=100", key=freelancer["api_key"])["items"]
-    assert [c["id"] for c in claims if c["bounty_id"] == bounty_id] == [created[0][1]["id"]]
-    assert claim(0) == created[0]
+    assert [c["id"] for c in claims if c["bounty_id"] == bounty_id] == [first[1]["id"]]
+    assert claim(0) == first
     assert api.ok("GET", f"/v1/bounties/{bounty_id}")["slots_left"] == 2
 
 
 def test_one_key_posting_a_bounty_many_times_at_once_charges_once(api, client_acct):
-    from concurrent.futures import ThreadPoolExecutor
-
     body = _body("racing") | {"payment_method": "pm_card_visa"}
 
     def post(_):
         return api.call("POST", "/v1/bounties", body, key=client_acct["api_key"],
                         headers={"Idempotency-Key": "race-post"})
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        answers = list(pool.map(post, range(4)))
-    created = [answer for answer in answers if answer[0] == 201]
-    assert created and all(answer == created[0] for answer in created), answers
-    assert all(answer[0] == 201 or answer[1]["error"]["code"] == "idempotency_key_in_use" for answer in answers)
+    first = _sent_at_once(post, 4)
     mine = api.ok("GET", "/v1/bounties?mine=true&limit=100", key=client_acct["api_key"])["items"]
-    assert [b["id"] for b in mine] == [created[0][1]["id"]]
+    assert [b["id"] for b in mine] == [first[1]["id"]]
 
 
 def test_the_key_costs_no_call_of_its_own(api, client_acct, freelancer):
