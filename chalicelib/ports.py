@@ -72,9 +72,12 @@ class Payments(Protocol):
         source_charge: str | None,
         transfer_group: str,
         idempotency_key: str,
+        look_first: bool = True,
     ) -> str:
-        """Moves `amount` to the connected account exactly once per payout_id: looks for an earlier
-        transfer carrying metadata payout_id before creating one. Returns the transfer id."""
+        """Moves `amount` to the connected account exactly once per payout_id. With `look_first`, looks for an
+        earlier transfer carrying metadata payout_id before creating one; without, relies on the idempotency key
+        alone (the caller knows every earlier request used that key recently enough for Stripe to replay it).
+        Returns the transfer id."""
 
     def refund(self, *, payment_intent_id: str, amount: int, refund_key: str, idempotency_key: str) -> str:
         """Refunds part of a PaymentIntent exactly once per refund_key. Returns the refund id."""

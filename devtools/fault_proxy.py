@@ -41,6 +41,7 @@ class FaultProxy:
         self.faults: list[Fault] = []
         self.hits: list[tuple[str, str, str]] = []  # (action, method, path) of every fault injected
         self.forwarded = 0
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request received, in order
         self._lock = threading.Lock()
         self._random = random.Random(seed)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -97,6 +98,8 @@ class FaultProxy:
             def _serve(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 path = urllib.parse.urlsplit(self.path).path
+                with proxy._lock:
+                    proxy.requests.append((self.command, path))
                 fault = proxy._choose(self.command, path)
                 if fault is not None and fault.action == DROP:
                     self.close_connection = True

@@ -4,9 +4,11 @@
   flow would) and sends `account.updated`;
 - transfers from a charge (`source_transaction`), refused for unknown or not-yet-enabled destinations and beyond
   what the charge holds; listing by `transfer_group`/`destination`;
-- `transfer_group` on PaymentIntents; refunds refused beyond what is left of the charge;
+- `transfer_group` on PaymentIntents; a declined PaymentIntent's error carries the intent (`payment_intent`), as
+  Stripe's does; refunds refused beyond what is left of the charge;
 - replay of `Idempotency-Key`: the same key on the same path with the same body gets the first response again, with
-  another body a 400, as Stripe does.
+  another body a 400, as Stripe does;
+- a count of the API requests served (`GET /_config/request_count`), so the benchmarks count Stripe round trips.
 
 Never shipped in the Lambda package (devtools/ is not part of it).
 """
@@ -166,6 +168,19 @@ def _accept_transfer_group() -> None:
     PaymentIntent.__init__ = init_with_group
 
 
+def _declines_carry_the_intent() -> None:
+    original = PaymentIntent._report_failure
+
+    def report_failure(self):
+        try:
+            original(self)
+        except UserError as error:
+            error.body["error"]["payment_intent"] = self._export()
+            raise
+
+    PaymentIntent._report_failure = report_failure
+
+
 # -- confirming a PaymentIntent with a payment method, as Stripe.js does (localstripe answers 500) --
 
 _CONFIRM_PATH = re.compile(r"^/v1/payment_intents/(pi_\w+)/confirm$")
@@ -265,15 +280,34 @@ async def idempotency_middleware(request: web.Request, handler):
         return response
 
 
+# -- counting API requests (for bench/) --
+
+_served = {"api_requests": 0}
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler):
+    if not request.path.startswith("/_config/"):
+        _served["api_requests"] += 1
+    return await handler(request)
+
+
+async def request_count(request: web.Request) -> web.Response:
+    return server.json_response({"count": _served["api_requests"]})
+
+
 def install(app: web.Application) -> None:
     """Adds the routes and middleware; call before the app starts."""
     _accept_transfer_group()
+    _declines_carry_the_intent()
     _refuse_over_refunds()
     _list_refunds_of_unpaid_intents()
     app.middlewares.insert(0, idempotency_middleware)
+    app.middlewares.insert(0, count_requests)
     # Inside localstripe's error and auth middlewares, so its errors and 401s apply.
     app.middlewares.append(confirm_with_payment_method)
     app.router.add_post("/v1/account_links", create_account_link)
+    app.router.add_get("/_config/request_count", request_count)
     app.router.add_get(f"{ONBOARD_PATH}/{{id}}", onboarding_page)
     app.router.add_post(f"{ONBOARD_PATH}/{{id}}", complete_onboarding)
     for cls in (Account, Transfer):

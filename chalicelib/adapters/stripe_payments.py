@@ -1,7 +1,8 @@
 """Payments on Stripe (Connect: separate charges and transfers). Imported only by the paths that move money.
 
 Every call that creates money movement carries an idempotency key built from our ids, and transfers and refunds
-are also looked up by our ids in their metadata first, because Stripe forgets idempotency keys after ~24 h.
+are also looked up by our ids in their metadata first, because Stripe forgets idempotency keys after ~24 h (a
+transfer skips the look-up when its caller knows the key is younger than that).
 """
 
 from __future__ import annotations
@@ -44,18 +45,21 @@ class StripePayments:
             "amount": amount, "currency": currency, "metadata": metadata, "transfer_group": bounty_id,
             "payment_method_types": ["card"],
         }
-        if payment_method:
-            params["payment_method"] = payment_method
-        with _translated_errors():
-            intent = self._v1.payment_intents.create(params, {"idempotency_key": f"{idempotency_key}:create"})
-            if payment_method and intent["status"] == "requires_confirmation":
-                # Confirmed as a second step, so a decline still leaves us the intent's id to report on.
+        if not payment_method:
+            with _translated_errors():
+                intent = self._v1.payment_intents.create(params, {"idempotency_key": f"{idempotency_key}:create"})
+        else:
+            # Created and confirmed in one request (one round trip to Stripe, not two). A decline is a CardError
+            # that carries the intent, as it now stands, so the bounty can still name it.
+            params.update(payment_method=payment_method, confirm=True)
+            with _translated_errors():
                 try:
-                    intent = self._v1.payment_intents.confirm(intent["id"], None,
-                                                              {"idempotency_key": f"{idempotency_key}:confirm"})
+                    intent = self._v1.payment_intents.create(params, {"idempotency_key": f"{idempotency_key}:pay"})
                 except stripe.CardError as error:
+                    intent = error.error.payment_intent if error.error else None
+                    if not intent:
+                        raise
                     log.info("card declined for bounty %s: %s", bounty_id, error.user_message)
-                    intent = self._v1.payment_intents.retrieve(intent["id"])
         return FundingIntent(payment_intent_id=intent["id"], client_secret=intent["client_secret"],
                              status=intent["status"], charge_id=_charge_id(intent))
 
@@ -96,11 +100,13 @@ class StripePayments:
     # -- money out --
 
     def transfer(self, *, payout_id: str, destination: str, amount: int, currency: str, source_charge: str | None,
-                 transfer_group: str, idempotency_key: str) -> str:
+                 transfer_group: str, idempotency_key: str, look_first: bool = True) -> str:
         with _translated_errors():
-            earlier = self._find(self._v1.transfers.list, {"transfer_group": transfer_group}, "payout_id", payout_id)
-            if earlier is not None:
-                return earlier["id"]
+            if look_first:
+                earlier = self._find(self._v1.transfers.list, {"transfer_group": transfer_group}, "payout_id",
+                                     payout_id)
+                if earlier is not None:
+                    return earlier["id"]
             params: dict[str, Any] = {
                 "amount": amount, "currency": currency, "destination": destination,
                 "transfer_group": transfer_group, "metadata": {"payout_id": payout_id},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from .. import config, observability
 from ..core import money, timers
@@ -11,6 +12,9 @@ from ..repository import Ref
 from .deps import Deps, fetch_with_parents, retrying
 
 log = logging.getLogger(__name__)
+
+# Stripe keeps an idempotency key at least 24 hours; an hour's margin covers clock skew and a slow request.
+STRIPE_KEY_TRUSTED_FOR = timedelta(hours=23)
 
 
 class RetryLater(Exception):
@@ -47,7 +51,7 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         transfer_id = deps.payments.transfer(
             payout_id=payout.id, destination=freelancer.stripe_account_id, amount=payout.amount,
             currency=payout.currency, source_charge=bounty.charge_id, transfer_group=bounty.id,
-            idempotency_key=_transfer_key(payout),
+            idempotency_key=_transfer_key(payout), look_first=not _key_surely_remembered(payout, deps.clock.now()),
         )
     except Exception as error:  # Stripe down, or refusing: retried with backoff, then failed for good
         last_try = receive_count >= config.max_receive_count()
@@ -72,6 +76,16 @@ def _transfer_key(payout: Payout) -> str:
     (Stripe would otherwise replay the round's refusal); the lookup by payout id inside transfer() still finds a
     transfer any earlier round made."""
     return f"transfer:{payout.id}:r{payout.attempts // config.max_receive_count()}"
+
+
+def _key_surely_remembered(payout: Payout, now: datetime) -> bool:
+    """Whether Stripe still remembers every request an earlier attempt could have sent for this payout, so the
+    transfer's idempotency key alone makes a retry safe and the look-up (one more Stripe round trip) can be
+    skipped. True in the first round of deliveries (every attempt used that round's one key) while the payout is
+    younger than Stripe's shortest key lifetime, less a margin; an operator's re-drive starts a round whose
+    earlier rounds used other keys."""
+    first_round = payout.attempts < config.max_receive_count()
+    return first_round and now - payout.created_at < STRIPE_KEY_TRUSTED_FOR
 
 
 def _settle(deps: Deps, payout_id: str, transfer_id: str, known: tuple | None = None) -> str:

@@ -12,7 +12,7 @@ import pytest
 from chalicelib import config
 from chalicelib.adapters.stripe_payments import StripePayments
 from chalicelib.bootstrap import deps
-from chalicelib.services import bounties, work
+from chalicelib.services import bounties, payouts, work
 from chalicelib.services.deps import Caller
 from devtools.fault_proxy import DROP, ERROR, HANG, LOSE_ANSWER, Fault, FaultProxy
 
@@ -48,8 +48,7 @@ def _payout(api, freelancer, payout_id: str) -> dict:
     Fault(HANG, r"^/v1/transfers$", seconds=3, times=1),
     Fault(DROP, r"^/v1/transfers$", times=2),
     Fault(LOSE_ANSWER, r"^/v1/transfers$", times=1),
-    Fault(ERROR, r"^/v1/transfers$", method="GET", status=502, times=1),
-], ids=["500-twice", "503", "hang", "dropped-twice", "answer-lost", "lookup-502"])
+], ids=["500-twice", "503", "hang", "dropped-twice", "answer-lost"])
 def test_a_payout_survives_stripe_faults_and_pays_once(api, workers, faults, client_acct, payable_freelancer, fault):
     faults.inject(fault)
     bounty, approved = _approved_payout(api, client_acct, payable_freelancer)
@@ -61,20 +60,59 @@ def test_a_payout_survives_stripe_faults_and_pays_once(api, workers, faults, cli
     assert transfer["id"] == payout["transfer_id"] and transfer["amount"] == 500
 
 
+def _crashed_transfer(bounty: dict, payout_id: str, freelancer_id: str, idempotency_key: str) -> str:
+    """What a worker that got as far as Stripe and then died leaves: the transfer exists, our records know
+    nothing of it."""
+    stored = deps().repo.get_payout(payout_id)
+    return deps().payments.transfer(payout_id=stored.id, destination=deps().repo.get_account(freelancer_id)
+                                    .stripe_account_id, amount=stored.amount, currency=stored.currency,
+                                    source_charge=deps().repo.get_bounty(bounty["id"]).charge_id,
+                                    transfer_group=bounty["id"], idempotency_key=idempotency_key)
+
+
 def test_a_crash_between_the_transfer_and_our_write_is_healed_by_the_retry(
         api, workers, client_acct, payable_freelancer):
     bounty, approved = _approved_payout(api, client_acct, payable_freelancer)
-    stored = deps().repo.get_payout(approved["payout_id"])
-    freelancer = deps().repo.get_account(payable_freelancer["id"])
-    # The worker got as far as Stripe, then died: the transfer exists, our records know nothing of it.
-    made = deps().payments.transfer(payout_id=stored.id, destination=freelancer.stripe_account_id,
-                                    amount=stored.amount, currency=stored.currency,
-                                    source_charge=deps().repo.get_bounty(bounty["id"]).charge_id,
-                                    transfer_group=bounty["id"], idempotency_key="crashed-attempt")
-    workers.drain()  # SQS delivers the message again
+    key = payouts._transfer_key(deps().repo.get_payout(approved["payout_id"]))
+    made = _crashed_transfer(bounty, approved["payout_id"], payable_freelancer["id"], key)
+    workers.drain()  # SQS delivers the message again: within Stripe's key lifetime, the key alone is enough
     payout = _payout(api, payable_freelancer, approved["payout_id"])
     assert payout["status"] == "paid" and payout["transfer_id"] == made
     assert len(workers.transfers_for(bounty["id"])) == 1
+
+
+def test_a_retry_after_stripe_forgot_the_key_finds_the_crashed_transfer(
+        api, workers, clock, client_acct, payable_freelancer):
+    bounty, approved = _approved_payout(api, client_acct, payable_freelancer)
+    # A key Stripe no longer replays (as after 24 hours): only the look-up by payout id can find this transfer.
+    made = _crashed_transfer(bounty, approved["payout_id"], payable_freelancer["id"], "forgotten-key")
+    clock.advance(payouts.STRIPE_KEY_TRUSTED_FOR.total_seconds() + 1)
+    workers.drain()
+    payout = _payout(api, payable_freelancer, approved["payout_id"])
+    assert payout["status"] == "paid" and payout["transfer_id"] == made
+    assert len(workers.transfers_for(bounty["id"])) == 1
+
+
+def test_a_late_delivery_whose_look_up_fails_is_retried_and_pays_once(
+        api, workers, faults, clock, client_acct, payable_freelancer):
+    bounty, approved = _approved_payout(api, client_acct, payable_freelancer)
+    clock.advance(payouts.STRIPE_KEY_TRUSTED_FOR.total_seconds() + 1)  # the message comes late: look first
+    faults.inject(Fault(ERROR, r"^/v1/transfers$", method="GET", status=502, times=1))
+    workers.drain()
+    assert faults.hits, "the fault was never injected"
+    payout = _payout(api, payable_freelancer, approved["payout_id"])
+    assert payout["status"] == "paid", payout
+    [transfer] = workers.transfers_for(bounty["id"])
+    assert transfer["id"] == payout["transfer_id"]
+
+
+def test_a_fresh_first_delivery_asks_stripe_once(api, workers, faults, client_acct, payable_freelancer):
+    """Within the key's lifetime the worker skips the look-up: one Stripe request moves the money."""
+    _, approved = _approved_payout(api, client_acct, payable_freelancer)
+    faults.requests.clear()
+    workers.drain()
+    assert _payout(api, payable_freelancer, approved["payout_id"])["status"] == "paid"
+    assert faults.requests == [("POST", "/v1/transfers")]
 
 
 def test_the_same_message_twice_in_a_batch_and_concurrently_pays_once(
@@ -190,3 +228,12 @@ def test_approval_racing_cancel_keeps_the_work_paid_and_refunds_the_rest(
     assert ledger["paid_out"] == 500 and ledger["held"] == 0
     assert ledger["refunded"] == bounty["funding"]["amount_total"] - 500 - ledger["fees"]
     assert len(workers.transfers_for(bounty["id"])) == 1
+
+
+def test_posting_a_paid_bounty_asks_stripe_once(api, faults, client_acct):
+    """The PaymentIntent is created and confirmed in one request, and a declined card too leaves one request."""
+    paid = api.bounty(client_acct["api_key"])
+    declined = api.bounty(client_acct["api_key"], payment_method="pm_card_chargeCustomerFail")
+    assert (paid["status"], declined["status"]) == ("open", "funding_failed")
+    assert declined["funding"]["payment_intent_id"]
+    assert faults.requests == [("POST", "/v1/payment_intents")] * 2
