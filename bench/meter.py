@@ -213,13 +213,18 @@ class Meter:
 
 
 class _Measuring:
+    """A measurement; one taken inside another also counts toward the outer one."""
+
     def __init__(self, meter: Meter) -> None:
         self.meter = meter
         self.tally = Tally()
+        self.outer: Tally | None = None
 
     def __enter__(self) -> Tally:
-        self.meter._current = self.tally
+        self.outer, self.meter._current = self.meter._current, self.tally
         return self.tally
 
     def __exit__(self, *exc) -> None:
-        self.meter._current = None
+        self.meter._current = self.outer
+        if self.outer is not None:
+            self.outer.calls += self.tally.calls

@@ -50,8 +50,9 @@ def summary(results: dict) -> list[str]:
                     f"worst {worst:.2f}× | ≤ {scale.TARGET}× | {_mark(worst <= scale.TARGET)} |")
     o = results.get("overhead")
     if o:
-        rows.append(f"| 4 | lifecycle throughput, our handlers ÷ raw boto3 script | {o.ratio:.2f}× | "
-                    f"≥ {overhead.TARGET}× | {_mark(o.ratio >= overhead.TARGET)} |")
+        rows.append(f"| 4 | lifecycle throughput, our handlers ÷ raw boto3 script | {o.ratio:.2f}× (the guarantees "
+                    f"alone, with no reads: {o.guarded_ratio:.2f}×) | ≥ {overhead.TARGET}× | "
+                    f"{_mark(o.ratio >= overhead.TARGET)} |")
     k = results.get("cost")
     if k:
         rows.append(f"| 5 | AWS cost per completed task | ${k.total:.6f} | < ${cost.TARGET} | "
@@ -114,39 +115,7 @@ def misses(results: dict) -> list[str]:
         ]
     o = results.get("overhead")
     if o and o.ratio < overhead.TARGET:
-        calls = o.ours_tally.dynamodb / o.tasks
-        our_db, raw_db = o.waited(o.ours_tally, "dynamodb"), o.waited(o.raw_tally, "dynamodb")
-        ours, raw = sum(o.ours) / o.tasks, sum(o.raw) / o.tasks
-        put, transact = o.write_ms.get("PutItem", 0), o.write_ms.get("TransactWriteItems", 0)
-        out += [
-            f"**Overhead (4).** Our lifecycle runs at {o.ratio:.2f}× the raw script's throughput, "
-            f"{overhead.TARGET / o.ratio:.1f}× short of the target. Section 4 breaks a lifecycle down: of the "
-            f"{1000 * (ours - raw):.0f} ms ours takes beyond the raw script's {1000 * raw:.0f} ms, "
-            f"{1000 * (our_db - raw_db):.0f} ms is more waiting on DynamoDB, the rest Stripe, SQS and our code.",
-            "",
-            f"- **Calls**: {calls:g} DynamoDB calls against the raw script's {o.raw_dynamodb_calls}. Each of the four "
-            "requests reads once (the key and the records it decides on) and writes once; the payouts worker "
-            "reads once and settles once. The raw script reads nothing and checks nothing.",
-            f"- **What a call costs on moto**: ours average {1000 * our_db / max(calls, 1):.1f} ms, the raw "
-            f"script's {1000 * raw_db / max(o.raw_tally.dynamodb / o.tasks, 1):.1f} ms. Every write of ours is a "
-            "TransactWriteItems over several tables (the bounty's counters, the participant, the claim or "
-            "submission, the payout, ledger entries and timers change together or not at all), and moto copies "
-            f"every table a transaction touches: one small new item took {transact:.1f} ms as a transaction and "
-            f"{put:.1f} ms as a PutItem at this run's table sizes, and the gap grows with the tables (section 3). "
-            "Every read returns items, which moto builds attribute by attribute (see section 4).",
-            f"- **Stripe and SQS**: {o.ours_stripe_calls} Stripe calls against {o.raw_stripe_calls} (a look-up of "
-            "an earlier transfer before creating one, because Stripe forgets idempotency keys after 24 h; creating "
-            "then confirming the PaymentIntent, so a decline still leaves an intent to report on), and the payout "
-            "travels through SQS (send, receive, delete) where the raw script pays inline.",
-            "",
-            "Reaching 0.8× would take each step down to one conditional write with no read (the rules moved from "
-            "plain functions into DynamoDB condition expressions), no queue between approval and payout, no "
-            "transfer look-up, and single-item writes where moto's transactions are slow. Each gives up something "
-            "the design keeps on purpose (rules testable without I/O, retries with a DLQ, exactly-once transfers "
-            "past 24 h, all-or-nothing state changes). That is a design choice measured on moto, not a physical "
-            "limit, so the issue stays open on this figure.",
-            "",
-        ]
+        out += _overhead_miss(o)
     c = results.get("cold_start")
     if c and c.import_ratio > cold_start.IMPORT_TARGET:
         out += [f"**Cold start (1).** `import app` is {c.import_ratio:.2f}× the floor, "
@@ -228,7 +197,7 @@ def document(results: dict, seconds: dict[str, float], *, command: str, sizes: l
             "index it may touch; every write in a TransactWriteItems counts twice. Removing an item from a sparse "
             "index when its key attribute goes away is not counted (a slight undercount).", ""]
     if "overhead" in results:
-        parts += ["## 4. Overhead: our handlers against the minimum writes", "",
+        parts += ["## 4. Overhead: our handlers against the minimum writes, and against the guarantees alone", "",
                   overhead.__doc__.strip().split("\n\n", 1)[1].strip(), "",
                   overhead.markdown(results["overhead"]), ""]
     if "cost" in results:
@@ -244,3 +213,37 @@ def document(results: dict, seconds: dict[str, float], *, command: str, sizes: l
               "`--tasks` and `--skip` tune a run; `tests/bench/test_bench_smoke.py` runs a small one in `make test` "
               "and checks that the report is produced and the counting works, never a speed.", ""]
     return "\n".join(parts)
+
+
+def _overhead_miss(o) -> list[str]:
+    ms = 1000
+    raw, guarded, ours = o.raw, o.guarded, o.ours
+
+    def mean(side) -> float:
+        return side.per_task(sum(side.seconds))
+
+    put, transact = o.write_ms.get("PutItem", 0), o.write_ms.get("TransactWriteItems", 0)
+    return [
+        f"**Overhead (4).** Our lifecycle runs at {o.ratio:.2f}× the raw script's throughput, "
+        f"{overhead.TARGET / o.ratio:.1f}× short of the target. Section 4 measures a second floor in the same run: "
+        f"a script that keeps only the guarantees (each request proves its key and changes state conditionally, "
+        f"all or nothing; the payout goes through a queue; Stripe requests are idempotent) with every rule in a "
+        f"DynamoDB condition expression and nothing read. It reaches {o.guarded_ratio:.2f}× the raw script, "
+        f"{'also short of' if o.guarded_ratio < overhead.TARGET else 'within'} the target.",
+        "",
+        f"- **What the guarantees cost** (guarded − raw, {ms * (mean(guarded) - mean(raw)):.0f} ms a lifecycle): "
+        f"{ms * (guarded.waited('dynamodb') - raw.waited('dynamodb')):.0f} ms more DynamoDB (transactions, which "
+        f"moto runs by copying every table they touch: one small new item took {transact:.1f} ms as a "
+        f"transaction and {put:.1f} ms as a PutItem), {ms * guarded.waited('sqs'):.0f} ms of SQS.",
+        f"- **What our design adds on top** (ours − guarded, {ms * (mean(ours) - mean(guarded)):.0f} ms): "
+        f"{ours.per_task(ours.tally.dynamodb):g} DynamoDB calls against {guarded.per_task(guarded.tally.dynamodb):g} "
+        f"({ms * (ours.waited('dynamodb') - guarded.waited('dynamodb')):.0f} ms): each request reads once before "
+        "it writes (the records its rules decide on, in plain Python), the bounty is stored before Stripe is "
+        "asked (so a webhook always finds it) and funded after, and our items carry what the API answers with "
+        "(moto builds each answer attribute by attribute); the rest is Chalice, pydantic, PynamoDB and our code.",
+        "",
+        "Whether the remaining gap is worth closing is a design choice: reading before writing keeps every rule in "
+        "plain functions testable without I/O and lets a refusal say exactly why. The issue stays open on this "
+        "figure.",
+        "",
+    ]

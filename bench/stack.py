@@ -139,6 +139,11 @@ class Stack:
         return self.call("POST", "/v1/webhooks/stripe", raw=payload,
                          headers={"Stripe-Signature": f"t={stamp},v1={digest}"})
 
+    def stripe_requests(self) -> int:
+        """API requests the Stripe stand-in has served so far (its dev plugin counts them)."""
+        with urllib.request.urlopen(f"{self.stripe.url}/_config/request_count", timeout=10) as answer:
+            return json.load(answer)["count"]
+
     # -- workers --
 
     def deliver(self, queue: str) -> tuple[int, Tally, float]:
