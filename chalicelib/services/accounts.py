@@ -11,7 +11,7 @@ from dataclasses import replace
 from .. import config
 from ..core import errors
 from ..core.model import CLIENT, FREELANCER, Account, ApiKey, new_id
-from ..repository import Ref
+from ..repository import KeyGuard, Ref
 from .deps import Caller, Deps, check, fetch
 
 KEY_PREFIX = "bk_"
@@ -69,22 +69,36 @@ def revoke_key(deps: Deps, caller: Caller, key_id: str) -> ApiKey:
         # Revoking with the key itself in the account's list: that listing proves the key (a write may not both
         # check and change one item in one transaction).
         caller.confirm(own[0])
-    live = [k for k in keys if not k.revoked]
-    for api_key in keys:
-        if api_key.key_id == key_id:
-            if api_key.revoked:
-                check(deps, caller)
-                return api_key
-            if live == [api_key]:
-                check(deps, caller)
-                raise errors.StateConflict("This is the account's only live key: revoking it would lock the account "
-                                           "out for good. Add a key first.", code="last_key")
-            revoked = replace(api_key, revoked=True)
-            deps.repo.commit(changed=[revoked], guard=caller.guard())
-            caller.guard_held()
-            return revoked
+    target = next((k for k in keys if k.key_id == key_id), None)
+    if target is None or target.revoked:
+        check(deps, caller)
+        if target is None:
+            raise errors.NotFound(f"No key {key_id} of yours exists.")
+        return target
+    revoked = replace(target, revoked=True)
+    # The write also proves that another key stays live: the listing comes from an index that may lag, and two
+    # revocations may race, so a key it shows live is only a candidate. The caller's own key comes first.
+    for witness, is_callers in _witnesses(caller, keys, target):
+        try:
+            deps.repo.commit(changed=[revoked], guard=witness)
+        except errors.Unauthenticated:
+            if is_callers:
+                raise
+            continue  # that key was revoked meanwhile: the next candidate
+        caller.guard_held()
+        return revoked
     check(deps, caller)
-    raise errors.NotFound(f"No key {key_id} of yours exists.")
+    raise errors.StateConflict("This is the account's only live key: revoking it would lock the account out for "
+                               "good. Add a key first.", code="last_key")
+
+
+def _witnesses(caller: Caller, keys: list[ApiKey], target: ApiKey) -> list[tuple[KeyGuard, bool]]:
+    """Keys that may prove, in the revoking write, that the account keeps a live key: (guard, is the caller's)."""
+    if not caller.checked:  # the caller's key is not the target (the listing would have shown it)
+        return [(caller.guard(), True)]
+    others = [k for k in keys if not k.revoked and k.key_id != target.key_id]
+    others.sort(key=lambda k: k.key_id != caller.key_id)
+    return [(KeyGuard(k.key_hash, k.account_id, k.role), k.key_id == caller.key_id) for k in others]
 
 
 def authenticate(deps: Deps, authorization: str | None, *, check_now: bool = False) -> Caller:

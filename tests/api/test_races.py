@@ -2,7 +2,8 @@
 
 
 from chalicelib.bootstrap import deps
-from chalicelib.services import work
+from chalicelib.services import accounts, work
+from chalicelib.services.deps import Caller
 from tests.api.racing import caller, race
 
 
@@ -48,3 +49,40 @@ def test_approve_racing_reject_ends_approved_with_one_payout(api, client_acct, f
     assert len(api.ok("GET", "/v1/payouts", key=freelancer["api_key"])["items"]) == 1
     stored = deps().repo.get_bounty(open_bounty["id"])
     assert (stored.pending_slots, stored.approved_slots) == (0, 1)
+
+
+def _two_keys(api) -> tuple[dict, list[dict]]:
+    """An account with two live keys: [(id, api_key)] as dicts."""
+    account = api.account("client")
+    [first] = api.ok("GET", "/v1/accounts/me/keys", key=account["api_key"])["items"]
+    second = api.ok("POST", "/v1/accounts/me/keys", key=account["api_key"], status=201)
+    return account, [{"id": first["id"], "api_key": account["api_key"]}, second]
+
+
+def _live_keys(account: dict) -> list:
+    return [k for k in deps().repo.list_api_keys(account["id"]) if not k.revoked]
+
+
+def test_two_keys_revoking_themselves_at_once_leave_one_live(api):
+    account, keys = _two_keys(api)
+    def revoke_itself(key: dict):
+        return accounts.revoke_key(deps(), Caller(account_id=account["id"], role="client", key_id=key["id"]),
+                                   key["id"])
+
+    outcomes = race(*[lambda k=k: revoke_itself(k) for k in keys])
+    assert sorted(o[0] for o in outcomes) == ["lost", "won"], outcomes
+    assert [o[1] for o in outcomes if o[0] == "lost"] == ["last_key"]
+    assert len(_live_keys(account)) == 1
+
+
+def test_a_revocation_decided_on_a_stale_listing_still_keeps_a_live_key(api, monkeypatch):
+    """The key listing is a query of an index, which may lag behind a revocation that just happened."""
+    account, (first, second) = _two_keys(api)
+    stale = deps().repo.list_api_keys(account["id"])  # both live
+    api.ok("DELETE", f"/v1/accounts/me/keys/{second['id']}", key=first["api_key"])
+    monkeypatch.setattr(deps().repo, "list_api_keys", lambda account_id, *args, **kwargs: stale)
+    code, data = api.call("DELETE", f"/v1/accounts/me/keys/{first['id']}", key=first["api_key"])
+    assert code == 409 and data["error"]["code"] == "last_key", data
+    monkeypatch.undo()
+    assert [k.key_id for k in _live_keys(account)] == [first["id"]]
+    assert api.ok("GET", "/v1/accounts/me", key=first["api_key"])["id"] == account["id"]
