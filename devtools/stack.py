@@ -67,9 +67,8 @@ class LocalStack:
         self._register_webhook(stripe.url)
         if self.state_dir:  # for operator commands: `python -m ops --local ...`
             (self.state_dir / "env.json").write_text(json.dumps(self.env, indent=2))
-        self._spawn("api", [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())",
-                            "local", "--host", LOOPBACK, "--port", str(self.port), "--stage", "local",
-                            "--no-autoreload"])
+        self._spawn("api", [sys.executable, "-m", "devtools.local_api", "--host", LOOPBACK, "--port", str(self.port),
+                            "--stage", "local", "--no-autoreload"])
         self._spawn("runner", [sys.executable, "-m", "devtools.runner"])
         api = self.processes[0]
         wait_for_http(f"{self.url}/v1/openapi.json", timeout=60, process=api)

@@ -85,3 +85,15 @@ def test_webhook_funds_a_bounty_paid_later(http, local_stack):
     assert _eventually(lambda: http.ok("GET", f"/v1/bounties/{bounty['id']}", key=ck)["status"] == "open")
     ledger = http.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=ck)
     assert ledger["totals"]["funded"] == 330 and ledger["totals"]["held"] == 330
+
+
+def test_a_method_and_path_with_no_route_is_404_in_our_error_shape(http, local_stack):
+    """As deployed (the gateway responses in the template): never chalice local's 403 "Missing Authentication
+    Token"."""
+    for method, path, key in (("GET", "/v1/nothing-here", None), ("POST", "/nowhere", "bk_whatever"),
+                              ("GET", "/v1/bounties/bty_x/claims/extra", None)):
+        code, data = http.call(method, path, key=key)
+        assert code == 404, (method, path, code, data)
+        assert data["error"]["code"] == "not_found" and data["error"]["message"], data
+    code, _ = http.call("GET", "/v1/openapi.json")
+    assert code == 200
