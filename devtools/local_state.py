@@ -1,6 +1,7 @@
 """Keeps the local stack's AWS state across restarts: moto keeps nothing on disk, so on stop every item of our tables
-and every message of our queues is written to a JSON file, and on start written back. (localstripe keeps its own
-store in a pickle file beside it.) Dev-only: this reads whole tables, which no request path ever does.
+and every message of our queues is written to a JSON file, and on start written back; while it runs, the tables are
+checkpointed to the same file now and then. (localstripe keeps its own store in a pickle file beside it.)
+Dev-only: this reads whole tables, which no request path ever does.
 """
 
 from __future__ import annotations
@@ -99,10 +100,13 @@ def _take_all(sqs, url: str) -> list[str]:
 
 
 def main() -> None:
-    """`python -m devtools.local_state save|restore PATH`, run by the stack in its own environment."""
+    """`python -m devtools.local_state save|checkpoint|restore PATH`, run by the stack in its own environment."""
     import sys
 
     action, path = sys.argv[1], Path(sys.argv[2])
+    if action == "checkpoint":  # while running: the tables only (taking the queues' messages would steal them)
+        save(path, include_queues=False)
+        return
     counts = save(path) if action == "save" else restore(path)
     verb = "saved" if action == "save" else "restored"
     print(f"[stack] {verb} {counts['items']} items and {counts['messages']} queued messages ({path.parent})",

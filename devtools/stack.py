@@ -3,7 +3,8 @@
 moto (DynamoDB, SQS) and localstripe (with our plugin) on loopback, tables and queues provisioned, the Stripe
 webhook pointed at our API, `chalice local` serving the API and the web form on $PORT, and the runner feeding the
 queues to the SQS handlers and firing the schedules. State lives in .local/ and survives a restart (`make reset`
-wipes it). Ctrl-C stops everything this started.
+wipes it): the tables are checkpointed every 30 s, and everything, queued messages too, is saved on a graceful
+stop. Ctrl-C stops everything this started.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ WEBHOOK_ID = "local-api"
 
 class LocalStack:
     def __init__(self, *, port: int = 8000, state_dir: Path | None = ROOT / ".local", schedule_seconds: float = 2.0,
-                 quiet: bool = False, extra_env: dict[str, str] | None = None):
+                 quiet: bool = False, extra_env: dict[str, str] | None = None, checkpoint_seconds: float = 30.0):
         self.port = port
+        self.checkpoint_seconds = checkpoint_seconds
+        self._checkpoints: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.url = f"http://{LOOPBACK}:{port}"
         self.state_dir = state_dir
         self.schedule_seconds = schedule_seconds
@@ -72,8 +76,15 @@ class LocalStack:
         self._spawn("runner", [sys.executable, "-m", "devtools.runner"])
         api = self.processes[0]
         wait_for_http(f"{self.url}/v1/openapi.json", timeout=60, process=api)
+        if self.state_dir and self.checkpoint_seconds > 0:
+            self._checkpoints = threading.Thread(target=self._checkpoint_every, daemon=True)
+            self._checkpoints.start()
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._checkpoints is not None:
+            self._checkpoints.join(timeout=320)
+            self._checkpoints = None
         for process in reversed(self.processes):
             _terminate(process)
         self.processes.clear()
@@ -87,6 +98,16 @@ class LocalStack:
         for server in reversed(self.servers):
             server.stop()
         self.servers.clear()
+
+    def _checkpoint_every(self) -> None:
+        """The tables, every `checkpoint_seconds`, so a crash (kill -9, a closed terminal) loses at most that much.
+        Queued messages are saved only by a graceful stop; the timers in the tables re-send what they carried."""
+        while not self._stopping.wait(self.checkpoint_seconds):
+            try:
+                self._run("devtools.local_state", "checkpoint", str(self.state_dir / "aws-state.json"), quiet=True)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+                if not self._stopping.is_set():
+                    self._say(f"could not checkpoint local state: {error}")
 
     # -- pieces --
 
@@ -107,8 +128,8 @@ class LocalStack:
         request = urllib.request.Request(f"{stripe_url}/_config/webhooks/{WEBHOOK_ID}", data=form)
         urllib.request.urlopen(request, timeout=10).close()
 
-    def _run(self, module: str, *args: str) -> None:
-        output = subprocess.DEVNULL if self.quiet else None
+    def _run(self, module: str, *args: str, quiet: bool = False) -> None:
+        output = subprocess.DEVNULL if self.quiet or quiet else None
         subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env={**os.environ, **self.env}, check=True,
                        stdout=output, timeout=300)
 

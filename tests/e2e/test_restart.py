@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,3 +46,27 @@ def test_reset_starts_from_nothing(tmp_path):
             leftover.unlink()  # what `make reset` does to .local/
     with LocalStack(port=free_port(), state_dir=tmp_path, quiet=True) as stack:
         assert Http(stack.url).call("GET", "/v1/accounts/me", key=key)[0] == 401
+
+
+def test_a_crash_loses_at_most_the_last_checkpoint(tmp_path):
+    """kill -9 of everything (no graceful stop, so no final save): the tables come back from the last checkpoint."""
+    port = free_port()
+    stack = LocalStack(port=port, state_dir=tmp_path, quiet=True, checkpoint_seconds=0.5).__enter__()
+    try:
+        client = Http(stack.url).account("client")
+        saved = tmp_path / "aws-state.json"
+        for _ in range(200):  # the next checkpoint after the sign-up
+            if saved.exists() and client["id"] in saved.read_text():
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("no checkpoint holds the new account")
+    finally:
+        stack._stopping.set()
+        for process in [*stack.processes, *(server.process for server in stack.servers)]:
+            process.kill()
+            process.wait()
+        stack.processes.clear()
+        stack.servers.clear()
+    with LocalStack(port=port, state_dir=tmp_path, quiet=True) as stack:
+        assert Http(stack.url).ok("GET", "/v1/accounts/me", key=client["api_key"])["id"] == client["id"]
