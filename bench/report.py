@@ -242,8 +242,11 @@ def _overhead_miss(o) -> list[str]:
         "asked (so a webhook always finds it) and funded after, and our items carry what the API answers with "
         "(moto builds each answer attribute by attribute); the rest is Chalice, pydantic, PynamoDB and our code.",
         "",
-        "Whether the remaining gap is worth closing is a design choice: reading before writing keeps every rule in "
-        "plain functions testable without I/O and lets a refusal say exactly why. The issue stays open on this "
+        "The guarded floor also answers nothing, where each of our answers is what API.md promises (a claim's "
+        "expiry comes from the bounty's claim time, a submission's review deadline from its review window, a "
+        "refusal says which rule refused): a DynamoDB transaction returns no values, so those answers need the "
+        "records read anyway. Still, closing the rest of the gap is a design choice, not a physical limit: reading "
+        "before writing keeps every rule in plain functions testable without I/O. The issue stays open on this "
         "figure.",
         "",
     ]
