@@ -4,8 +4,10 @@
 
 Real moto and localstripe; every Stripe call of the payouts worker goes through the fault proxy (random 5xx,
 dropped connections, answers lost after Stripe acted, hangs past the client timeout); every payout message is
-delivered twice and two workers consume the queue concurrently. Payouts that exhaust their retries are re-driven
-as an operator would. Then every payout is checked against Stripe's transfers and every ledger reconciled.
+delivered twice and two workers consume the queue concurrently; every other payout was approved a day before, so
+its worker looks for an earlier transfer before making one (Stripe keeps idempotency keys ~24 h), while a fresh
+one relies on the key alone. Payouts that exhaust their retries are re-driven as an operator would. Then every
+payout is checked against Stripe's transfers and every ledger reconciled.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Outcome:
     double_paid: int = 0
     lost: int = 0
     redriven: int = 0
+    look_ups: int = 0  # the worker's looks for an earlier transfer (GET /v1/transfers)
     ledger_differences: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -74,7 +77,9 @@ def run(approvals: int, *, seed: int = 1, fault_rate: float = 0.2, stripe_url: s
     if outcome.redriven:
         outcome.deliveries += _consume(runner, queue, payout_ids, d)
     proxy.stop()
-    outcome.faults = Counter(action for action, _, _ in proxy.hits)
+    outcome.faults = Counter(action if method == "POST" else f"{action} on a look-up"
+                             for action, method, _ in proxy.hits)
+    outcome.look_ups = sum(1 for method, _ in proxy.requests if method == "GET")
 
     d._payments = original_payments  # check against Stripe without faults
     transfers_by_payout: Counter = Counter()
@@ -131,17 +136,30 @@ def _complete_onboarding(link: str) -> None:
                            timeout=10).close()
 
 
+class _DayBehind:
+    """The clock of an approval made a day ago: its payout's message comes after Stripe may have forgotten the
+    transfer's idempotency key, so the worker must look for an earlier transfer first."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) - timedelta(days=1)
+
+
 def _approve(d, client_caller, bounty_ids, freelancers, approvals: int) -> list[str]:
+    """Every other approval is a day old: both of the worker's paths, key alone and look-up first."""
     from chalicelib.services import work
 
-    payout_ids = []
-    for bounty_id in bounty_ids:
-        for caller in freelancers:
-            if len(payout_ids) == approvals:
-                return payout_ids
-            submission = work.submit_work(d, caller, bounty_id, content="done", links=[])
-            approved = work.approve_submission(d, client_caller, submission.id, rating=5, feedback=None)
-            payout_ids.append(approved.payout_id)
+    payout_ids, original = [], d.clock
+    try:
+        for bounty_id in bounty_ids:
+            for caller in freelancers:
+                if len(payout_ids) == approvals:
+                    return payout_ids
+                d.clock = _DayBehind() if len(payout_ids) % 2 else original
+                submission = work.submit_work(d, caller, bounty_id, content="done", links=[])
+                approved = work.approve_submission(d, client_caller, submission.id, rating=5, feedback=None)
+                payout_ids.append(approved.payout_id)
+    finally:
+        d.clock = original
     return payout_ids
 
 
@@ -175,9 +193,10 @@ Command: `.venv/bin/python -m bench.fault_payouts --approvals {outcome.approvals
 
 | | |
 |---|---|
-| approvals (payouts queued) | {outcome.approvals} |
+| approvals (payouts queued) | {outcome.approvals} (half of them a day old: their worker looks up transfers first) |
 | messages delivered to the payouts worker | {outcome.deliveries} (every message sent twice, two concurrent workers) |
 | faults injected on Stripe calls (rate {fault_rate:.0%}) | {faults} |
+| looks for an earlier transfer (the day-old payouts, and retries after a re-drive) | {outcome.look_ups} |
 | payouts re-driven after exhausting their retries | {outcome.redriven} |
 | **paid exactly once** | **{outcome.paid}** |
 | **double payouts** | **{outcome.double_paid}** |
@@ -187,7 +206,8 @@ Command: `.venv/bin/python -m bench.fault_payouts --approvals {outcome.approvals
 
 Verdict: **{verdict}**. Faults: `error` = Stripe answered 500; `drop` = connection closed before Stripe saw the
 request; `lose_answer` = Stripe made the transfer but the answer never arrived (as if our worker crashed right
-after the call); `hang` = no answer within the client's 1 s timeout (the transfer may still be made later).
+after the call); `hang` = no answer within the client's 1 s timeout (the transfer may still be made later);
+`error on a look-up` = the look for an earlier transfer failed (502).
 A smaller version of this run (`tests/api/test_fault_run.py`) is part of `make test`.
 """
 

@@ -11,6 +11,7 @@ from bench.fault_payouts import run
 def test_approvals_under_random_faults_are_paid_exactly_once(stack, localstripe_server, chalice_app):
     outcome = run(40, seed=3, fault_rate=0.3, stripe_url=localstripe_server.url)
     assert sum(outcome.faults.values()) > 0, "no fault was injected"
+    assert outcome.look_ups >= 20, "the day-old half of the payouts should look for earlier transfers first"
     assert outcome.double_paid == 0
     assert outcome.lost == 0
     assert outcome.paid == outcome.approvals == 40
