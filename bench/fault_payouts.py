@@ -196,7 +196,7 @@ Command: `.venv/bin/python -m bench.fault_payouts --approvals {outcome.approvals
 | approvals (payouts queued) | {outcome.approvals} (half of them a day old: their worker looks up transfers first) |
 | messages delivered to the payouts worker | {outcome.deliveries} (every message sent twice, two concurrent workers) |
 | faults injected on Stripe calls (rate {fault_rate:.0%}) | {faults} |
-| looks for an earlier transfer (the day-old payouts, and retries after a re-drive) | {outcome.look_ups} |
+| looks for an earlier transfer (every delivery of a day-old payout, and of a re-driven one) | {outcome.look_ups} |
 | payouts re-driven after exhausting their retries | {outcome.redriven} |
 | **paid exactly once** | **{outcome.paid}** |
 | **double payouts** | **{outcome.double_paid}** |
