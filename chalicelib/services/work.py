@@ -15,6 +15,7 @@ from ..core.model import (
     Claim,
     Increment,
     Participant,
+    Payout,
     Submission,
     child_id,
 )
@@ -199,6 +200,15 @@ def reject_submission(deps: Deps, caller: Caller, submission_id: str, *, reason:
 def list_my_payouts(deps: Deps, caller: Caller, *, limit: int, cursor: str | None) -> Page:
     caller.require("freelancer")
     return deps.repo.list_freelancer_payouts(caller.account_id, limit=limit, cursor=cursor)
+
+
+def get_my_payout(deps: Deps, caller: Caller, payout_id: str) -> Payout:
+    """One of the caller's payouts, by id; anyone else's does not exist."""
+    caller.require("freelancer")
+    [payout] = fetch(deps, caller, Ref(Payout, payout_id))
+    if payout is None or payout.freelancer_id != caller.account_id:
+        raise errors.NotFound(f"No payout {payout_id} of yours exists.")
+    return payout
 
 
 def list_my_submissions(deps: Deps, caller: Caller, *, limit: int, cursor: str | None) -> Page:

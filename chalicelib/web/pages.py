@@ -465,9 +465,8 @@ def submission_page(ctx: Ctx, submission_id: str):
     submission = work.get_submission(deps(), ctx.caller, submission_id)
     bounty = _Bounties(ctx.caller).get(submission.bounty_id)
     payout = None
-    if submission.payout_id:
-        payouts = _all(lambda **kw: work.list_my_payouts(deps(), ctx.caller, **kw))
-        payout = next((p for p in payouts if p.id == submission.payout_id), None)
+    if submission.payout_id:  # the page is its author's, so the payout is theirs too
+        payout = work.get_my_payout(deps(), ctx.caller, submission.payout_id)
     rate = None
     if submission.status == APPROVED and bounty is not None:
         rate = earnings.achieved_rate(bounty.reward, submission.claimed_at, submission.created_at)

@@ -1,3 +1,6 @@
+import pytest
+
+
 def test_claim_submit_approve_queues_a_payout(api, client_acct, freelancer, open_bounty):
     fkey, ckey = freelancer["api_key"], client_acct["api_key"]
     claim = api.ok("POST", f"/v1/bounties/{open_bounty['id']}/claims", status=201, key=fkey)
@@ -138,3 +141,21 @@ def test_messages_between_owner_and_participants(api, client_acct, freelancer, o
 def test_payouts_are_for_freelancers_only(api, client_acct):
     code, data = api.get("/v1/payouts", key=client_acct["api_key"])
     assert code == 403
+
+
+def test_a_freelancer_reads_one_of_their_payouts_and_no_one_elses(api, client_acct, freelancer, open_bounty):
+    from chalicelib.bootstrap import deps
+    from chalicelib.core import errors
+    from chalicelib.services import work
+    from tests.api.racing import caller
+
+    sub = api.ok("POST", f"/v1/bounties/{open_bounty['id']}/submissions", {"content": "x"}, status=201,
+                 key=freelancer["api_key"])
+    approved = api.ok("POST", f"/v1/submissions/{sub['id']}/approve", {}, key=client_acct["api_key"])
+    payout = work.get_my_payout(deps(), caller(freelancer), approved["payout_id"])
+    assert (payout.submission_id, payout.amount) == (sub["id"], 500)
+    for who, payout_id, error in ((api.account("freelancer"), approved["payout_id"], errors.NotFound),
+                                  (freelancer, "pay_unknown", errors.NotFound),
+                                  (client_acct, approved["payout_id"], errors.Forbidden)):
+        with pytest.raises(error):
+            work.get_my_payout(deps(), caller(who), payout_id)
