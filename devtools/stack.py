@@ -170,7 +170,8 @@ def main() -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with LocalStack(port=port) as stack:
+    checkpoint = float(os.environ.get("CHECKPOINT_SECONDS", "30"))  # 0: only on a graceful stop
+    with LocalStack(port=port, checkpoint_seconds=checkpoint) as stack:
         print(f"\n  Bounty board running at {stack.url}\n"
               f"  API: {stack.url}/v1/openapi.json    Web form: {stack.url}/web/\n"
               f"  Stripe stand-in: {stack.env['STRIPE_API_BASE']}    Ctrl-C stops everything.\n", flush=True)
