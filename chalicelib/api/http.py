@@ -78,12 +78,12 @@ def _validation_message(error: ValidationError) -> str:
 def parse_body(request, model: type[BaseModel]) -> BaseModel:
     raw = request.raw_body or b""
     content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    if raw.strip() and content_type != "application/json":
+    if raw and content_type != "application/json":
         raise UnsupportedMediaType(f"Send the body as JSON with 'Content-Type: application/json', not {content_type}.")
     if len(raw) > MAX_BODY_BYTES:
         raise errors.Invalid(f"The request body is larger than {MAX_BODY_BYTES} bytes.", code="body_too_large")
-    if not raw.strip():
-        raw = b"{}"
+    if not raw:
+        raw = b"{}"  # no body at all is an empty object; white space alone is no JSON text, so it is refused
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:

@@ -80,6 +80,15 @@ def test_keys_rotate_and_revoke(api):
     assert code == 404
 
 
+def test_white_space_alone_is_no_json_body_but_no_body_is_fine(api, freelancer):
+    """An operation that takes no body: nothing at all is an empty object, white space alone is invalid JSON."""
+    for raw in ("\t", " ", "\r\n"):
+        code, data = api.call("POST", "/v1/accounts/me/payout-onboarding", raw=raw, key=freelancer["api_key"])
+        assert code == 400 and data["error"]["code"] == "invalid_json", (raw, data)
+    code, data = api.call("POST", "/v1/accounts/me/payout-onboarding", key=freelancer["api_key"])
+    assert code == 200 and data["url"].startswith("http"), data
+
+
 def test_non_json_bodies_are_refused_in_the_error_shape(api):
     code, data = api.call("POST", "/v1/accounts", raw="role=client",
                           headers={"Content-Type": "application/x-www-form-urlencoded"})
