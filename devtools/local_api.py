@@ -18,14 +18,16 @@ from chalice import local
 NO_ROUTE = {"error": {"code": "not_found", "message": "No route matches this method and path."}}
 
 
+class NoRoute(local.LocalGatewayException):
+    CODE = 404
+
+
 class GatewayAnsweringLikeOurs(local.LocalGateway):
-    def handle_request(self, method, path, headers, body):
+    def _generate_lambda_event(self, method, path, headers, body):
         try:
-            self._generate_lambda_event(method, path, headers, body)
-        except ValueError:  # no route: where chalice would answer API Gateway's default 403
-            return {"statusCode": 404, "headers": {"Content-Type": "application/json"}, "multiValueHeaders": {},
-                    "body": json.dumps(NO_ROUTE)}
-        return super().handle_request(method, path, headers, body)
+            return super()._generate_lambda_event(method, path, headers, body)
+        except ValueError as error:  # no route: where chalice would answer API Gateway's default 403
+            raise NoRoute({"Content-Type": "application/json"}, json.dumps(NO_ROUTE).encode()) from error
 
 
 def main() -> int:
