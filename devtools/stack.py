@@ -77,6 +77,7 @@ class LocalStack:
         api = self.processes[0]
         wait_for_http(f"{self.url}/v1/openapi.json", timeout=60, process=api)
         if self.state_dir and self.checkpoint_seconds > 0:
+            self._stopping.clear()  # a stack started again after a stop checkpoints again
             self._checkpoints = threading.Thread(target=self._checkpoint_every, daemon=True)
             self._checkpoints.start()
 
