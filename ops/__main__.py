@@ -1,4 +1,4 @@
-"""python -m ops [--local | --stage NAME] {reconcile,failed-payouts,redrive} ...  (docs/OPERATIONS.md)"""
+"""python -m ops [--local | --stage NAME] {reconcile,failed-payouts,redrive,index-unpaid} ...  (docs/OPERATIONS.md)"""
 
 from __future__ import annotations
 
@@ -116,6 +116,13 @@ def _move_dead_letters(deps) -> int:
     return moved
 
 
+def index_unpaid(args, deps) -> int:
+    from chalicelib.adapters.dynamo_upgrades import index_unpaid_payouts
+
+    print(f"{index_unpaid_payouts()} unpaid payouts stored before the unpaid index were put into it")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     where = parser.add_mutually_exclusive_group(required=True)
@@ -132,12 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("payout", nargs="*", help="payout ids")
     again.add_argument("--all-failed", action="store_true", help="every failed payout")
     again.add_argument("--dlq", action="store_true", help="also move every dead letter back to its queue")
+    commands.add_parser("index-unpaid", help="once after upgrading: put unpaid payouts stored by an older release "
+                                             "into the unpaid index (reads the whole payouts table)")
     args = parser.parse_args(argv)
     _environment(args)
 
     from chalicelib.bootstrap import deps
 
-    handler = {"reconcile": reconcile, "failed-payouts": failed_payouts, "redrive": redrive}[args.command]
+    handler = {"reconcile": reconcile, "failed-payouts": failed_payouts, "redrive": redrive,
+               "index-unpaid": index_unpaid}[args.command]
     return handler(args, deps())
 
 

@@ -20,6 +20,8 @@ from ..core import errors
 from ..core.model import (
     FAILED,
     OPEN,
+    PAID,
+    UNPAID,
     Account,
     ApiKey,
     Bounty,
@@ -90,6 +92,7 @@ def _to_item(record: Any, version: int) -> m._Table:
         values["open_shard"] = _shard(record.id) if record.status == OPEN else None
     if isinstance(record, Payout):
         values["failed_flag"] = FAILED_FLAG if record.status == FAILED else None
+        values["unpaid_freelancer"] = record.freelancer_id if record.status != PAID else None
     return model(**values)
 
 
@@ -237,8 +240,18 @@ class DynamoRepository:
     def list_freelancer_claims(self, freelancer_id: str, *, limit: int, cursor: str | None) -> Page:
         return self._page(m.ClaimModel.by_freelancer, freelancer_id, limit=limit, cursor=cursor)
 
-    def list_freelancer_payouts(self, freelancer_id: str, *, limit: int, cursor: str | None) -> Page:
-        return self._page(m.PayoutModel.by_freelancer, freelancer_id, limit=limit, cursor=cursor)
+    def list_freelancer_payouts(self, freelancer_id: str, *, limit: int, cursor: str | None,
+                                status: str | None = None) -> Page:
+        """Newest first; with a status other than paid (or UNPAID for all of those), from the sparse index of
+        unpaid payouts, so the read costs what is still owed, not the freelancer's whole history."""
+        if status is None:
+            return self._page(m.PayoutModel.by_freelancer, freelancer_id, limit=limit, cursor=cursor)
+        condition = m.PayoutModel.status == status
+        if status == PAID:
+            return self._page(m.PayoutModel.by_freelancer, freelancer_id, limit=limit, cursor=cursor,
+                              filter_condition=condition)
+        return self._page(m.PayoutModel.unpaid, freelancer_id, limit=limit, cursor=cursor,
+                          filter_condition=None if status == UNPAID else condition)
 
     def list_failed_payouts(self, *, limit: int, cursor: str | None) -> Page:
         return self._page(m.PayoutModel.failed, FAILED_FLAG, limit=limit, cursor=cursor)

@@ -172,8 +172,12 @@ class PayoutModel(_Table):
     sort_key = UnicodeAttribute()
     # Set only while the payout is failed: a sparse index an operator lists and re-drives from.
     failed_flag = UnicodeAttribute(null=True)
+    # The freelancer's id, set only until the payout is paid: a sparse index of what each freelancer is still
+    # owed, so finding held payouts or summing what is owed reads those alone, never a long paid history.
+    unpaid_freelancer = UnicodeAttribute(null=True)
     by_freelancer = _index("by_freelancer", "freelancer_id", "sort_key")()
     failed = _index("failed", "failed_flag", "sort_key")()
+    unpaid = _index("unpaid", "unpaid_freelancer", "sort_key")()
 
 
 class LedgerEntryModel(_Table):

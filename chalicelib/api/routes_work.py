@@ -5,7 +5,8 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from ..bootstrap import deps
-from ..core.model import Claim, Message, Submission
+from ..core import errors
+from ..core.model import PAYOUT_STATUSES, UNPAID, Claim, Message, Submission
 from ..services import messages, work
 from . import render
 from . import schemas as s
@@ -97,8 +98,17 @@ def list_messages(request, caller, body, bounty_id):
     return render.page(s.MessageList, page, render.message)
 
 
+PAYOUT_FILTERS = (*PAYOUT_STATUSES, UNPAID)
+PAYOUT_QUERY = {**PAGE_QUERY, "status": f"Extension: only payouts in this status ({', '.join(PAYOUT_STATUSES)}), "
+                                        f"or '{UNPAID}' for every payout not yet paid (what you are still owed)."}
+
+
 @route(bp, "/v1/payouts", method="GET", summary="The calling freelancer's payouts, newest first.",
-       response=s.PayoutList, auth="freelancer", query=PAGE_QUERY)
+       response=s.PayoutList, auth="freelancer", query=PAYOUT_QUERY)
 def my_payouts(request, caller, body):
     limit, cursor = paging(request)
-    return render.page(s.PayoutList, work.list_my_payouts(deps(), caller, limit=limit, cursor=cursor), render.payout)
+    status = (request.query_params or {}).get("status")
+    if status is not None and status not in PAYOUT_FILTERS:
+        raise errors.Invalid(f"status must be one of {', '.join(PAYOUT_FILTERS)}.", code="invalid_status")
+    page = work.list_my_payouts(deps(), caller, limit=limit, cursor=cursor, status=status)
+    return render.page(s.PayoutList, page, render.payout)

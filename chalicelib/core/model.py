@@ -34,6 +34,8 @@ QUEUED = "queued"
 PAID = "paid"
 AWAITING_ONBOARDING = "awaiting_onboarding"
 FAILED = "failed"
+PAYOUT_STATUSES = (QUEUED, PAID, AWAITING_ONBOARDING, FAILED)
+UNPAID = "unpaid"  # a filter, not a status: every payout not yet paid
 
 
 def new_id(prefix: str) -> str:

@@ -121,9 +121,10 @@ def _update(deps: Deps, payout_id: str, change, known: Payout | None = None, als
 
 
 def waiting_for_onboarding(deps: Deps, freelancer_id: str) -> list[Payout]:
+    """From the sparse index of unpaid payouts: the read costs what waits, not the freelancer's history."""
     waiting, cursor = [], None
     while True:
-        page = deps.repo.list_freelancer_payouts(freelancer_id, limit=100, cursor=cursor)
+        page = deps.repo.list_freelancer_payouts(freelancer_id, limit=100, cursor=cursor, status=AWAITING_ONBOARDING)
         waiting += [payout for payout in page.items if payout.status == AWAITING_ONBOARDING]
         cursor = page.next_cursor
         if cursor is None:

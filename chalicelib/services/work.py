@@ -197,9 +197,10 @@ def reject_submission(deps: Deps, caller: Caller, submission_id: str, *, reason:
     return submission
 
 
-def list_my_payouts(deps: Deps, caller: Caller, *, limit: int, cursor: str | None) -> Page:
+def list_my_payouts(deps: Deps, caller: Caller, *, limit: int, cursor: str | None, status: str | None = None) -> Page:
+    """`status`: one payout status, or UNPAID for every payout not yet paid (what the freelancer is owed)."""
     caller.require("freelancer")
-    return deps.repo.list_freelancer_payouts(caller.account_id, limit=limit, cursor=cursor)
+    return deps.repo.list_freelancer_payouts(caller.account_id, limit=limit, cursor=cursor, status=status)
 
 
 def get_my_payout(deps: Deps, caller: Caller, payout_id: str) -> Payout:

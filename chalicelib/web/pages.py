@@ -23,7 +23,7 @@ from ..api import render as api_render
 from ..api import schemas
 from ..bootstrap import deps
 from ..core import earnings, errors
-from ..core.model import APPROVED, FREELANCER, LIVE, OPEN, PENDING_REVIEW
+from ..core.model import APPROVED, FREELANCER, LIVE, OPEN, PENDING_REVIEW, UNPAID
 from ..services import accounts, bounties, messages, onboarding, work
 from ..services.deps import Caller
 from . import fmt, session
@@ -311,13 +311,13 @@ def bounty_list(ctx: Ctx):
                   filters={"tag": tag or "", "min_reward": min_text, "min_cents": min_reward}, more=more)
 
 
-def _all(list_page, *, limit: int = OWN_LIMIT, pages: int = OWN_PAGES) -> list:
-    """Every item of a freelancer's own list, up to limit × pages."""
-    items, cursor = [], None
-    for _ in range(pages):
+def _all(list_page, *, limit: int = OWN_LIMIT, pages: int | None = OWN_PAGES) -> list:
+    """Every item of a freelancer's own list, up to limit × pages (every page when pages is None)."""
+    items, cursor, read = [], None, 0
+    while pages is None or read < pages:
         page = list_page(limit=limit, cursor=cursor)
         items += page.items
-        cursor = page.next_cursor
+        cursor, read = page.next_cursor, read + 1
         if cursor is None:
             break
     return items
@@ -423,6 +423,11 @@ class _Bounties:
         self.caller = caller
         self.seen: dict = {}
 
+    def read_ahead(self, bounty_ids) -> None:
+        """Reads the ones not seen yet together, a round trip per many rather than one each."""
+        unseen = [i for i in dict.fromkeys(bounty_ids) if i not in self.seen]
+        self.seen.update(bounties.get_visible_bounties(deps(), self.caller, unseen))
+
     def get(self, bounty_id: str):
         if bounty_id not in self.seen:
             try:
@@ -440,6 +445,7 @@ def my_work(ctx: Ctx):
     submissions = _all(lambda **kw: work.list_my_submissions(deps(), caller, **kw))
     payouts = _all(lambda **kw: work.list_my_payouts(deps(), caller, **kw))
     known = _Bounties(caller)
+    known.read_ahead([r.bounty_id for r in (*claims, *submissions, *payouts)])
     done, rows = [], []
     for sub in submissions:
         bounty = known.get(sub.bounty_id)
@@ -450,9 +456,9 @@ def my_work(ctx: Ctx):
         rows.append({"submission": sub, "bounty": bounty, "rate": rate,
                      "seconds": earnings.work_seconds(sub.claimed_at, sub.created_at)})
     unpaid: dict[str, int] = {}
-    for payout in payouts:
-        if payout.status != "paid":
-            unpaid[payout.currency] = unpaid.get(payout.currency, 0) + payout.amount
+    # Every unpaid payout, not just the newest: the index holds only those, however long the history.
+    for payout in _all(lambda **kw: work.list_my_payouts(deps(), caller, status=UNPAID, **kw), pages=None):
+        unpaid[payout.currency] = unpaid.get(payout.currency, 0) + payout.amount
     return render(
         ctx, "me.html", account=account, claims=[(c, known.get(c.bounty_id)) for c in claims],
         rows=rows, payouts=[(p, known.get(p.bounty_id)) for p in payouts],

@@ -140,3 +140,32 @@ def test_other_clients_cannot_touch_a_bounty(api, open_bounty):
 def test_unknown_bounty_is_404(api, client_acct):
     code, data = api.get("/v1/bounties/bty_nope")
     assert code == 404 and data["error"]["code"] == "not_found"
+
+
+def test_many_bounties_read_together_are_shown_as_each_alone_would_be(api, client_acct, freelancer):
+    """The web's batch read (more than one round trip's worth) keeps the one-by-one rule: open ones to anyone,
+    others to their owner and the freelancers who worked on them, nothing for a bounty that does not exist."""
+    from chalicelib.bootstrap import deps
+    from chalicelib.core import errors
+    from chalicelib.services import accounts, bounties
+
+    key = client_acct["api_key"]
+    worked_on = api.bounty(key)
+    api.ok("POST", f"/v1/bounties/{worked_on['id']}/claims", status=201, key=freelancer["api_key"])
+    others = [api.bounty(key) for _ in range(3)]
+    for bounty in (worked_on, others[0]):
+        api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", {}, key=key)
+    ids = [b["id"] for b in (worked_on, *others)] + [f"bty_missing{n}" for n in range(bounties.BOUNTIES_PER_READ)]
+
+    # The one who claimed also sees the cancelled one they worked on; the owner sees all; a stranger the open two.
+    for who, shown in ((freelancer["api_key"], 3), (key, 4), (api.account("freelancer")["api_key"], 2)):
+        caller = accounts.authenticate(deps(), f"Bearer {who}")
+        together = bounties.get_visible_bounties(deps(), caller, ids)
+        alone = {}
+        for bounty_id in ids:
+            try:
+                alone[bounty_id] = bounties.get_visible_bounty(deps(), caller, bounty_id)
+            except errors.NotFound:
+                alone[bounty_id] = None
+        assert together == alone
+        assert sum(b is not None for b in together.values()) == shown

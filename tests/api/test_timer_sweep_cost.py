@@ -11,30 +11,10 @@ from chalicelib.bootstrap import deps
 from chalicelib.core import timers as timer_rules
 from chalicelib.services import timers
 
+from .reads import ReadCounter
+
 NOT_DUE = 3000
 DUE = 7
-
-
-class ReadCounter:
-    """Counts what DynamoDB reports it read (ScannedCount) on every Query and Scan the sweep makes."""
-
-    def __init__(self, client):
-        self.client = client
-        self.items_read = 0
-        self.calls: list[str] = []
-
-    def __call__(self, http_response, parsed, model, **kwargs):
-        self.calls.append(model.name)
-        self.items_read += parsed.get("ScannedCount", 0)
-
-    def __enter__(self):
-        self.client.meta.events.register("after-call.dynamodb.Query", self)
-        self.client.meta.events.register("after-call.dynamodb.Scan", self)
-        return self
-
-    def __exit__(self, *exc):
-        self.client.meta.events.unregister("after-call.dynamodb.Query", self)
-        self.client.meta.events.unregister("after-call.dynamodb.Scan", self)
 
 
 def test_a_sweep_reads_only_due_timers(stack):

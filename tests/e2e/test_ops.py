@@ -18,7 +18,7 @@ def _ops(stack, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_reconcile_failed_payouts_and_redrive_commands(http, local_stack):
+def test_reconcile_failed_payouts_redrive_and_upgrade_commands(http, local_stack):
     client = http.account("client")
     bounty = http.ok("POST", "/v1/bounties", {
         "title": "Audit me", "description": "ops", "reward": {"amount": 900, "currency": "usd"},
@@ -39,3 +39,7 @@ def test_reconcile_failed_payouts_and_redrive_commands(http, local_stack):
     assert listed.returncode == 0 and "failed payouts" in listed.stdout
     redriven = _ops(local_stack, "redrive", "--all-failed", "--dlq")
     assert redriven.returncode == 0 and "payouts re-driven" in redriven.stdout
+    # Everything this release stored is in the unpaid index already: the upgrade step finds nothing to do.
+    upgraded = _ops(local_stack, "index-unpaid")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.startswith("0 unpaid payouts stored before the unpaid index"), upgraded.stdout

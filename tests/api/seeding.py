@@ -1,0 +1,27 @@
+"""Records written straight into the tables, for tests that need a long history faster than the API makes it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chalicelib.adapters import dynamo_models as m
+from chalicelib.adapters.dynamo import _to_item
+from chalicelib.bootstrap import deps
+from chalicelib.core.model import AWAITING_ONBOARDING, PAID, Payout
+
+
+def seed_payouts(freelancer_id: str, *, paid: int, waiting: int) -> list[Payout]:
+    """Payout records straight into the table: `waiting` held for onboarding, older than `paid` paid ones."""
+    now = deps().clock.now()
+
+    def payout(n: int, status: str, age: timedelta) -> Payout:
+        return Payout(id=f"pay_seed{freelancer_id}{status}{n:04d}", submission_id=f"sub_seed{n}",
+                      bounty_id=f"bty_seed{n}", freelancer_id=freelancer_id, amount=100 + n, currency="usd",
+                      status=status, created_at=now - age, updated_at=now - age,
+                      transfer_id=f"tr_seed{n}" if status == PAID else None)
+
+    held = [payout(n, AWAITING_ONBOARDING, timedelta(days=30, minutes=n)) for n in range(waiting)]
+    with m.PayoutModel.batch_write() as batch:
+        for record in held + [payout(n, PAID, timedelta(minutes=n)) for n in range(paid)]:
+            batch.save(_to_item(record, 0))
+    return held
