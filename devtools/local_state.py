@@ -77,6 +77,10 @@ def restore(path: Path) -> dict[str, int]:
         for body in bodies:
             sqs.send_message(QueueUrl=url, MessageBody=body)
             messages += 1
+    if items:  # a state saved by an older release: bring its items up to what this one reads, as ops would
+        from chalicelib.adapters.dynamo_upgrades import index_unpaid_payouts
+
+        index_unpaid_payouts()
     return {"items": items, "messages": messages}
 
 

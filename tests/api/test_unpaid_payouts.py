@@ -80,3 +80,22 @@ def test_payouts_stored_before_the_index_are_put_into_it_once(api, workers, free
     assert _statuses(api, key, "unpaid") == [AWAITING_ONBOARDING] * len(held)
     assert len(_statuses(api, key, "paid")) == 3
     assert index_unpaid_payouts() == 0
+
+
+def test_a_local_state_saved_by_an_older_release_is_upgraded_as_it_is_restored(api, freelancer, tmp_path):
+    """`make run` restores its tables from .local/aws-state.json: payouts saved before the index existed are put
+    into it on the way in, so a developer's held payouts are still released."""
+    import json
+
+    from chalicelib import config
+    from devtools import local_state
+
+    [held] = seed_payouts(freelancer["id"], paid=0, waiting=1)
+    item = m.PayoutModel.get(held.id).serialize()  # DynamoDB's wire format, as a saved state holds items
+    del item["unpaid_freelancer"]
+    m.PayoutModel(id=held.id).delete()
+    state = {"tables": {config.table_prefix() + "payouts": [item]}, "queues": {}}
+    (tmp_path / "aws-state.json").write_text(json.dumps(state))
+
+    assert local_state.restore(tmp_path / "aws-state.json") == {"items": 1, "messages": 0}
+    assert _statuses(api, freelancer["api_key"], "unpaid") == [AWAITING_ONBOARDING]
