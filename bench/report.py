@@ -103,7 +103,8 @@ def misses(results: dict) -> list[str]:
             "the last one (claims, submissions, reviews, messages, bounties); otherwise the answer is stored "
             "after, one call more (sign-up, new API keys, onboarding links).",
             "- Stripe's account-ready webhook sets the account (only if it owns that Stripe account) and puts the "
-            "payouts that waited for it back in the queue in one transaction, after one Query for them.",
+            "payouts that waited for it back in the queue in one transaction, after one Query for them (of the "
+            "sparse index of unpaid payouts, so it reads what waits, never the freelancer's paid history).",
             "- Listing open bounties reads one shard of the sparse open index (`OPEN_INDEX_SHARDS`, default 1). "
             "More shards spread a very busy board over partitions, at one Query per shard for each listing.",
             "- Records and keys made before this (ids without parents, participants without the claim copy, keys "

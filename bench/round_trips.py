@@ -165,6 +165,7 @@ def _requests(stack: Stack, rec: _Recorder) -> None:
                 status=201)
     rec.request("read messages", "GET", f"/v1/bounties/{bid}/messages", key=fkey)
     rec.request("list own payouts", "GET", "/v1/payouts", key=fkey)
+    rec.request("list own unpaid payouts (what is still owed)", "GET", "/v1/payouts?status=unpaid", key=fkey)
     rec.request("read ledger", "GET", f"/v1/bounties/{bid}/ledger", key=ckey)
     rec.request("OpenAPI document", "GET", "/v1/openapi.json")
     rec.request("web: bounty list", "GET", "/web")

@@ -77,11 +77,24 @@ def restore(path: Path) -> dict[str, int]:
         for body in bodies:
             sqs.send_message(QueueUrl=url, MessageBody=body)
             messages += 1
-    if items:  # a state saved by an older release: bring its items up to what this one reads, as ops would
-        from chalicelib.adapters.dynamo_upgrades import index_unpaid_payouts
+    if items:  # saved by an older release or under other settings: bring the items up to date, as ops would
+        from chalicelib.adapters.dynamo_upgrades import index_unpaid_payouts, reshard_open_bounties, reshard_timers
 
         index_unpaid_payouts()
+        saved = state["tables"]
+        open_shards = _shards_used(saved.get(config.table_prefix() + "bounties", []), "open_shard")
+        if open_shards:
+            reshard_open_bounties(open_shards)
+        timer_shards = _shards_used(saved.get(config.table_prefix() + "timers", []), "shard")
+        if timer_shards:
+            reshard_timers(timer_shards)
     return {"items": items, "messages": messages}
+
+
+def _shards_used(rows: list[dict], attribute: str) -> int:
+    """How many shards (`<name>#<number>`, numbered from 0) the saved rows were spread over."""
+    numbers = [int(row[attribute]["S"].rpartition("#")[2]) for row in rows if attribute in row]
+    return max(numbers) + 1 if numbers else 0
 
 
 def _our_tables(dynamodb) -> list[str]:

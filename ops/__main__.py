@@ -1,4 +1,8 @@
-"""python -m ops [--local | --stage NAME] {reconcile,failed-payouts,redrive,index-unpaid} ...  (docs/OPERATIONS.md)"""
+"""python -m ops [--local | --stage NAME] COMMAND ...: reconcile, failed-payouts, redrive, index-unpaid,
+reshard-open, reshard-timers.
+
+See docs/OPERATIONS.md.
+"""
 
 from __future__ import annotations
 
@@ -123,6 +127,27 @@ def index_unpaid(args, deps) -> int:
     return 0
 
 
+def _shard_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("a whole number of shards, at least 1")
+    return int(text)
+
+
+def reshard_open(args, deps) -> int:
+    from chalicelib.adapters.dynamo_upgrades import reshard_open_bounties
+
+    moved = reshard_open_bounties(args.previous, args.to)
+    print(f"{moved} open bounties moved from {args.previous} shards to {args.to}")
+    return 0
+
+
+def reshard_timers(args, deps) -> int:
+    from chalicelib.adapters.dynamo_upgrades import reshard_timers as move
+
+    print(f"{move(args.previous, args.to)} timers moved from {args.previous} shards to {args.to}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     where = parser.add_mutually_exclusive_group(required=True)
@@ -141,13 +166,23 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--dlq", action="store_true", help="also move every dead letter back to its queue")
     commands.add_parser("index-unpaid", help="once after upgrading: put unpaid payouts stored by an older release "
                                              "into the unpaid index (reads the whole payouts table)")
+    reshard = commands.add_parser("reshard-open", help="after changing OPEN_INDEX_SHARDS: move open bounties to the "
+                                                       "shards the new setting gives them")
+    timers = commands.add_parser("reshard-timers", help="after changing TIMER_SHARDS: move every timer to the "
+                                                        "shard the new setting gives it (or it never fires)")
+    for command, setting in ((reshard, "OPEN_INDEX_SHARDS"), (timers, "TIMER_SHARDS")):
+        command.add_argument("--from", dest="previous", type=_shard_count, required=True, metavar="N",
+                             help=f"the {setting} the stage ran with before")
+        command.add_argument("--to", type=_shard_count, required=True, metavar="N",
+                             help=f"the {setting} it runs with now")
     args = parser.parse_args(argv)
     _environment(args)
 
     from chalicelib.bootstrap import deps
 
     handler = {"reconcile": reconcile, "failed-payouts": failed_payouts, "redrive": redrive,
-               "index-unpaid": index_unpaid}[args.command]
+               "index-unpaid": index_unpaid, "reshard-open": reshard_open,
+               "reshard-timers": reshard_timers}[args.command]
     return handler(args, deps())
 
 

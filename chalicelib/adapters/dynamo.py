@@ -77,9 +77,9 @@ def _sort_key(created_at, record_id: str) -> str:
     return f"{created_at.isoformat()}#{record_id}"
 
 
-def _shard(record_id: str) -> str:
+def _shard(record_id: str, shards: int | None = None) -> str:
     digest = hashlib.blake2s(record_id.encode(), digest_size=2).digest()
-    return f"open#{int.from_bytes(digest, 'big') % config.open_index_shards()}"
+    return f"open#{int.from_bytes(digest, 'big') % (shards or config.open_index_shards())}"
 
 
 def _to_item(record: Any, version: int) -> m._Table:

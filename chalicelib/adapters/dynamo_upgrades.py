@@ -1,13 +1,17 @@
-"""Bringing items stored by an older release up to what this one reads. Operator tools (`python -m ops`): they
-Scan whole tables, so they never run on a request or worker path. Each is safe to repeat and to run while the
-app serves."""
+"""Bringing stored items up to what this release and its settings read. Operator tools (`python -m ops`, and the
+local stack as it restores a saved state): they read whole tables or indexes, so they never run on a request or
+worker path. Each is safe to repeat and to run while the app serves."""
 
 from __future__ import annotations
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
+from .. import config
 from ..core.model import PAID
+from ..core.timers import shard_of
 from . import dynamo_models as m
+from .dynamo import _connection, _shard
 
 
 def index_unpaid_payouts() -> int:
@@ -30,3 +34,61 @@ def index_unpaid_payouts() -> int:
             continue  # paid or indexed meanwhile
         indexed += 1
     return indexed
+
+
+def reshard_open_bounties(previous_shards: int, shards: int | None = None) -> int:
+    """After OPEN_INDEX_SHARDS changed from `previous_shards` to `shards` (default: the setting here): moves every
+    open bounty to the shard the new setting gives it, since listings read only the shards below the setting;
+    returns how many moved.
+
+    Each move is conditional on the bounty still being under the shard it was found under, so a bounty closed
+    meanwhile is not put back into the index, and one the app rewrote meanwhile keeps the app's choice."""
+    m.bind()
+    bounty = m.BountyModel
+    moved = 0
+    for shard in range(previous_shards):
+        old = f"open#{shard}"
+        for item in bounty.open_newest.query(old):
+            new = _shard(item.id, shards)
+            if new == old:
+                continue
+            try:
+                item.update([bounty.open_shard.set(new)], condition=bounty.open_shard == old)
+            except UpdateError as error:
+                if error.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                continue  # closed or moved meanwhile
+            moved += 1
+    return moved
+
+
+def reshard_timers(previous_shards: int, shards: int | None = None) -> int:
+    """After TIMER_SHARDS changed from `previous_shards` to `shards` (default: the setting here): moves every timer
+    to the shard the new setting gives it, since the sweep reads only the shards below the setting (a timer left
+    above it would never fire: no auto-approval, no expiry, no refund); returns how many moved.
+
+    The shard is part of a timer's key, so a move is a put and a delete in one transaction, the put only if the
+    timer is not there yet and the delete only if it still is: a timer the sweep took meanwhile is not put back
+    (and one it takes just after the move fires twice at worst, which every timer's handler shrugs off)."""
+    m.bind()
+    timer = m.TimerModel
+    shards = shards or config.timer_shards()
+    moved = 0
+    for shard in range(previous_shards):
+        old = f"timers#{shard}"
+        for item in timer.query(old):
+            new = shard_of(item.ref_id, shards)
+            if new == old:
+                continue
+            copy = timer(new, item.due_key, kind=item.kind, ref_id=item.ref_id, due_at=item.due_at,
+                         version=item.version)
+            try:
+                with TransactWrite(connection=_connection()) as move:
+                    move.save(copy, condition=timer.shard.does_not_exist())
+                    move.delete(item, condition=timer.shard.exists())
+            except TransactWriteError as error:
+                if error.cause_response_code != "TransactionCanceledException":
+                    raise
+                continue  # taken by the sweep, or moved, meanwhile
+            moved += 1
+    return moved
