@@ -4,7 +4,7 @@ import logging
 
 from chalice import Chalice
 
-from chalicelib import observability
+from chalicelib import config, observability
 from chalicelib.api import openapi, routes_accounts, routes_bounties, routes_webhooks, routes_work
 from chalicelib.api.http import method_guards
 from chalicelib.web import onboarding_pages, pages
@@ -26,7 +26,8 @@ def log_context(event, get_response):
     observability.bind(request_id=event.context.get("requestId"), path=event.path, method=event.method,
                        bounty_id=params.get("bounty_id"))
     try:
-        response = get_response(event)
+        with config.serving(event.context or {}):
+            response = get_response(event)
         access_log.info("%s %s -> %s", event.method, event.path, response.status_code)
         return response
     finally:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from .secrets import secret
 
@@ -70,9 +73,34 @@ def stripe_webhook_secret() -> str:
     return secret("STRIPE_WEBHOOK_SECRET", "whsec_local")
 
 
+LOCAL_BASE_URL = "http://127.0.0.1:8000"
+_served_at: ContextVar[str | None] = ContextVar("served_at", default=None)
+
+
 def public_base_url() -> str:
-    """Where people reach the API and the web form; used in links we hand out."""
-    return _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+    """Where people reach the API and the web form; used in links we hand out. PUBLIC_BASE_URL when set (a custom
+    domain, the local stack); otherwise, inside a request API Gateway served on its own domain, that domain and
+    stage, so a new stage needs no second deploy to learn its own address; otherwise the local default."""
+    return os.environ.get("PUBLIC_BASE_URL") or _served_at.get() or LOCAL_BASE_URL
+
+
+def gateway_url(request_context: dict) -> str | None:
+    """The URL API Gateway served a request at, from its request context; None unless that is API Gateway's own
+    execute-api domain (a custom domain can map the API under any path, so it must be configured)."""
+    domain, stage = request_context.get("domainName") or "", request_context.get("stage") or ""
+    if domain.endswith(".amazonaws.com") and ".execute-api." in domain and stage:
+        return f"https://{domain}/{stage}"
+    return None
+
+
+@contextmanager
+def serving(request_context: dict) -> Iterator[None]:
+    """Inside: public_base_url() can fall back on the URL this request was served at."""
+    token = _served_at.set(gateway_url(request_context))
+    try:
+        yield
+    finally:
+        _served_at.reset(token)
 
 
 def max_receive_count() -> int:

@@ -165,8 +165,8 @@ def merge_template(stage: str) -> dict:
                                 "Description": "Fixed when packaging: Chalice writes the stage into names."})
     parameters["PublicBaseUrl"] = {
         "Type": "String", "Default": "",
-        "Description": "Where people reach the API (links in onboarding and the web form); infra/deploy.py sets "
-                       "it to the API's URL after the first deploy, or to PUBLIC_BASE_URL.",
+        "Description": "Where people reach the API (links in onboarding and the web form): PUBLIC_BASE_URL, e.g. "
+                       "a custom domain. Empty: the functions use the execute-api URL each request came in at.",
     }
     parameters["SecretsVersion"] = {
         "Type": "String", "Default": "0",

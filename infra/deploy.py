@@ -323,20 +323,15 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     template_url = upload_artifacts(s3, bucket, region, stage, package_dir, dry_run=dry_run)
 
     parameters = stack_parameters(stage, stack, environ, secrets_version(ssm, stage))
-    public_url = parameters["PublicBaseUrl"]
     if dry_run:
         shown = ", ".join(f"{k}={v!r}" for k, v in parameters.items())
         say(f"  would {'update' if stack else 'create'} stack {name} from {template_url} with {shown}")
         say(f"DRY RUN complete: nothing was changed. The template is {package_dir / 'deploy-template.json'}")
         return 0
 
+    # Without PUBLIC_BASE_URL the functions take their own URL from each request API Gateway hands them
+    # (config.public_base_url), so one stack operation is the whole deploy.
     stack = deploy_stack(cfn, name, template_url, parameters)
-    api_url = outputs(stack).get("ApiUrl", "")
-    if not public_url and api_url:
-        # The functions need their own URL (links in onboarding and the web form), which exists only once
-        # the API does: a second, quick update sets it.
-        say("  setting PUBLIC_BASE_URL to the new API's URL")
-        stack = deploy_stack(cfn, name, template_url, {**parameters, "PublicBaseUrl": api_url})
     report(stage, stack, missing, environ)
     return 0
 
