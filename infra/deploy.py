@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import secrets
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -266,6 +267,49 @@ def stack_parameters(stage: str, stack: dict | None, environ: dict, secrets_vers
     return {"Stage": stage, "AlarmEmail": alarm_email, "PublicBaseUrl": public_url, "SecretsVersion": secrets_version}
 
 
+# ---- what the stage stored, brought up to this release --------------------------------------------------
+
+# `python -m ops` steps that bring items an earlier release stored up to what this one reads (docs/OPERATIONS.md),
+# in the order they were added. Each runs once per stage, after the stack update that the step needs.
+UPGRADES = ("index-unpaid",)
+
+
+def upgrades_parameter(stage: str) -> str:
+    return f"/bounty-board/{stage}/upgrades-done"
+
+
+def _upgrades_done(ssm, stage: str) -> set[str]:
+    try:
+        value = ssm.get_parameter(Name=upgrades_parameter(stage))["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return set()
+    return {step for step in value.split(",") if step}
+
+
+def apply_upgrades(ssm, stage: str, environ: dict, *, new_stage: bool, dry_run: bool) -> list[str]:
+    """Runs each upgrade step this stage has not had yet and records it (an SSM parameter); returns the steps run.
+    A new stage has stored nothing, so its steps are recorded without running."""
+    done = _upgrades_done(ssm, stage)
+    pending = [step for step in UPGRADES if step not in done]
+    ran = []
+    for step in [] if new_stage else pending:
+        if dry_run:
+            say(f"  would run the upgrade step: python -m ops --stage {stage} {step}")
+            continue
+        say(f"  upgrading what the stage stored: python -m ops --stage {stage} {step}")
+        result = subprocess.run([sys.executable, "-m", "ops", "--stage", stage, step], cwd=ROOT, env=environ,
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise DeployError(f"the upgrade step {step} failed (the stack itself is deployed):\n"
+                              f"{result.stderr[-2000:]}\nRun it again: python -m ops --stage {stage} {step}")
+        say(f"    {result.stdout.strip()}")
+        ran.append(step)
+    if pending and not dry_run:
+        ssm.put_parameter(Name=upgrades_parameter(stage), Value=",".join(sorted(done | set(pending))), Type="String",
+                          Overwrite=True)
+    return ran
+
+
 # ---- the whole deploy --------------------------------------------------------------------------------
 
 def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None = None) -> int:
@@ -296,6 +340,7 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     missing = store_secrets(ssm, stage, environ, dry_run=dry_run)
 
     adopt = truthy(environ.get("ADOPT_TABLES"))
+    new_stage = stack is None  # until tables kept by an earlier stack turn up below
     if status in FAILED_STATES:
         say(f"  stack {name} is {status} (a failed first deploy): {'would delete' if dry_run else 'deleting'} it")
         if not dry_run:
@@ -311,6 +356,7 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
                 f"{', '.join(sorted(kept.values()))}.\n"
                 f"Keep their data: make deploy STAGE={stage} ADOPT_TABLES=1\n"
                 f"Or drop them:    make destroy STAGE={stage} DELETE_TABLES=1")
+        new_stage = not kept
         if kept:
             if dry_run:
                 say(f"  would import the kept tables {', '.join(sorted(kept.values()))}")
@@ -326,12 +372,14 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     if dry_run:
         shown = ", ".join(f"{k}={v!r}" for k, v in parameters.items())
         say(f"  would {'update' if stack else 'create'} stack {name} from {template_url} with {shown}")
+        apply_upgrades(ssm, stage, environ, new_stage=new_stage, dry_run=True)
         say(f"DRY RUN complete: nothing was changed. The template is {package_dir / 'deploy-template.json'}")
         return 0
 
     # Without PUBLIC_BASE_URL the functions take their own URL from each request API Gateway hands them
     # (config.public_base_url), so one stack operation is the whole deploy.
     stack = deploy_stack(cfn, name, template_url, parameters)
+    apply_upgrades(ssm, stage, environ, new_stage=new_stage, dry_run=False)
     report(stage, stack, missing, environ)
     return 0
 
