@@ -14,6 +14,17 @@ from . import dynamo_models as m
 from .dynamo import _connection, _shard
 
 
+def _updated_if(item, actions, condition) -> bool:
+    """Whether the update was made; False when its condition no longer held (someone changed the item first)."""
+    try:
+        item.update(actions, condition=condition)
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def index_unpaid_payouts() -> int:
     """Puts every unpaid payout stored before the `unpaid` index existed into it; returns how many.
 
@@ -26,13 +37,7 @@ def index_unpaid_payouts() -> int:
     not_indexed = (payout.status != PAID) & payout.unpaid_freelancer.does_not_exist()
     indexed = 0
     for item in payout.scan(filter_condition=not_indexed):
-        try:
-            item.update([payout.unpaid_freelancer.set(item.freelancer_id)], condition=not_indexed)
-        except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            continue  # paid or indexed meanwhile
-        indexed += 1
+        indexed += _updated_if(item, [payout.unpaid_freelancer.set(item.freelancer_id)], not_indexed)
     return indexed
 
 
@@ -50,15 +55,8 @@ def reshard_open_bounties(previous_shards: int, shards: int | None = None) -> in
         old = f"open#{shard}"
         for item in bounty.open_newest.query(old):
             new = _shard(item.id, shards)
-            if new == old:
-                continue
-            try:
-                item.update([bounty.open_shard.set(new)], condition=bounty.open_shard == old)
-            except UpdateError as error:
-                if error.cause_response_code != "ConditionalCheckFailedException":
-                    raise
-                continue  # closed or moved meanwhile
-            moved += 1
+            if new != old:
+                moved += _updated_if(item, [bounty.open_shard.set(new)], bounty.open_shard == old)
     return moved
 
 
