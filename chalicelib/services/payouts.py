@@ -125,7 +125,7 @@ def waiting_for_onboarding(deps: Deps, freelancer_id: str) -> list[Payout]:
     waiting, cursor = [], None
     while True:
         page = deps.repo.list_freelancer_payouts(freelancer_id, limit=100, cursor=cursor, status=AWAITING_ONBOARDING)
-        waiting += [payout for payout in page.items if payout.status == AWAITING_ONBOARDING]
+        waiting += page.items  # the repository filters by status
         cursor = page.next_cursor
         if cursor is None:
             return waiting

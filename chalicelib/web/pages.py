@@ -430,10 +430,7 @@ class _Bounties:
 
     def get(self, bounty_id: str):
         if bounty_id not in self.seen:
-            try:
-                self.seen[bounty_id] = bounties.get_visible_bounty(deps(), self.caller, bounty_id)
-            except errors.NotFound:
-                self.seen[bounty_id] = None
+            self.read_ahead([bounty_id])
         return self.seen[bounty_id]
 
 
