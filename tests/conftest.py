@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.request
 
 import pytest
+from chalice.test import BaseClient
 
 from devtools.servers import start_localstripe, start_moto
 
@@ -18,6 +20,19 @@ os.environ.setdefault("STRIPE_SECRET_KEY", "sk_test_local")
 os.environ.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_test_secret")
 # A failed queue message comes back at once instead of after 15 s, so retries run within a test.
 os.environ.setdefault("RETRY_BACKOFF_SECONDS", "0")
+
+
+@contextlib.contextmanager
+def _environment_left_alone(self, environment_variables):
+    """Chalice's test client replaces os.environ with a copy around each request, to add the stage's environment
+    variables, and puts back the one it found. Our stages define none, and Stripe's webhooks reach the app from
+    another thread: two overlapping requests could leave a stale copy as os.environ for the rest of the run (with a
+    setting a test had monkeypatched and since undone). So os.environ is left as it is."""
+    assert not environment_variables, "a stage's environment variables would need applying here"
+    yield
+
+
+BaseClient._patched_env_vars = _environment_left_alone
 
 
 @pytest.fixture(scope="session")
