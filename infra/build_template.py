@@ -104,6 +104,25 @@ def stage_settings(stage: str) -> dict:
     return {**stages["default"], **stages.get(stage, {})}
 
 
+# Settings that decide where items are stored (chalicelib.config), by environment variable and stages.json key.
+# Changing one on a stage with data needs its items moved: infra/deploy.py runs the `ops` command after the update.
+SHARD_SETTINGS = {"OPEN_INDEX_SHARDS": "open_index_shards", "TIMER_SHARDS": "timer_shards"}
+MAX_SHARDS = 64  # a listing makes one Query per open-index shard, the sweep one per timer shard each minute
+
+
+def shard_settings(stage: str) -> dict[str, str]:
+    """The stage's shard counts, by environment variable, checked."""
+    settings = stage_settings(stage)
+    counts = {}
+    for env_name, key in SHARD_SETTINGS.items():
+        value = settings.get(key)
+        if type(value) is not int or not 1 <= value <= MAX_SHARDS:
+            raise SystemExit(f"infra/stages.json, stage {stage}: {key} must be a whole number from 1 to "
+                             f"{MAX_SHARDS}, not {value!r}")
+        counts[env_name] = str(value)
+    return counts
+
+
 def secret_parameter(stage: str, env_name: str) -> str:
     return SECRET_PARAMETER.format(stage=stage, name=SECRETS[env_name])
 
@@ -145,6 +164,7 @@ def environment(function: Function, stage: str) -> dict:
         "STAGE": stage,
         "MAX_RECEIVE_COUNT": {"Ref": "MaxReceiveCount"},
         "PUBLIC_BASE_URL": {"Fn::If": ["HasPublicBaseUrl", {"Ref": "PublicBaseUrl"}, {"Ref": "AWS::NoValue"}]},
+        **shard_settings(stage),  # every function: each reads or writes open bounties or timers
     }
     if function.secrets:
         # Secrets are cached per container: a new value reaches the functions because this changes with it.

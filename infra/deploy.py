@@ -14,6 +14,9 @@ Reads from the environment (all optional except where said):
   ADOPT_TABLES=1          take over tables kept by an earlier `make destroy` (CloudFormation resource import)
   DRY_RUN=1               same as --dry-run: package, check, print the plan; change nothing on AWS
 
+Per-stage settings (API throttling, shard counts) are in infra/stages.json. After the stack update the deploy runs
+the release's upgrade steps of stored items, and moves open bounties and timers when a shard count changed.
+
 Secrets go to SSM Parameter Store and are read by the functions at run time: never into the template,
 the package or this script's output.
 """
@@ -310,6 +313,63 @@ def apply_upgrades(ssm, stage: str, environ: dict, *, new_stage: bool, dry_run: 
     return ran
 
 
+# ---- shard settings: where open bounties and timers are stored -----------------------------------------
+
+RESHARD_COMMANDS = {"OPEN_INDEX_SHARDS": "reshard-open", "TIMER_SHARDS": "reshard-timers"}
+# A stage deployed before its settings were recorded ran with a release's defaults, none above 4. Moving "from"
+# more shards than were used only reads empty ones, so 4 is safe whatever the stage really had.
+UNRECORDED_SHARDS = 4
+
+
+def shards_parameter(stage: str) -> str:
+    return f"/bounty-board/{stage}/shard-settings"
+
+
+def packaged_shards(package_dir: Path) -> dict[str, int]:
+    """The shard settings the package's functions run with (infra/stages.json when it was packaged)."""
+    template = json.loads((package_dir / "sam.json").read_text())
+    variables = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    return {env_name: int(variables[env_name]) for env_name in RESHARD_COMMANDS}
+
+
+def _recorded_shards(ssm, stage: str) -> dict[str, int]:
+    try:
+        return json.loads(ssm.get_parameter(Name=shards_parameter(stage))["Parameter"]["Value"])
+    except ssm.exceptions.ParameterNotFound:
+        return {}
+
+
+def apply_shard_settings(ssm, stage: str, environ: dict, shards: dict[str, int], *, new_stage: bool,
+                         dry_run: bool) -> list[str]:
+    """After the stack update: moves open bounties and timers to the shards the new settings give them, for each
+    setting that changed since the last deploy (listings and the sweep read only the shards below the setting, so
+    until then fewer shards hide bounties and stop timers). Records the settings in SSM; returns the commands run.
+    A new stage has stored nothing, so it only records them."""
+    recorded = {} if new_stage else _recorded_shards(ssm, stage)
+    ran = []
+    for env_name, command in RESHARD_COMMANDS.items():
+        previous = recorded.get(env_name, UNRECORDED_SHARDS)
+        if new_stage or previous == shards[env_name]:
+            continue
+        args = [command, "--from", str(previous), "--to", str(shards[env_name])]
+        shown = f"python -m ops --stage {stage} {' '.join(args)}"
+        if dry_run:
+            say(f"  would move items to the new {env_name}: {shown}")
+            continue
+        say(f"  moving items to the new {env_name}: {shown}")
+        result = subprocess.run([sys.executable, "-m", "ops", "--stage", stage, *args], cwd=ROOT, env=environ,
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise DeployError(f"moving items to the new {env_name} failed (the stack itself is deployed):\n"
+                              f"{result.stderr[-2000:]}\nRun it again: {shown}")
+        say(f"    {result.stdout.strip()}")
+        ran.append(command)
+    if recorded != shards and not dry_run:
+        ssm.put_parameter(Name=shards_parameter(stage), Value=json.dumps(shards, sort_keys=True), Type="String",
+                          Overwrite=True)
+    return ran
+
+
 # ---- the whole deploy --------------------------------------------------------------------------------
 
 def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None = None) -> int:
@@ -330,6 +390,7 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     packaged_for = json.loads((package_dir / "sam.json").read_text())["Parameters"]["Stage"].get("AllowedValues")
     if packaged_for != [stage]:
         raise DeployError(f"{package_dir} was packaged for stage {packaged_for}, not {stage}")
+    shards = packaged_shards(package_dir)
     cfn = session.client("cloudformation")
     stack = describe_stack(cfn, name)
     status = (stack or {}).get("StackStatus")
@@ -373,6 +434,7 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
         shown = ", ".join(f"{k}={v!r}" for k, v in parameters.items())
         say(f"  would {'update' if stack else 'create'} stack {name} from {template_url} with {shown}")
         apply_upgrades(ssm, stage, environ, new_stage=new_stage, dry_run=True)
+        apply_shard_settings(ssm, stage, environ, shards, new_stage=new_stage, dry_run=True)
         say(f"DRY RUN complete: nothing was changed. The template is {package_dir / 'deploy-template.json'}")
         return 0
 
@@ -380,6 +442,7 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     # (config.public_base_url), so one stack operation is the whole deploy.
     stack = deploy_stack(cfn, name, template_url, parameters)
     apply_upgrades(ssm, stage, environ, new_stage=new_stage, dry_run=False)
+    apply_shard_settings(ssm, stage, environ, shards, new_stage=new_stage, dry_run=False)
     report(stage, stack, missing, environ)
     return 0
 

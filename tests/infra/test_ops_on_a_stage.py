@@ -66,3 +66,76 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys):
 
     assert deploy.apply_upgrades(ssm, "fresh", aws.env(), new_stage=True, dry_run=False) == []
     assert ssm.get_parameter(Name=deploy.upgrades_parameter("fresh"))["Parameter"]["Value"] == "index-unpaid"
+
+
+def _timer_item(ref_id: str, shard: str) -> dict:
+    return {"shard": {"S": shard}, "due_key": {"S": f"2026-11-01T00:00:00#lapse_claim#{ref_id}"},
+            "kind": {"S": "lapse_claim"}, "ref_id": {"S": ref_id},
+            "due_at": {"S": "2026-11-01T00:00:00.000000+0000"}, "version": {"N": "1"}}
+
+
+def _shards_of(dynamodb, table: str, key: dict, attribute: str) -> str:
+    return dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"][attribute]["S"]
+
+
+def test_a_deploy_moves_open_bounties_and_timers_when_a_shard_setting_changes(aws, capsys):
+    """infra/stages.json's shard settings reach the functions with the stack update; the deploy then moves what is
+    stored under the old shards (or listings would hide open bounties and the sweep would leave timers unfired),
+    once per change, recorded in SSM. A stage deployed before the settings were recorded is taken to have used
+    4 shards (the most any release used), and a new stage only records them."""
+    from chalicelib.core.timers import shard_of
+    from infra import deploy
+
+    _create_stateful_stack(aws, stage=STAGE)
+    dynamodb, ssm = aws.client("dynamodb"), aws.client("ssm")
+    bounties, timers = f"bounty-{STAGE}-bounties", f"bounty-{STAGE}-timers"
+    # An open bounty under shard 3 of the 4 an older release used; a timer under shard 3, where a 2-shard sweep
+    # never looks.
+    dynamodb.put_item(TableName=bounties, Item={"id": {"S": "bty_old"}, "status": {"S": "open"},
+                                                "open_shard": {"S": "open#3"}, "sort_key": {"S": "2026-11-01#bty_old"},
+                                                "version": {"N": "3"}})
+    ref_id = next(f"clm_old{n}" for n in range(100) if shard_of(f"clm_old{n}", 4) == "timers#3")
+    dynamodb.put_item(TableName=timers, Item=_timer_item(ref_id, "timers#3"))
+    bounty_key, settings = {"id": {"S": "bty_old"}}, {"OPEN_INDEX_SHARDS": 1, "TIMER_SHARDS": 4}
+
+    assert deploy.apply_shard_settings(ssm, STAGE, aws.env(), settings, new_stage=False, dry_run=True) == []
+    assert (f"would move items to the new OPEN_INDEX_SHARDS: python -m ops --stage {STAGE} reshard-open --from 4 "
+            "--to 1") in capsys.readouterr().out
+    assert _shards_of(dynamodb, bounties, bounty_key, "open_shard") == "open#3"
+
+    assert deploy.apply_shard_settings(ssm, STAGE, aws.env(), settings, new_stage=False, dry_run=False) == [
+        "reshard-open"]  # the timers' setting did not change: 4 before, 4 now
+    assert "1 open bounties moved from 4 shards to 1" in capsys.readouterr().out
+    assert _shards_of(dynamodb, bounties, bounty_key, "open_shard") == "open#0"
+    recorded = ssm.get_parameter(Name=deploy.shards_parameter(STAGE))["Parameter"]["Value"]
+    assert json.loads(recorded) == settings
+    assert deploy.apply_shard_settings(ssm, STAGE, aws.env(), settings, new_stage=False, dry_run=False) == []
+
+    fewer_timers = {**settings, "TIMER_SHARDS": 2}
+    assert deploy.apply_shard_settings(ssm, STAGE, aws.env(), fewer_timers, new_stage=False, dry_run=False) == [
+        "reshard-timers"]
+    assert "1 timers moved from 4 shards to 2" in capsys.readouterr().out
+    moved = dynamodb.query(TableName=timers, KeyConditionExpression="shard = :s",
+                           ExpressionAttributeValues={":s": {"S": shard_of(ref_id, 2)}})["Items"]
+    assert [item["ref_id"]["S"] for item in moved] == [ref_id]
+    assert dynamodb.query(TableName=timers, KeyConditionExpression="shard = :s",
+                          ExpressionAttributeValues={":s": {"S": "timers#3"}})["Items"] == []
+    assert json.loads(ssm.get_parameter(Name=deploy.shards_parameter(STAGE))["Parameter"]["Value"]) == fewer_timers
+
+    assert deploy.apply_shard_settings(ssm, "fresh", aws.env(), settings, new_stage=True, dry_run=False) == []
+    assert json.loads(ssm.get_parameter(Name=deploy.shards_parameter("fresh"))["Parameter"]["Value"]) == settings
+
+
+def test_a_failed_move_names_the_command_and_records_nothing(aws):
+    """The stack is deployed by then; the deploy stops with the command to run again, and the next deploy, finding
+    the old settings still recorded, moves the items itself."""
+    import pytest
+
+    from infra import deploy
+
+    ssm = aws.client("ssm")  # no stateful stack: the move finds no tables
+    with pytest.raises(deploy.DeployError) as failed:
+        deploy.apply_shard_settings(ssm, STAGE, aws.env(), {"OPEN_INDEX_SHARDS": 1, "TIMER_SHARDS": 4},
+                                    new_stage=False, dry_run=False)
+    assert f"Run it again: python -m ops --stage {STAGE} reshard-open --from 4 --to 1" in str(failed.value)
+    assert ssm.describe_parameters()["Parameters"] == []

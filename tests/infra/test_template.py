@@ -231,6 +231,36 @@ def test_api_throttling_is_set_per_stage(template, stage):
     assert stages[PACKAGED_STAGE] != stages["default"], "the packaged stage should show a per-stage value"
 
 
+def test_every_function_runs_with_the_stages_shard_settings(template, package_dir, monkeypatch):
+    """Where open bounties and timers are stored is decided by two settings every function must agree on; the
+    deploy reads them back from the package to move stored items when they change (test_ops_on_a_stage.py)."""
+    stages = json.loads((ROOT / "infra" / "stages.json").read_text())
+    expected = {**stages["default"], **stages.get(PACKAGED_STAGE, {})}
+    for logical_id, function in _functions(template).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["OPEN_INDEX_SHARDS"] == str(expected["open_index_shards"]), logical_id
+        assert variables["TIMER_SHARDS"] == str(expected["timer_shards"]), logical_id
+        monkeypatch.setenv("OPEN_INDEX_SHARDS", variables["OPEN_INDEX_SHARDS"])
+        monkeypatch.setenv("TIMER_SHARDS", variables["TIMER_SHARDS"])
+        assert (config.open_index_shards(), config.timer_shards()) == (expected["open_index_shards"],
+                                                                        expected["timer_shards"])
+    assert deploy.packaged_shards(package_dir) == {"OPEN_INDEX_SHARDS": expected["open_index_shards"],
+                                                   "TIMER_SHARDS": expected["timer_shards"]}
+
+
+@pytest.mark.parametrize("bad", [0, -1, 65, "4", 2.5, True, None])
+def test_a_shard_setting_out_of_range_stops_the_packaging(bad, tmp_path, monkeypatch):
+    stages = json.loads((ROOT / "infra" / "stages.json").read_text())
+    stages["odd"] = {"timer_shards": bad}
+    (tmp_path / "stages.json").write_text(json.dumps(stages))
+    monkeypatch.setattr(build_template, "STAGES_FILE", tmp_path / "stages.json")
+    with pytest.raises(SystemExit, match="stage odd: timer_shards must be a whole number from 1 to 64"):
+        build_template.merge_template("odd")
+    stages["odd"] = {"timer_shards": 64, "open_index_shards": 2}
+    (tmp_path / "stages.json").write_text(json.dumps(stages))
+    assert build_template.shard_settings("odd") == {"OPEN_INDEX_SHARDS": "2", "TIMER_SHARDS": "64"}
+
+
 def test_alarms_watch_dead_letters_and_failed_payouts(template, monkeypatch, capsys):
     from chalicelib import observability
 
