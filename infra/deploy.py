@@ -289,6 +289,19 @@ def _upgrades_done(ssm, stage: str) -> set[str]:
     return {step for step in value.split(",") if step}
 
 
+def _run_ops(stage: str, environ: dict, args: list[str], what: str) -> None:
+    """Runs `python -m ops --stage <stage> <args>` and prints what it says; a failure stops the deploy, naming the
+    command to run again (the stack is deployed by then)."""
+    shown = f"python -m ops --stage {stage} {' '.join(args)}"
+    say(f"  {what}: {shown}")
+    result = subprocess.run([sys.executable, "-m", "ops", "--stage", stage, *args], cwd=ROOT, env=environ,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DeployError(f"{what} failed (the stack itself is deployed):\n{result.stderr[-2000:]}\n"
+                          f"Run it again: {shown}")
+    say(f"    {result.stdout.strip()}")
+
+
 def apply_upgrades(ssm, stage: str, environ: dict, *, new_stage: bool, dry_run: bool) -> list[str]:
     """Runs each upgrade step this stage has not had yet and records it (an SSM parameter); returns the steps run.
     A new stage has stored nothing, so its steps are recorded without running."""
@@ -299,13 +312,7 @@ def apply_upgrades(ssm, stage: str, environ: dict, *, new_stage: bool, dry_run: 
         if dry_run:
             say(f"  would run the upgrade step: python -m ops --stage {stage} {step}")
             continue
-        say(f"  upgrading what the stage stored: python -m ops --stage {stage} {step}")
-        result = subprocess.run([sys.executable, "-m", "ops", "--stage", stage, step], cwd=ROOT, env=environ,
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise DeployError(f"the upgrade step {step} failed (the stack itself is deployed):\n"
-                              f"{result.stderr[-2000:]}\nRun it again: python -m ops --stage {stage} {step}")
-        say(f"    {result.stdout.strip()}")
+        _run_ops(stage, environ, [step], f"the upgrade step {step}")
         ran.append(step)
     if pending and not dry_run:
         ssm.put_parameter(Name=upgrades_parameter(stage), Value=",".join(sorted(done | set(pending))), Type="String",
@@ -339,35 +346,43 @@ def _recorded_shards(ssm, stage: str) -> dict[str, int]:
         return {}
 
 
+def longest_timeout(package_dir: Path) -> int:
+    """The longest any packaged function may run, in seconds."""
+    template = json.loads((package_dir / "sam.json").read_text())
+    return max(resource["Properties"].get("Timeout", 3) for resource in template["Resources"].values()
+               if resource["Type"] == "AWS::Serverless::Function")
+
+
 def apply_shard_settings(ssm, stage: str, environ: dict, shards: dict[str, int], *, new_stage: bool,
-                         dry_run: bool) -> list[str]:
+                         dry_run: bool, settle_seconds: float = 0.0) -> list[str]:
     """After the stack update: moves open bounties and timers to the shards the new settings give them, for each
     setting that changed since the last deploy (listings and the sweep read only the shards below the setting, so
     until then fewer shards hide bounties and stop timers). Records the settings in SSM; returns the commands run.
-    A new stage has stored nothing, so it only records them."""
+    A new stage has stored nothing, so it only records them.
+
+    Calls that started before the update still run with the old settings for up to a function's timeout and may
+    write under an old shard after the first move, so the move runs again once `settle_seconds` have passed."""
     recorded = {} if new_stage else _recorded_shards(ssm, stage)
-    ran = []
+    moves = []
     for env_name, command in RESHARD_COMMANDS.items():
         previous = recorded.get(env_name, UNRECORDED_SHARDS)
-        if new_stage or previous == shards[env_name]:
-            continue
-        args = [command, "--from", str(previous), "--to", str(shards[env_name])]
-        shown = f"python -m ops --stage {stage} {' '.join(args)}"
-        if dry_run:
-            say(f"  would move items to the new {env_name}: {shown}")
-            continue
-        say(f"  moving items to the new {env_name}: {shown}")
-        result = subprocess.run([sys.executable, "-m", "ops", "--stage", stage, *args], cwd=ROOT, env=environ,
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise DeployError(f"moving items to the new {env_name} failed (the stack itself is deployed):\n"
-                              f"{result.stderr[-2000:]}\nRun it again: {shown}")
-        say(f"    {result.stdout.strip()}")
-        ran.append(command)
-    if recorded != shards and not dry_run:
+        if not new_stage and previous != shards[env_name]:
+            moves.append((env_name, [command, "--from", str(previous), "--to", str(shards[env_name])]))
+    if dry_run:
+        for env_name, args in moves:
+            say(f"  would move items to the new {env_name}: python -m ops --stage {stage} {' '.join(args)}")
+        return []
+    for second_pass in (False, True) if moves else ():
+        if second_pass:
+            say(f"  waiting {settle_seconds:g} s for calls still running with the old settings to end")
+            time.sleep(settle_seconds)
+        for env_name, args in moves:
+            _run_ops(stage, environ, args, f"moving items to the new {env_name}"
+                                           + (" (again, for what those calls wrote)" if second_pass else ""))
+    if recorded != shards:
         ssm.put_parameter(Name=shards_parameter(stage), Value=json.dumps(shards, sort_keys=True), Type="String",
                           Overwrite=True)
-    return ran
+    return [args[0] for _, args in moves]
 
 
 # ---- the whole deploy --------------------------------------------------------------------------------
@@ -442,7 +457,8 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     # (config.public_base_url), so one stack operation is the whole deploy.
     stack = deploy_stack(cfn, name, template_url, parameters)
     apply_upgrades(ssm, stage, environ, new_stage=new_stage, dry_run=False)
-    apply_shard_settings(ssm, stage, environ, shards, new_stage=new_stage, dry_run=False)
+    apply_shard_settings(ssm, stage, environ, shards, new_stage=new_stage, dry_run=False,
+                         settle_seconds=longest_timeout(package_dir))
     report(stage, stack, missing, environ)
     return 0
 

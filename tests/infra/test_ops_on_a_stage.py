@@ -78,7 +78,7 @@ def _shards_of(dynamodb, table: str, key: dict, attribute: str) -> str:
     return dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"][attribute]["S"]
 
 
-def test_a_deploy_moves_open_bounties_and_timers_when_a_shard_setting_changes(aws, capsys):
+def test_a_deploy_moves_open_bounties_and_timers_when_a_shard_setting_changes(aws, capsys, monkeypatch):
     """infra/stages.json's shard settings reach the functions with the stack update; the deploy then moves what is
     stored under the old shards (or listings would hide open bounties and the sweep would leave timers unfired),
     once per change, recorded in SSM. A stage deployed before the settings were recorded is taken to have used
@@ -105,19 +105,33 @@ def test_a_deploy_moves_open_bounties_and_timers_when_a_shard_setting_changes(aw
 
     assert deploy.apply_shard_settings(ssm, STAGE, aws.env(), settings, new_stage=False, dry_run=False) == [
         "reshard-open"]  # the timers' setting did not change: 4 before, 4 now
-    assert "1 open bounties moved from 4 shards to 1" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 open bounties moved from 4 shards to 1" in out and "0 open bounties moved from 4 shards to 1" in out
     assert _shards_of(dynamodb, bounties, bounty_key, "open_shard") == "open#0"
     recorded = ssm.get_parameter(Name=deploy.shards_parameter(STAGE))["Parameter"]["Value"]
     assert json.loads(recorded) == settings
     assert deploy.apply_shard_settings(ssm, STAGE, aws.env(), settings, new_stage=False, dry_run=False) == []
 
+    # A call still running with the old setting files a timer under an old shard after the first move (it began
+    # before the update): the second pass, once the longest function timeout has passed, moves it too.
+    late_ref = next(f"clm_late{n}" for n in range(100) if shard_of(f"clm_late{n}", 2) != shard_of(ref_id, 2))
+    waits = []
+
+    def a_late_write_while_waiting(seconds):
+        waits.append(seconds)
+        dynamodb.put_item(TableName=timers, Item=_timer_item(late_ref, "timers#3"))
+
+    monkeypatch.setattr(deploy.time, "sleep", a_late_write_while_waiting)
     fewer_timers = {**settings, "TIMER_SHARDS": 2}
-    assert deploy.apply_shard_settings(ssm, STAGE, aws.env(), fewer_timers, new_stage=False, dry_run=False) == [
-        "reshard-timers"]
-    assert "1 timers moved from 4 shards to 2" in capsys.readouterr().out
-    moved = dynamodb.query(TableName=timers, KeyConditionExpression="shard = :s",
-                           ExpressionAttributeValues={":s": {"S": shard_of(ref_id, 2)}})["Items"]
-    assert [item["ref_id"]["S"] for item in moved] == [ref_id]
+    assert deploy.apply_shard_settings(ssm, STAGE, aws.env(), fewer_timers, new_stage=False, dry_run=False,
+                                       settle_seconds=60) == ["reshard-timers"]
+    out = capsys.readouterr().out
+    assert waits == [60] and "waiting 60 s for calls still running with the old settings to end" in out
+    assert out.count("1 timers moved from 4 shards to 2") == 2, out
+    for moved_ref in (ref_id, late_ref):
+        moved = dynamodb.query(TableName=timers, KeyConditionExpression="shard = :s",
+                               ExpressionAttributeValues={":s": {"S": shard_of(moved_ref, 2)}})["Items"]
+        assert [item["ref_id"]["S"] for item in moved] == [moved_ref]
     assert dynamodb.query(TableName=timers, KeyConditionExpression="shard = :s",
                           ExpressionAttributeValues={":s": {"S": "timers#3"}})["Items"] == []
     assert json.loads(ssm.get_parameter(Name=deploy.shards_parameter(STAGE))["Parameter"]["Value"]) == fewer_timers

@@ -246,6 +246,9 @@ def test_every_function_runs_with_the_stages_shard_settings(template, package_di
                                                                         expected["timer_shards"])
     assert deploy.packaged_shards(package_dir) == {"OPEN_INDEX_SHARDS": expected["open_index_shards"],
                                                    "TIMER_SHARDS": expected["timer_shards"]}
+    # How long the deploy waits before moving again what calls begun under the old settings wrote.
+    timeouts = [f["Properties"]["Timeout"] for f in _functions(template).values()]
+    assert deploy.longest_timeout(package_dir) == max(timeouts) >= 29
 
 
 @pytest.mark.parametrize("bad", [0, -1, 65, "4", 2.5, True, None])
