@@ -101,10 +101,11 @@ def figures(results: dict) -> dict:
                                for size in s.sizes} for path in scale.PATHS}
     if "overhead" in results:
         o = results["overhead"]
-        out["overhead"] = {"ratio": o.ratio, "guarded_ratio": o.guarded_ratio,
+        out["overhead"] = {"ratio": o.ratio, "queued_ratio": o.queued_ratio, "guarded_ratio": o.guarded_ratio,
                            "dynamodb_per_task": o.ours.per_task(o.ours.tally.dynamodb),
                            "stripe_requests_per_task": {name: side.per_task(side.stripe_requests) for name, side in
-                                                        (("raw", o.raw), ("guarded", o.guarded), ("ours", o.ours))}}
+                                                        (("raw", o.raw), ("queued", o.queued), ("guarded", o.guarded),
+                                                         ("ours", o.ours))}}
     if "cost" in results:
         k = results["cost"]
         out["cost"] = {"total": k.total, **k.dollars()}

@@ -1,8 +1,11 @@
-"""The two floors our lifecycle is measured against, each a plain script on plain boto3 and Stripe SDK clients.
+"""The floors our lifecycle is measured against, each a plain script on plain boto3 and Stripe SDK clients.
 
 - `RawLifecycle` (the issue's floor): the minimum writes a lifecycle needs. No reads, no checks, no queue:
   create+confirm the PaymentIntent (1 Stripe request), PutItem bounty, claim, submission and payout, create the
   transfer (1 Stripe request), UpdateItem payout paid.
+- `QueuedLifecycle`: the raw script with the one thing API.md itself prescribes on top: the transfer is made
+  "from an SQS-triggered function", so the payout travels through a queue (send, receive, delete). Nothing else
+  is added, so no implementation of the contract can beat it.
 - `GuardedLifecycle`: the least any implementation must do to keep the guarantees the product promises, with every
   rule moved into DynamoDB condition expressions (no reads at all). Each of the four requests proves its API key
   (a ConditionCheck on the key's record) in the same all-or-nothing write as the change it makes, and each change
@@ -10,7 +13,7 @@
   pending review, a queued payout); Stripe's requests carry idempotency keys; the payout travels through SQS
   (send, receive, delete) so a failed transfer is retried and lands in a DLQ rather than being lost.
 
-Neither enforces everything ours does (deadlines, one claim per freelancer, ledgers, timers, the answers an API
+None enforces everything ours does (deadlines, one claim per freelancer, ledgers, timers, the answers an API
 client needs): they are floors, not alternatives.
 """
 
@@ -28,6 +31,8 @@ def _attrs(**values) -> dict:
 
 
 class RawLifecycle:
+    TAG = "raw"  # in its ids, so each script's items can be told apart
+
     def __init__(self, stack: Stack, destination: str):
         import boto3
         import stripe
@@ -45,7 +50,7 @@ class RawLifecycle:
         self.db.put_item(TableName=self.tables[table], Item=_attrs(**attrs))
 
     def run_one(self) -> str:
-        ids = {kind: f"{kind[:3]}_raw{uuid.uuid4().hex[:20]}" for kind in ("bounty", "claim", "sub", "payout")}
+        ids = {kind: f"{kind[:3]}_{self.TAG}{uuid.uuid4().hex[:20]}" for kind in ("bounty", "claim", "sub", "payout")}
         now = time.strftime("%Y-%m-%dT%H:%M:%S.000000+0000", time.gmtime())
         intent = self.stripe.v1.payment_intents.create({"amount": 550, "currency": "usd", "confirm": True,
                                                         "payment_method": "pm_card_visa",
@@ -62,28 +67,51 @@ class RawLifecycle:
         self._put("payout", id=ids["payout"], submission_id=ids["sub"], bounty_id=ids["bounty"],
                   freelancer_id="acct_rawf", amount=500, currency="usd", status="queued", created_at=now,
                   sort_key=f"{now}#{ids['payout']}")
+        self._pay(ids["payout"])
+        return ids["bounty"]
+
+    def _pay(self, payout_id: str) -> None:
+        self._settle(payout_id)
+
+    def _settle(self, payout_id: str) -> None:
+        """Transfers the reward and marks the payout paid."""
         transfer = self.stripe.v1.transfers.create({"amount": 500, "currency": "usd",
                                                     "destination": self.destination})
-        self.db.update_item(TableName=self.tables["payout"], Key={"id": {"S": ids["payout"]}},
+        self.db.update_item(TableName=self.tables["payout"], Key={"id": {"S": payout_id}},
                             UpdateExpression="SET #s = :paid, transfer_id = :t",
                             ExpressionAttributeNames={"#s": "status"},
                             ExpressionAttributeValues={":paid": {"S": "paid"}, ":t": {"S": transfer["id"]}})
-        return ids["bounty"]
 
 
-class GuardedLifecycle(RawLifecycle):
+class QueuedLifecycle(RawLifecycle):
+    """The raw script with the payout sent through SQS, as API.md prescribes: 3 SQS requests more."""
+
+    TAG = "que"
+    QUEUE = "bench-queued-floor-payouts"
+
+    def __init__(self, stack: Stack, destination: str):
+        import boto3
+
+        super().__init__(stack, destination)
+        self.sqs = boto3.session.Session().client("sqs")
+        self.queue_url = self.sqs.create_queue(QueueName=self.QUEUE)["QueueUrl"]
+
+    def _pay(self, payout_id: str) -> None:
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({"payout_id": payout_id}))
+        [message] = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=1)["Messages"]
+        self._settle(json.loads(message["Body"])["payout_id"])
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+class GuardedLifecycle(QueuedLifecycle):
     """The raw script plus what the guarantees cost: 4 transactions and 1 conditional update, 3 SQS requests."""
 
     QUEUE = "bench-guarded-floor-payouts"
 
     def __init__(self, stack: Stack, destination: str, client: dict, freelancer: dict):
-        import boto3
-
         from chalicelib.services.accounts import hash_api_key
 
         super().__init__(stack, destination)
-        self.sqs = boto3.session.Session().client("sqs")
-        self.queue_url = self.sqs.create_queue(QueueName=self.QUEUE)["QueueUrl"]
         self.keys = {role: (hash_api_key(account["api_key"]), account["id"])
                      for role, account in (("client", client), ("freelancer", freelancer))}
 
@@ -140,16 +168,12 @@ class GuardedLifecycle(RawLifecycle):
             self._new("payout", id=ids["payout"], submission_id=ids["sub"], bounty_id=ids["bounty"],
                       freelancer_id=freelancer, amount=500, currency="usd", status="queued", created_at=now,
                       sort_key=f"{now}#{ids['payout']}")])
-        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({"payout_id": ids["payout"]}))
-        self._worker()
+        self._pay(ids["payout"])
         return ids["bounty"]
 
-    def _worker(self) -> None:
-        [message] = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=1)["Messages"]
-        payout_id = json.loads(message["Body"])["payout_id"]
+    def _settle(self, payout_id: str) -> None:
         transfer = self.stripe.v1.transfers.create(
             {"amount": 500, "currency": "usd", "destination": self.destination, "metadata": {"payout_id": payout_id}},
             {"idempotency_key": f"transfer:{payout_id}"})
         self.db.update_item(**self._move("payout", payout_id, was="queued", becomes="paid",
                                          extra=", transfer_id = :t", values={":t": {"S": transfer["id"]}})["Update"])
-        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -50,8 +50,9 @@ def summary(results: dict) -> list[str]:
                     f"worst {worst:.2f}× | ≤ {scale.TARGET}× | {_mark(worst <= scale.TARGET)} |")
     o = results.get("overhead")
     if o:
-        rows.append(f"| 4 | lifecycle throughput, our handlers ÷ raw boto3 script | {o.ratio:.2f}× (the guarantees "
-                    f"alone, with no reads: {o.guarded_ratio:.2f}×) | ≥ {overhead.TARGET}× | "
+        rows.append(f"| 4 | lifecycle throughput, our handlers ÷ raw boto3 script | {o.ratio:.2f}× (the raw script "
+                    f"with only the payout queue API.md prescribes: {o.queued_ratio:.2f}×; the guarantees alone, "
+                    f"with no reads: {o.guarded_ratio:.2f}×) | ≥ {overhead.TARGET}× | "
                     f"{_mark(o.ratio >= overhead.TARGET)} |")
     k = results.get("cost")
     if k:
@@ -198,7 +199,8 @@ def document(results: dict, seconds: dict[str, float], *, command: str, sizes: l
             "index it may touch; every write in a TransactWriteItems counts twice. Removing an item from a sparse "
             "index when its key attribute goes away is not counted (a slight undercount).", ""]
     if "overhead" in results:
-        parts += ["## 4. Overhead: our handlers against the minimum writes, and against the guarantees alone", "",
+        parts += ["## 4. Overhead: our handlers against the minimum writes, the prescribed queue and the guarantees "
+                  "alone", "",
                   overhead.__doc__.strip().split("\n\n", 1)[1].strip(), "",
                   overhead.markdown(results["overhead"]), ""]
     if "cost" in results:
@@ -218,19 +220,31 @@ def document(results: dict, seconds: dict[str, float], *, command: str, sizes: l
 
 def _overhead_miss(o) -> list[str]:
     ms = 1000
-    raw, guarded, ours = o.raw, o.guarded, o.ours
+    raw, queued, guarded, ours = o.raw, o.queued, o.guarded, o.ours
 
     def mean(side) -> float:
         return side.per_task(sum(side.seconds))
 
     put, transact = o.write_ms.get("PutItem", 0), o.write_ms.get("TransactWriteItems", 0)
+    out_of_reach = o.queued_ratio < overhead.TARGET
     return [
         f"**Overhead (4).** Our lifecycle runs at {o.ratio:.2f}× the raw script's throughput, "
-        f"{overhead.TARGET / o.ratio:.1f}× short of the target. Section 4 measures a second floor in the same run: "
-        f"a script that keeps only the guarantees (each request proves its key and changes state conditionally, "
-        f"all or nothing; the payout goes through a queue; Stripe requests are idempotent) with every rule in a "
-        f"DynamoDB condition expression and nothing read. It reaches {o.guarded_ratio:.2f}× the raw script, "
-        f"{'also short of' if o.guarded_ratio < overhead.TARGET else 'within'} the target.",
+        f"{overhead.TARGET / o.ratio:.1f}× short of the target. Section 4 measures two more floors in the same run:",
+        "",
+        f"- **queued**: the raw script plus the one thing API.md prescribes on top of it: the transfer is made "
+        f"\"from an SQS-triggered function\", so the payout travels through a queue (a send, then the event "
+        f"source's receive and delete). It reaches {o.queued_ratio:.2f}× the raw script: run one lifecycle at a "
+        f"time, as this benchmark runs them, each payout message is sent, received and deleted on its own, and "
+        f"those three SQS requests took {ms * queued.waited('sqs'):.0f} ms, against {ms * mean(raw):.0f} ms for the "
+        "whole raw lifecycle. (Under load, Lambda's event source receives and deletes up to 10 messages a request; "
+        "a benchmark of lifecycles one after another cannot batch.) "
+        + ("No implementation of the contract can beat this floor here, so on this stand-in the target is out of "
+           "reach whatever the design: that part of the miss is a measured limit." if out_of_reach else
+           "So the contract itself leaves the target within reach."),
+        f"- **guarded**: a script that keeps only the guarantees (each request proves its key and changes state "
+        f"conditionally, all or nothing; the payout goes through a queue; Stripe requests are idempotent) with "
+        f"every rule in a DynamoDB condition expression and nothing read. It reaches {o.guarded_ratio:.2f}× the "
+        f"raw script.",
         "",
         f"- **What the guarantees cost** (guarded − raw, {ms * (mean(guarded) - mean(raw)):.0f} ms a lifecycle): "
         f"{ms * (guarded.waited('dynamodb') - raw.waited('dynamodb')):.0f} ms more DynamoDB (transactions, which "
@@ -246,8 +260,9 @@ def _overhead_miss(o) -> list[str]:
         "The guarded floor also answers nothing, where each of our answers is what API.md promises (a claim's "
         "expiry comes from the bounty's claim time, a submission's review deadline from its review window, a "
         "refusal says which rule refused): a DynamoDB transaction returns no values, so those answers need the "
-        "records read anyway. Still, closing the rest of the gap is a design choice, not a physical limit: reading "
-        "before writing keeps every rule in plain functions testable without I/O. The issue stays open on this "
-        "figure.",
+        "records read anyway. Still, closing the rest of the gap, from "
+        f"{min(o.queued_ratio, overhead.TARGET):.2f}× (or {o.guarded_ratio:.2f}× with the guarantees) down to our "
+        f"{o.ratio:.2f}×, is a design choice, not a physical limit: reading before writing keeps every rule in plain "
+        "functions testable without I/O. The issue stays open on this figure.",
         "",
     ]

@@ -48,6 +48,7 @@ def test_a_small_bench_run_writes_the_report_and_counts_calls(tmp_path):
     assert listing["100"]["items_read"] > 0 and listing["100"]["read_units"] > 0
     assert data["scale"]["create"]["1000"]["write_units"] > 0
     assert data["overhead"]["dynamodb_per_task"] > 0 and data["overhead"]["guarded_ratio"] > 0
+    assert data["overhead"]["queued_ratio"] > 0
     # Stripe round trips, counted by the stand-in: a paid post is one request, a fresh payout one transfer.
-    assert data["overhead"]["stripe_requests_per_task"] == {"raw": 2, "guarded": 2, "ours": 2}
+    assert data["overhead"]["stripe_requests_per_task"] == {"raw": 2, "queued": 2, "guarded": 2, "ours": 2}
     assert 0 < data["cost"]["total"]
