@@ -33,9 +33,10 @@ def settle_payout(bounty: Bounty, payout: Payout, freelancer: Account, *, transf
     entries = [
         LedgerEntry(bounty_id=bounty.id, id=f"{ledger.PAID_OUT}:{payout.id}", kind=ledger.PAID_OUT,
                     amount=payout.amount, currency=payout.currency, created_at=now, reference=transfer_id),
-        LedgerEntry(bounty_id=bounty.id, id=f"{ledger.FEE}:{payout.id}", kind=ledger.FEE, amount=fee_kept,
-                    currency=payout.currency, created_at=now, reference=payout.id),
     ]
+    if fee_kept:  # a low PLATFORM_FEE_BPS can leave a slot no fee share; an entry of nothing would say nothing
+        entries.append(LedgerEntry(bounty_id=bounty.id, id=f"{ledger.FEE}:{payout.id}", kind=ledger.FEE,
+                                   amount=fee_kept, currency=payout.currency, created_at=now, reference=payout.id))
     return bounty, payout, freelancer, entries
 
 

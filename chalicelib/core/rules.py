@@ -56,8 +56,9 @@ def fee_share(fee: int, slots: int, settled_before: int, count: int) -> int:
 
 
 def hourly_rate(amount: int, minutes: float) -> int:
-    """Minor units per hour for `amount` earned over `minutes` of work."""
-    return int(amount * 60 // max(minutes, 1))
+    """Minor units per hour for `amount` earned over `minutes` of work, rounded down but never below one: a
+    reward pays something however long it takes, and money is a positive amount (API.md)."""
+    return max(1, int(amount * 60 // max(minutes, 1)))
 
 
 # ---- bounties ----------------------------------------------------------------------------------------
