@@ -308,6 +308,11 @@ def _escrow_for_overturn(bounty: Bounty, participant: Participant, submission: S
     if submission.decided_at is None or now - submission.decided_at > OVERTURN_WINDOW:
         raise errors.StateConflict("A rejection can be overturned only within 30 days.", code="overturn_window_passed")
     _require_no_open_work(participant)
+    if participant.live_claim_id:
+        # That claim holds a slot of its own (the freelancer may be redoing the work): taking a second one would
+        # leave the claim holding a slot it can never use, hidden from everyone else until it lapses.
+        raise errors.StateConflict("The freelancer holds a live claim on this bounty: approve this work once that "
+                                   "claim is used, released or lapsed.", code="claim_held")
     if bounty.status == OPEN and bounty.free_slots > 0:
         return replace(bounty, free_slots=bounty.free_slots - 1)
     if bounty.status != OPEN and bounty.refund_owed_slots > 0:
@@ -319,6 +324,11 @@ def reject(bounty: Bounty, participant: Participant, submission: Submission, *, 
            ) -> tuple[Bounty, Participant, Submission]:
     if submission.status != PENDING_REVIEW:
         raise errors.StateConflict(f"The submission is already {submission.status}.", code="submission_not_pending")
+    if now >= submission.auto_approve_at:
+        # Past the window the work is approved, whether or not the timer has fired yet: a silent client cannot
+        # withhold pay by rejecting late.
+        raise errors.StateConflict("The review window has closed: this work is approved automatically and paid.",
+                                   code="review_window_passed")
     bounty = _slot_back(bounty, from_field="pending_slots", now=now)
     if participant.open_submission_id == submission.id:
         participant = replace(participant, open_submission_id=None)

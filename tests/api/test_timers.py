@@ -94,6 +94,21 @@ def test_a_silent_client_cannot_withhold_pay(api, workers, clock, client_acct, p
     assert len(workers.transfers_for(bounty["id"])) == 1
 
 
+def test_a_rejection_after_the_review_window_is_refused_before_the_timer_fires(api, workers, clock, client_acct,
+                                                                            freelancer):
+    """Between the window's end and the sweep (up to a minute deployed, longer with a backed-up queue) the work is
+    already the freelancer's: a late rejection is refused, and the timer then approves it."""
+    key, fkey = client_acct["api_key"], freelancer["api_key"]
+    bounty = api.bounty(key, review_window_seconds=300)
+    sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201, key=fkey)
+    clock.advance(300)  # the window has closed; no timer has run
+    code, body = api.call("POST", f"/v1/submissions/{sub['id']}/reject", {"reason": "late"}, key=key)
+    assert (code, body["error"]["code"]) == (409, "review_window_passed"), body
+    assert api.ok("GET", f"/v1/submissions/{sub['id']}", key=fkey)["status"] == "pending_review"
+    _tick(clock, workers, 1)
+    assert api.ok("GET", f"/v1/submissions/{sub['id']}", key=fkey)["auto_approved"] is True
+
+
 def test_approve_racing_auto_approval_pays_once(api, workers, clock, client_acct, freelancer):
     bounty = api.bounty(client_acct["api_key"], review_window_seconds=60)
     sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201,
@@ -197,3 +212,42 @@ def test_a_lost_refund_message_is_sent_again_by_its_timer(api, workers, clock, c
     _tick(clock, workers, 601)
     assert _totals(api, key, bounty["id"])["refunded"] == bounty["funding"]["amount_total"]
     assert workers.refunded_on_stripe(bounty) == bounty["funding"]["amount_total"]
+
+
+def test_payouts_released_by_stripes_word_are_sent_again_if_their_messages_are_lost(
+        api, workers, clock, client_acct, payable_freelancer, monkeypatch):
+    """Stripe's account-ready webhook puts held payouts back in the queue and sends their messages after its commit.
+    If the function dies in between, Stripe's retry finds nothing waiting: only a timer filed with the release can
+    send them again."""
+    from chalicelib.core.model import Account
+    from chalicelib.ports import PaymentEvent
+    from chalicelib.services import onboarding
+
+    repo, fid, key = deps().repo, payable_freelancer["id"], payable_freelancer["api_key"]
+    assert repo.set_if(Account, fid, {"payouts_enabled": False}, expected={"role": "freelancer"})
+    bounties, payout_ids = [], []
+    for _ in range(2):
+        bounty = api.bounty(client_acct["api_key"])
+        sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201, key=key)
+        payout_ids.append(api.ok("POST", f"/v1/submissions/{sub['id']}/approve", {},
+                                 key=client_acct["api_key"])["payout_id"])
+        bounties.append(bounty)
+    # Held; the approval's and the hold's own safety nets fire and find nothing to do.
+    _tick(clock, workers, 601)
+    _tick(clock, workers, 601)
+    assert [repo.get_payout(p).status for p in payout_ids] == ["awaiting_onboarding"] * 2
+
+    # One payout in the webhook's transaction, the other released one by one after it: both paths file the timer.
+    monkeypatch.setattr(onboarding, "TRANSACTION_ROOM", 1)
+    event = PaymentEvent(id=f"evt_ready{fid}", type="account.updated",
+                         data={"id": repo.get_account(fid).stripe_account_id, "payouts_enabled": True,
+                               "metadata": {"account_id": fid}})
+    assert onboarding.apply_account_event(deps(), event) == "payouts_enabled"
+    _purge(workers, workers.payouts_queue)
+    assert onboarding.apply_account_event(deps(), event) == "payouts_enabled"  # Stripe's retry: nothing waits
+    _tick(clock, workers, 60)
+    assert [repo.get_payout(p).status for p in payout_ids] == ["queued"] * 2
+
+    _tick(clock, workers, 600)
+    assert [repo.get_payout(p).status for p in payout_ids] == ["paid"] * 2
+    assert [len(workers.transfers_for(b["id"])) for b in bounties] == [1, 1]

@@ -168,6 +168,36 @@ def test_reject_reopens_and_overturn_needs_escrow_and_window():
     rules.check_slots(b)
 
 
+def test_a_rejection_after_the_review_window_is_refused():
+    b = bounty()
+    b, p, _, s = rules.submit(b, who(), None, submission_id="sub_1", content="x", links=[], now=NOW)
+    assert s.auto_approve_at == NOW + timedelta(seconds=3600)
+    with pytest.raises(errors.StateConflict) as caught:
+        rules.reject(b, p, s, reason="too late", now=s.auto_approve_at)
+    assert caught.value.code == "review_window_passed"
+    _, _, rejected = rules.reject(b, p, s, reason="in time", now=s.auto_approve_at - timedelta(seconds=1))
+    assert rejected.status == REJECTED
+    b, p, s, _ = rules.approve(b, p, s, now=s.auto_approve_at + timedelta(minutes=5), auto=True)
+    assert s.status == APPROVED and s.auto_approved
+
+
+def test_an_overturn_waits_while_the_freelancer_holds_a_live_claim():
+    """Rejected, they claim again to redo the work: the overturn would otherwise take a second slot, leaving the
+    claim holding one it can never use."""
+    b = bounty(slots=2, claim_seconds=600)
+    b, p, c = rules.claim(b, who(), claim_id="clm_1", now=NOW)
+    b, p, c, s = rules.submit(b, p, c, submission_id="sub_1", content="x", links=[], now=NOW)
+    b, p, s = rules.reject(b, p, s, reason="no", now=NOW)
+    b, p, c2 = rules.claim(b, p, claim_id="clm_2", now=NOW)
+    with pytest.raises(errors.StateConflict) as caught:
+        rules.approve(b, p, s, now=NOW)
+    assert caught.value.code == "claim_held"
+    b, p, _ = rules.end_claim(b, p, c2, status=RELEASED, now=NOW)
+    b, p, s, _ = rules.approve(b, p, s, now=NOW)
+    assert s.status == APPROVED and (b.free_slots, b.claimed_slots, b.approved_slots) == (1, 0, 1)
+    rules.check_slots(b)
+
+
 def test_auto_approval_cannot_overturn_a_rejection():
     b = bounty()
     b, p, _, s = rules.submit(b, who(), None, submission_id="sub_1", content="x", links=[], now=NOW)
