@@ -131,6 +131,7 @@ class Repository(Protocol):
     def delete(self, record: Any) -> None: ...
 
     def set_if(self, kind: type, key: str, values: dict[str, Any], *, expected: dict[str, Any],
-               along: Any = ()) -> bool:
+               along: Any = (), created: Any = ()) -> bool:
         """Sets fields of a record without reading it, only if it exists and holds `expected`; False if not.
-        `along`: records changed in the same transaction (ConcurrentUpdate if any changed since read)."""
+        `along`: records changed in the same transaction (ConcurrentUpdate if any changed since read); `created`:
+        records created in it (ConcurrentUpdate if any exists already)."""

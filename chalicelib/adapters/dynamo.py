@@ -331,14 +331,15 @@ class DynamoRepository:
             raise
 
     def set_if(self, kind: type, key: str, values: dict[str, Any], *, expected: dict[str, Any],
-               along: Sequence[Any] = ()) -> bool:
+               along: Sequence[Any] = (), created: Sequence[Any] = ()) -> bool:
         model = _MODEL_OF[kind]
         condition = getattr(model, model._hash_keyname).exists()
         for name, value in expected.items():
             condition &= getattr(model, name) == value
         actions = [getattr(model, name).set(value) for name, value in values.items()] + [model.version.add(1)]
         item = model(**{model._hash_keyname: key})
-        if not along:
+        puts = [(record, False) for record in along] + [(record, True) for record in created]
+        if not puts:
             try:
                 item.update(actions, condition=condition)
             except UpdateError as error:
@@ -348,12 +349,12 @@ class DynamoRepository:
             return True
         try:
             with TransactWrite(connection=_connection()) as transaction:
-                for record in along:
-                    transaction.save(*_conditional_item(record, is_new=False))
+                for record, is_new in puts:
+                    transaction.save(*_conditional_item(record, is_new))
                 transaction.update(item, actions, condition=condition)  # updates follow puts in the request
         except TransactWriteError as error:
             reasons = _reasons(error)
-            if len(reasons) > len(along) and reasons[len(along)] == "ConditionalCheckFailed":
+            if len(reasons) > len(puts) and reasons[len(puts)] == "ConditionalCheckFailed":
                 return False
             _raise_if_race(error, reasons)
             raise

@@ -238,6 +238,7 @@ AUTO_APPROVE = "auto_approve"
 # Safety nets for the message sent after a commit: if that send was lost, the timer sends it again.
 RESEND_PAYOUT = "resend_payout"
 RECHECK_HELD_PAYOUT = "recheck_held_payout"
+RESEND_RELEASED_PAYOUT = "resend_released_payout"
 RESEND_REFUND = "resend_refund"
 
 

@@ -12,6 +12,7 @@ from .model import (
     RECHECK_HELD_PAYOUT,
     RESEND_PAYOUT,
     RESEND_REFUND,
+    RESEND_RELEASED_PAYOUT,
     Bounty,
     Claim,
     Submission,
@@ -56,6 +57,11 @@ def resend_payout(payout_id: str, now: datetime, shards: int) -> Timer:
 def recheck_held_payout(payout_id: str, now: datetime, shards: int) -> Timer:
     """A kind of its own, so it never shares a key with the approval's resend timer of the same payout."""
     return timer(RECHECK_HELD_PAYOUT, payout_id, now + timedelta(seconds=RESEND_AFTER_SECONDS), shards)
+
+
+def resend_released_payout(payout_id: str, now: datetime, shards: int) -> Timer:
+    """Of a kind of its own too: a release can fall in the same instant as the approval or the hold it follows."""
+    return timer(RESEND_RELEASED_PAYOUT, payout_id, now + timedelta(seconds=RESEND_AFTER_SECONDS), shards)
 
 
 def resend_refund(bounty_id: str, now: datetime, shards: int) -> Timer:

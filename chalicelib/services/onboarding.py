@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .. import config
-from ..core import errors, money
+from ..core import errors, money, timers
 from ..core.model import Account
 from ..ports import PaymentEvent, PaymentsUnavailable
 from ..repository import Ref
@@ -52,11 +52,15 @@ def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
 
     # One transaction, no read of the account: it changes only the account that owns this Stripe account, and
     # puts the payouts that waited for it back in the queue (the first TRANSACTION_ROOM; any more, one by one).
+    # Each carries a safety net: once committed, Stripe's retry of this event finds nothing waiting, so a send lost
+    # after the commit would leave the payout queued with no message.
     def attempt() -> list | None:
+        now = deps.clock.now()
         waiting = payouts.waiting_for_onboarding(deps, account_id)[:TRANSACTION_ROOM] if enabled else []
-        requeued = [money.requeue(payout, now=deps.clock.now()) for payout in waiting]
+        requeued = [money.requeue(payout, now=now) for payout in waiting]
+        safety_nets = [timers.resend_released_payout(payout.id, now, config.timer_shards()) for payout in requeued]
         changed = deps.repo.set_if(Account, account_id, {"payouts_enabled": enabled}, along=requeued,
-                                   expected={"stripe_account_id": stripe_account.get("id")})
+                                   created=safety_nets, expected={"stripe_account_id": stripe_account.get("id")})
         return requeued if changed else None
 
     requeued = retrying(attempt)
@@ -70,4 +74,4 @@ def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
     return "payouts_disabled"
 
 
-TRANSACTION_ROOM = 99  # a DynamoDB transaction holds 100 items: the account and this many payouts
+TRANSACTION_ROOM = 49  # a DynamoDB transaction holds 100 items: the account, and this many payouts and their timers

@@ -137,11 +137,13 @@ def send(deps: Deps, payouts: list[Payout]) -> None:
 
 
 def release_awaiting(deps: Deps, freelancer_id: str) -> int:
-    """Sends every payout that waited for this freelancer's onboarding back to the queue, one by one."""
+    """Sends every payout that waited for this freelancer's onboarding back to the queue, one by one, each with the
+    safety net of a release (onboarding.apply_account_event)."""
     released = 0
     for payout in waiting_for_onboarding(deps, freelancer_id):
+        safety_net = timers.resend_released_payout(payout.id, deps.clock.now(), config.timer_shards())
         if _update(deps, payout.id, lambda p: money.requeue(p, now=deps.clock.now())
-                   if p.status == AWAITING_ONBOARDING else None, known=payout):
+                   if p.status == AWAITING_ONBOARDING else None, known=payout, also=[safety_net]):
             send(deps, [payout])
             released += 1
     return released

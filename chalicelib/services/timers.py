@@ -16,6 +16,7 @@ from ..core.model import (
     RECHECK_HELD_PAYOUT,
     RESEND_PAYOUT,
     RESEND_REFUND,
+    RESEND_RELEASED_PAYOUT,
 )
 from ..core.timers import due_prefix
 from . import payouts, refunds, work
@@ -47,7 +48,7 @@ def fire(deps: Deps, kind: str, ref_id: str) -> str:
         return work.lapse_claim(deps, ref_id)
     if kind == AUTO_APPROVE:
         return work.auto_approve(deps, ref_id)
-    if kind in (RESEND_PAYOUT, RECHECK_HELD_PAYOUT):
+    if kind in (RESEND_PAYOUT, RECHECK_HELD_PAYOUT, RESEND_RELEASED_PAYOUT):
         return payouts.resend_if_waiting(deps, ref_id)
     if kind == RESEND_REFUND:
         return refunds.resend_if_owed(deps, ref_id)

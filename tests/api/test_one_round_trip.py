@@ -109,6 +109,30 @@ def test_set_if_along_other_changes_is_all_or_nothing(repo):
     assert repo.get_account(account.id).payouts_enabled and repo.get_account(other.id).name == "renamed"
 
 
+def test_set_if_creates_records_only_with_its_change(repo):
+    from chalicelib.adapters.dynamo_models import TimerModel
+    from chalicelib.core import timers
+
+    def stored(timer) -> bool:
+        return TimerModel.count(timer.shard, TimerModel.due_key == timer.due_key, consistent_read=True) == 1
+
+    account = _account()
+    account.stripe_account_id = "acct_stripe_3"
+    repo.commit(created=[account])
+    timer = timers.resend_released_payout(new_id("pay_"), datetime.now(UTC), 4)
+    assert not repo.set_if(Account, account.id, {"payouts_enabled": True}, expected={"stripe_account_id": "x"},
+                           created=[timer])
+    assert not stored(timer)
+    assert repo.set_if(Account, account.id, {"payouts_enabled": True}, expected={"stripe_account_id": "acct_stripe_3"},
+                       created=[timer])
+    assert stored(timer) and repo.get_account(account.id).payouts_enabled
+    # A record that exists already is a lost race: nothing is set.
+    with pytest.raises(errors.ConcurrentUpdate):
+        repo.set_if(Account, account.id, {"payouts_enabled": False},
+                    expected={"stripe_account_id": "acct_stripe_3"}, created=[timer])
+    assert repo.get_account(account.id).payouts_enabled
+
+
 def test_a_guarded_write_happens_only_while_the_key_holds(repo):
     account = _account("client")
     key = ApiKey(key_hash=hashlib.sha256(uuid.uuid4().bytes).hexdigest(), key_id=new_id("key_"),
