@@ -52,7 +52,11 @@ def requeue(payout: Payout, *, now: datetime) -> Payout:
     return replace(payout, status=QUEUED, updated_at=now)
 
 
-def record_attempt(payout: Payout, *, error: str, failed: bool, now: datetime) -> Payout:
+def record_attempt(payout: Payout, *, error: str, failed: bool, now: datetime) -> Payout | None:
+    """None for a paid payout: another delivery of it paid it while this one failed, so nothing is owed and no
+    failure may move it back (a paid payout is never retried, listed as failed or re-driven)."""
+    if payout.status == PAID:
+        return None
     return replace(payout, attempts=payout.attempts + 1, last_error=error[:500],
                    status=FAILED if failed else payout.status, updated_at=now)
 

@@ -56,8 +56,11 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
     except Exception as error:  # Stripe down, or refusing: retried with backoff, then failed for good
         last_try = receive_count >= config.max_receive_count()
         reason = f"{type(error).__name__}: {error}"
-        _update(deps, payout.id, lambda p: money.record_attempt(p, error=reason, failed=last_try,
-                                                                 now=deps.clock.now()), known=payout)
+        recorded = _update(deps, payout.id, lambda p: money.record_attempt(p, error=reason, failed=last_try,
+                                                                            now=deps.clock.now()), known=payout)
+        if recorded is None:
+            log.info("payout %s attempt %s failed after another delivery paid it: %s", payout.id, receive_count, error)
+            return PAID
         log.warning("payout %s attempt %s failed: %s", payout.id, receive_count, error)
         if last_try:
             observability.count("PayoutsFailed")

@@ -135,6 +135,46 @@ def test_the_same_message_twice_in_a_batch_and_concurrently_pays_once(
     assert len(workers.transfers_for(bounty["id"])) == 1
 
 
+def test_a_failure_recorded_after_another_delivery_paid_leaves_the_payout_paid(
+        api, workers, faults, client_acct, payable_freelancer):
+    """Two deliveries of one payout at once (the approval's message and its safety net's): one pays it; the other,
+    on its last allowed receive, gets a Stripe error and, writing that down, finds the payout paid meanwhile. A
+    failed attempt never moves a paid payout back: it would be listed as failed, alarmed, and stuck on a re-drive."""
+    from dataclasses import replace
+
+    bounty, approved = _approved_payout(api, client_acct, payable_freelancer)
+    payout_id, real = approved["payout_id"], deps()
+
+    class PaidRightAfterTheRead:
+        """The repository, with the other delivery paying the payout just after this one's read."""
+
+        def __init__(self, repo):
+            self.repo, self.paid = repo, False
+
+        def get_many(self, refs):
+            found = self.repo.get_many(refs)
+            if not self.paid:
+                self.paid = True
+                assert payouts.pay_out(real, payout_id) == "paid"
+                faults.inject(Fault(ERROR, r"^/v1/transfers$", status=500, times=1))
+            return found
+
+        def __getattr__(self, name):
+            return getattr(self.repo, name)
+
+    late = replace(real, repo=PaidRightAfterTheRead(real.repo))
+    assert payouts.pay_out(late, payout_id, receive_count=config.max_receive_count()) == "paid"
+    assert faults.hits, "the fault was never injected"
+    stored = real.repo.get_payout(payout_id)
+    assert (stored.status, stored.last_error) == ("paid", None)
+    key = payable_freelancer["api_key"]
+    for listing in ("failed", "unpaid"):
+        assert api.ok("GET", f"/v1/payouts?status={listing}&limit=100", key=key)["items"] == [], listing
+    workers.drain()
+    assert _payout(api, payable_freelancer, payout_id)["status"] == "paid"
+    assert len(workers.transfers_for(bounty["id"])) == 1
+
+
 def test_a_payout_that_keeps_failing_ends_failed_in_the_dlq_and_one_command_redrives_it(
         api, workers, faults, client_acct, payable_freelancer, tmp_path):
     from ops.__main__ import main as ops

@@ -87,5 +87,7 @@ def test_payout_retry_states():
     assert failing.attempts == 1 and failing.status == QUEUED
     failed = money.record_attempt(failing, error="boom", failed=True, now=NOW)
     assert failed.status == FAILED and money.requeue(failed, now=NOW).status == QUEUED
+    # A delivery that failed while another paid the payout records nothing, on its last try or not.
+    assert money.record_attempt(replace(payout, status=PAID), error="boom", failed=True, now=NOW) is None
     with pytest.raises(errors.StateConflict):
         money.requeue(replace(payout, status=PAID), now=NOW)
