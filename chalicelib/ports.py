@@ -53,6 +53,10 @@ class Payments(Protocol):
         """A PaymentIntent captured at once, in the bounty's transfer group; confirmed when
         `payment_method` is given. A decline returns status != succeeded (never raises for it)."""
 
+    def confirm_funding_intent(self, *, payment_intent_id: str, payment_method: str,
+                               idempotency_key: str) -> FundingIntent:
+        """Pays an existing intent with a payment method; an intent already paid is returned as it stands."""
+
     def parse_webhook(self, raw_body: bytes, signature_header: str | None) -> PaymentEvent:
         """Raises InvalidWebhook unless the body is signed with our endpoint secret, within tolerance."""
 

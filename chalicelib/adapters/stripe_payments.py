@@ -60,8 +60,27 @@ class StripePayments:
                     if not intent:
                         raise
                     log.info("card declined for bounty %s: %s", bounty_id, error.user_message)
-        return FundingIntent(payment_intent_id=intent["id"], client_secret=intent["client_secret"],
-                             status=intent["status"], charge_id=_charge_id(intent))
+        return _funding(intent)
+
+    def confirm_funding_intent(self, *, payment_intent_id: str, payment_method: str,
+                               idempotency_key: str) -> FundingIntent:
+        """Pays the bounty's existing intent with a (new) payment method. A bounty keeps one intent, so a payment
+        made through a client_secret handed out earlier can never become a second charge."""
+        with _translated_errors():
+            try:
+                intent = self._v1.payment_intents.confirm(payment_intent_id, {"payment_method": payment_method},
+                                                          {"idempotency_key": f"{idempotency_key}:confirm"})
+            except stripe.CardError as error:
+                intent = error.error.payment_intent if error.error else None
+                if not intent:
+                    raise
+            except stripe.InvalidRequestError:
+                # Stripe refuses to confirm an intent already paid (through its client_secret, say): that payment
+                # is the funding. Any other refusal (an unknown payment method) stands.
+                intent = self._v1.payment_intents.retrieve(payment_intent_id)
+                if intent["status"] not in ("succeeded", "processing"):
+                    raise
+        return _funding(intent)
 
     def parse_webhook(self, raw_body: bytes, signature_header: str | None) -> PaymentEvent:
         if not signature_header:
@@ -167,6 +186,11 @@ def _signing_secrets(configured: str) -> list[str]:
 
 def _metadata(stripe_object) -> dict:
     return stripe_object["metadata"].to_dict() if stripe_object["metadata"] else {}
+
+
+def _funding(intent) -> FundingIntent:
+    return FundingIntent(payment_intent_id=intent["id"], client_secret=intent["client_secret"],
+                         status=intent["status"], charge_id=_charge_id(intent))
 
 
 def _charge_id(intent) -> str | None:

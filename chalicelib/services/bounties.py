@@ -8,7 +8,7 @@ from datetime import datetime
 from .. import config, observability
 from ..core import errors, ledger, rules, timers
 from ..core.model import CANCELLED, FREELANCER, OPEN, Bounty, Participant, new_id
-from ..ports import PaymentEvent, PaymentsUnavailable
+from ..ports import PaymentDeclined, PaymentEvent, PaymentsUnavailable
 from ..repository import Page, Ref
 from .deps import Caller, Deps, fetch, retrying
 
@@ -35,23 +35,37 @@ def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, r
 
 def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: str | None,
                 known: Bounty | None = None) -> Bounty:
-    """Creates (or finds again) the bounty's PaymentIntent and, with a payment method, pays it now.
+    """Creates the bounty's PaymentIntent, or pays the one it has, when given a payment method. A bounty keeps one
+    intent for good, so a client_secret handed out earlier can never charge the client a second time.
     `known` is the bounty as the caller just wrote it, saving a read."""
     bounty = known or get_own_bounty(deps, caller, bounty_id)
     if bounty.status not in (rules.AWAITING_FUNDING, rules.FUNDING_FAILED):
         raise errors.StateConflict(f"The bounty is {bounty.status}; it needs no funding.", code="already_funded")
+    if deps.clock.now() >= bounty.deadline:
+        raise errors.StateConflict("The bounty's deadline has passed: post it again with a later one.",
+                                   code="deadline_passed")
+    if bounty.payment_intent_id and not payment_method:
+        return bounty  # its intent and client_secret stand
     # Each payment method tried gets its own key: a retry with a new card must reach Stripe.
     key = f"fund:{bounty.id}:{payment_method or 'none'}:{bounty.version}"
     try:
-        intent = deps.payments.create_funding_intent(
-            bounty_id=bounty.id, amount=bounty.amount_total, currency=bounty.currency,
-            payment_method=payment_method, idempotency_key=key,
-            metadata={"bounty_id": bounty.id, "client_id": bounty.client_id},
-        )
+        if bounty.payment_intent_id:
+            intent = deps.payments.confirm_funding_intent(payment_intent_id=bounty.payment_intent_id,
+                                                          payment_method=payment_method, idempotency_key=key)
+        else:
+            intent = deps.payments.create_funding_intent(
+                bounty_id=bounty.id, amount=bounty.amount_total, currency=bounty.currency,
+                payment_method=payment_method, idempotency_key=key,
+                metadata={"bounty_id": bounty.id, "client_id": bounty.client_id},
+            )
     except PaymentsUnavailable as error:
         raise errors.ServiceUnavailable(
             f"Stripe could not be reached, so bounty {bounty.id} is not funded yet; retry with "
             f"POST /v1/bounties/{bounty.id}/fund.", code="payments_unavailable") from error
+    except PaymentDeclined as error:  # not a card decline: Stripe refused the request (an unknown payment method)
+        reason = str(error)
+        read = iter([bounty])  # the first attempt decides on the bounty in hand; a retry reads it again
+        return retrying(lambda: _record_refusal(deps, next(read, None) or deps.repo.get_bounty(bounty.id), reason))
 
     in_hand = [bounty]
 
@@ -59,9 +73,9 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
         # The first attempt decides on the bounty read above: if a webhook changed it meanwhile, the versioned
         # write fails and the next attempt reads it again.
         current = in_hand.pop() if in_hand else deps.repo.get_bounty(bounty.id)
+        if current.status not in (rules.AWAITING_FUNDING, rules.FUNDING_FAILED):
+            return current  # funded by the webhook meanwhile, or cancelled (a payment after that is refunded)
         now = deps.clock.now()
-        if current.payment_intent_id == intent.payment_intent_id and current.status == OPEN:
-            return current  # the webhook got here first
         updated = rules.attach_funding(current, payment_intent_id=intent.payment_intent_id,
                                        client_secret=intent.client_secret, now=now)
         if current.status == rules.FUNDING_FAILED:
@@ -74,6 +88,15 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
         return updated
 
     return retrying(record)
+
+
+def _record_refusal(deps: Deps, bounty: Bounty, reason: str) -> Bounty:
+    """The payment was refused before any money moved: the bounty says why and waits for another try."""
+    failed = rules.mark_funding_failed(bounty, reason=f"Stripe refused the payment: {reason}", now=deps.clock.now())
+    if failed is None:
+        return bounty
+    deps.repo.commit(changed=[failed], final=True)
+    return failed
 
 
 def _commit_funded(deps: Deps, bounty: Bounty, payment_intent_id: str, charge_id: str | None) -> Bounty | None:
@@ -104,6 +127,8 @@ def apply_payment_event(deps: Deps, event: PaymentEvent) -> str:
             charge = intent.get("latest_charge")
             charge_id = charge.get("id") if isinstance(charge, dict) else charge
             done = _commit_funded(deps, bounty, intent["id"], charge_id)
+            if done is None and bounty.payment_intent_id not in (None, intent["id"]):
+                return _refund_stray_payment(deps, bounty, intent)
             if done is None and bounty.status == CANCELLED:
                 return _refund_late_payment(deps, bounty, intent["id"], charge_id)
             return "funded" if done else "unchanged"
@@ -120,6 +145,25 @@ def apply_payment_event(deps: Deps, event: PaymentEvent) -> str:
         return "ignored"
 
     return retrying(attempt)
+
+
+def _refund_stray_payment(deps: Deps, bounty: Bounty, intent: dict) -> str:
+    """A payment on an intent of this bounty that is not its escrow's: one an earlier release superseded (each
+    funding attempt used to make a new intent, whose client_secret could still be paid), or the loser of two first
+    funding attempts racing. The client paid twice, so it goes back in full, once: the refund is looked up by its
+    key before one is made, so a replayed event refunds nothing more. Not the bounty's money: no ledger entry."""
+    payment_intent_id = intent["id"]
+    amount = int(intent.get("amount_received") or intent.get("amount") or 0)
+    try:
+        deps.payments.refund(payment_intent_id=payment_intent_id, amount=amount,
+                             refund_key=f"stray:{payment_intent_id}", idempotency_key=f"stray:{payment_intent_id}")
+    except PaymentsUnavailable as error:  # Stripe sends the event again later
+        raise errors.ServiceUnavailable("Stripe could not be reached to refund a duplicate payment; retry the event.",
+                                        code="payments_unavailable") from error
+    log.warning("payment %s for bounty %s is not its escrow (%s): refunded %s in full", payment_intent_id,
+                bounty.id, bounty.payment_intent_id, amount)
+    observability.count("StrayPaymentsRefunded")
+    return "refunded_duplicate"
 
 
 def _refund_late_payment(deps: Deps, bounty: Bounty, payment_intent_id: str, charge_id: str | None) -> str:

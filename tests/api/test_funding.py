@@ -1,0 +1,110 @@
+"""Funding a bounty against localstripe (with our plugin): a bounty keeps one PaymentIntent, so no client_secret it
+ever handed out can charge the client twice; a payment Stripe refuses is a clear answer, never a 500; a payment
+that is not the bounty's escrow goes back in full, once."""
+
+import os
+from datetime import timedelta
+
+import stripe
+
+DECLINED = "pm_card_chargeCustomerFail"  # declined by localstripe when charged
+
+
+def _stripe():
+    stripe.api_key = os.environ["STRIPE_SECRET_KEY"]
+    stripe.api_base = os.environ["STRIPE_API_BASE"]
+    return stripe
+
+
+def _funding(api, key, bounty_id):
+    return api.ok("GET", f"/v1/bounties/{bounty_id}", key=key)
+
+
+def test_a_payment_method_stripe_refuses_is_a_funding_failure_not_a_500(api, workers, client_acct):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method="pm_no_such_method")
+    assert bounty["status"] == "funding_failed"
+    assert bounty["funding"]["error"].startswith("Stripe refused the payment:"), bounty["funding"]
+    again = api.ok("POST", f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_no_such_method"}, key=key)
+    assert again["status"] == "funding_failed"
+    funded = api.ok("POST", f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    assert funded["status"] == "open"
+    totals = api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=key)["totals"]
+    assert totals["funded"] == bounty["funding"]["amount_total"]
+
+
+def test_funding_again_pays_the_same_intent(api, workers, client_acct):
+    """Posted unpaid, then a declined card, then a good one: all on the intent whose client_secret the client got
+    first, so a browser still holding it cannot pay a second time."""
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method=None)
+    first = bounty["funding"]["payment_intent_id"]
+    assert api.ok("POST", f"/v1/bounties/{bounty['id']}/fund", {}, key=key)["funding"]["payment_intent_id"] == first
+    declined = api.ok("POST", f"/v1/bounties/{bounty['id']}/fund", {"payment_method": DECLINED}, key=key)
+    assert declined["status"] == "funding_failed" and declined["funding"]["payment_intent_id"] == first
+    funded = api.ok("POST", f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    assert funded["status"] == "open" and funded["funding"]["payment_intent_id"] == first
+    intent = _stripe().PaymentIntent.retrieve(first)
+    assert intent["status"] == "succeeded" and intent["amount"] == bounty["funding"]["amount_total"]
+    workers.wait_for(lambda: _funding(api, key, bounty["id"])["status"] == "open")
+    workers.drain()
+    totals = api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=key)["totals"]
+    assert totals["funded"] == bounty["funding"]["amount_total"] and totals["refunded"] == 0
+
+
+def test_a_bounty_already_paid_through_its_client_secret_is_not_charged_again(api, workers, client_acct):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method=None)
+    intent_id = bounty["funding"]["payment_intent_id"]
+    # The client's payment page paid (as Stripe.js would); before the webhook lands the client also calls /fund.
+    assert _stripe().PaymentIntent.confirm(intent_id, payment_method="pm_card_visa")["status"] == "succeeded"
+    funded = api.ok("POST", f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    assert funded["status"] == "open" and funded["funding"]["payment_intent_id"] == intent_id
+    workers.drain()
+    charged = [i for i in _stripe().PaymentIntent.list(limit=100)["data"]
+               if i.to_dict()["metadata"].get("bounty_id") == bounty["id"] and i["status"] == "succeeded"]
+    assert [i["id"] for i in charged] == [intent_id]
+    totals = api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=key)["totals"]
+    assert totals["funded"] == bounty["funding"]["amount_total"]
+
+
+def test_a_payment_that_is_not_the_bountys_escrow_is_refunded_in_full_once(api, workers, client_acct):
+    """An intent an earlier release superseded (each funding attempt made a new one) is paid through its old
+    client_secret after the bounty was funded: the client paid twice, so that payment goes back."""
+    key = client_acct["api_key"]
+    bounty = api.bounty(key)
+    assert bounty["status"] == "open"
+    superseded = _stripe().PaymentIntent.create(
+        amount=bounty["funding"]["amount_total"], currency="usd", payment_method_types=["card"],
+        transfer_group=bounty["id"], metadata={"bounty_id": bounty["id"], "client_id": client_acct["id"]})
+    _stripe().PaymentIntent.confirm(superseded["id"], payment_method="pm_card_visa")
+
+    def refunded() -> int:
+        refunds = _stripe().Refund.list(payment_intent=superseded["id"], limit=100)["data"]
+        return sum(r["amount"] for r in refunds if r["status"] in ("succeeded", "pending"))
+
+    workers.wait_for(lambda: refunded() > 0)
+    assert refunded() == bounty["funding"]["amount_total"]
+    # The event again (Stripe retries, replays) refunds nothing more, and the bounty's escrow is untouched.
+    from chalicelib.bootstrap import deps
+    from chalicelib.ports import PaymentEvent
+    from chalicelib.services import bounties
+
+    intent = _stripe().PaymentIntent.retrieve(superseded["id"]).to_dict()
+    replay = PaymentEvent(id="evt_replay", type="payment_intent.succeeded", data=intent)
+    assert bounties.apply_payment_event(deps(), replay) == "refunded_duplicate"
+    assert refunded() == bounty["funding"]["amount_total"]
+    own = api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)
+    assert own["status"] == "open" and own["funding"]["payment_intent_id"] == bounty["funding"]["payment_intent_id"]
+    totals = api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=key)["totals"]
+    assert totals == {"funded": bounty["funding"]["amount_total"], "paid_out": 0, "fees": 0, "refunded": 0,
+                      "held": bounty["funding"]["amount_total"]}
+
+
+def test_no_funding_after_the_deadline(api, clock, client_acct):
+    key = client_acct["api_key"]
+    deadline = (clock.now() + timedelta(seconds=120)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    bounty = api.bounty(key, payment_method=None, deadline=deadline)
+    clock.advance(121)
+    code, body = api.call("POST", f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    assert (code, body["error"]["code"]) == (409, "deadline_passed"), body
