@@ -9,6 +9,7 @@ from chalice import Blueprint
 from pydantic.json_schema import models_json_schema
 
 from ..core import rules
+from ..core.model import PAYOUT_STATUSES, UNPAID
 from . import idempotency
 from . import schemas as s
 from .http import ROUTES, json_response
@@ -34,6 +35,10 @@ QUERY_SCHEMAS = {
     "min_reward": {"type": "integer", "minimum": 0, "maximum": rules.MAX_REWARD},
     "status": {"type": "string", "enum": list(s.BOUNTY_STATUSES)},
     "mine": {"type": "boolean", "default": False},
+}
+# A query parameter whose values depend on the path it filters.
+PATH_QUERY_SCHEMAS = {
+    ("/v1/payouts", "status"): {"type": "string", "enum": [*PAYOUT_STATUSES, UNPAID]},
 }
 
 
@@ -103,7 +108,8 @@ def _parameters(doc) -> list[dict]:
     params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": s.MAX_ID}}
               for name in re.findall(r"{(\w+)}", doc.path)]
     params += [{"name": name, "in": "query", "required": False, "description": text,
-                "schema": QUERY_SCHEMAS.get(name, {"type": "string"})} for name, text in doc.query.items()]
+                "schema": PATH_QUERY_SCHEMAS.get((doc.path, name)) or QUERY_SCHEMAS.get(name, {"type": "string"})}
+               for name, text in doc.query.items()]
     if doc.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                        "description": "Repeat the request safely: the first response is replayed for 24 h.",

@@ -30,3 +30,22 @@ def test_contract_routes_are_all_present(api):
     }
     present = {(method, path) for path, ops in doc["paths"].items() for method in ops}
     assert expected <= present
+
+
+def test_each_status_filter_lists_the_values_its_path_takes(api):
+    """The bounty listing filters by bounty status; the payouts listing (an extension) by payout status or
+    `unpaid`: each value the document lists is accepted, and one from the other list is refused."""
+    doc = api.ok("GET", "/v1/openapi.json")
+
+    def values(path: str) -> list[str]:
+        [status] = [p for p in doc["paths"][path]["get"]["parameters"] if p["name"] == "status"]
+        return status["schema"]["enum"]
+
+    freelancer = api.account("freelancer")["api_key"]
+    assert values("/v1/payouts") == ["queued", "paid", "awaiting_onboarding", "failed", "unpaid"]
+    for value in values("/v1/payouts"):
+        api.ok("GET", f"/v1/payouts?status={value}", key=freelancer)
+    assert api.call("GET", "/v1/payouts?status=open", key=freelancer)[0] == 422
+    assert "open" in values("/v1/bounties")
+    for value in values("/v1/bounties"):
+        api.ok("GET", f"/v1/bounties?status={value}")
