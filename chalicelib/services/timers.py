@@ -41,7 +41,20 @@ def sweep(deps: Deps, *, limit_per_shard: int = 500) -> int:
     return sent
 
 
+class NotDueYet(Exception):
+    """The handler's clock says the timer is not due, though the sweep's said it was (the two functions' clocks
+    disagree by a little). The sweep has already deleted the timer, so returning would drop it for good: no
+    expiry, lapse or auto-approval. Raising brings the message back after the worker's backoff instead."""
+
+
 def fire(deps: Deps, kind: str, ref_id: str) -> str:
+    outcome = _fire(deps, kind, ref_id)
+    if outcome == "not_due":
+        raise NotDueYet(f"timer {kind} for {ref_id} is not due yet by this function's clock")
+    return outcome
+
+
+def _fire(deps: Deps, kind: str, ref_id: str) -> str:
     if kind == EXPIRE_BOUNTY:
         return expire_bounty(deps, ref_id)
     if kind == LAPSE_CLAIM:

@@ -251,3 +251,19 @@ def test_payouts_released_by_stripes_word_are_sent_again_if_their_messages_are_l
     _tick(clock, workers, 600)
     assert [repo.get_payout(p).status for p in payout_ids] == ["paid"] * 2
     assert [len(workers.transfers_for(b["id"])) for b in bounties] == [1, 1]
+
+
+def test_a_timer_fired_early_by_a_slower_clock_comes_back_instead_of_being_dropped(api, workers, clock, client_acct):
+    """The sweep deletes a timer once it is queued; if the worker's clock says it is not due yet, the message fails
+    and returns after the backoff, rather than succeeding and losing the expiry (and its refund) for good."""
+    import pytest
+
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, deadline=_at(clock, 120))
+    clock.advance(119)  # a worker whose clock is a second behind the sweep's
+    with pytest.raises(timers.NotDueYet):
+        timers.fire(deps(), "expire_bounty", bounty["id"])
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)["status"] == "open"
+    clock.advance(1)
+    assert timers.fire(deps(), "expire_bounty", bounty["id"]) != "not_due"
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)["status"] == "expired"
