@@ -236,8 +236,8 @@ def _overhead_miss(o) -> list[str]:
         f"source's receive and delete). It reaches {o.queued_ratio:.2f}× the raw script: run one lifecycle at a "
         f"time, as this benchmark runs them, each payout message is sent, received and deleted on its own, and "
         f"those three SQS requests took {ms * queued.waited('sqs'):.0f} ms, against {ms * mean(raw):.0f} ms for the "
-        "whole raw lifecycle. (Under load, Lambda's event source receives and deletes up to 10 messages a request; "
-        "a benchmark of lifecycles one after another cannot batch.) "
+        "whole raw lifecycle. (Under load too: the payouts worker takes one message per invocation, so that a "
+        "message's Stripe requests at their slowest fit its timeout, docs/DESIGN.md \"Time budgets\".) "
         + ("No implementation of the contract can beat this floor here, so on this stand-in the target is out of "
            "reach whatever the design: that part of the miss is a measured limit." if out_of_reach else
            "So the contract itself leaves the target within reach."),

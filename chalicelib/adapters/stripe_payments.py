@@ -19,14 +19,17 @@ from ..ports import FundingIntent, InvalidWebhook, PaymentDeclined, PaymentEvent
 log = logging.getLogger(__name__)
 
 WEBHOOK_TOLERANCE_SECONDS = 300
-NETWORK_TIMEOUT_SECONDS = 20
+# One request, all its tries and the SDK's sleep between them, takes at most 2 × 5 + 0.5 = 10.5 s: small enough
+# that a worker's message and an API request fit their function's timeout (tests/infra: the budget arithmetic).
+NETWORK_TIMEOUT_SECONDS = 5
+NETWORK_RETRIES = 1
 # Errors worth trying again later: the request may not have reached Stripe, or Stripe failed.
 _TRANSIENT = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
 
 
 class StripePayments:
     def __init__(self, api_key: str | None = None, api_base: str | None = None, webhook_secret: str | None = None,
-                 *, timeout: float = NETWORK_TIMEOUT_SECONDS, network_retries: int = 2):
+                 *, timeout: float = NETWORK_TIMEOUT_SECONDS, network_retries: int = NETWORK_RETRIES):
         base = api_base if api_base is not None else config.stripe_api_base()
         self._client = stripe.StripeClient(
             api_key or config.stripe_secret_key(),

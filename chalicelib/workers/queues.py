@@ -66,12 +66,19 @@ def _refund(body: dict, receive_count: int) -> None:
     log.info("bounty %s refunded %s", body["bounty_id"], amount)
 
 
-@bp.on_sqs_message(queue=config.payouts_queue_name(), batch_size=10)
+# One message per invocation for the workers that call Stripe. A function killed by its timeout records no
+# attempt and no backoff: every message of its batch comes back, and after maxReceiveCount such kills lands in the
+# DLQ with its payout still queued, not failed. Alone, a message has the whole timeout for its Stripe requests at
+# their slowest (the arithmetic: docs/DESIGN.md "Time budgets", checked by tests/infra/test_template.py).
+STRIPE_BATCH_SIZE = 1
+
+
+@bp.on_sqs_message(queue=config.payouts_queue_name(), batch_size=STRIPE_BATCH_SIZE)
 def payouts_worker(event):
     return process(event, _pay)
 
 
-@bp.on_sqs_message(queue=config.refunds_queue_name(), batch_size=10)
+@bp.on_sqs_message(queue=config.refunds_queue_name(), batch_size=STRIPE_BATCH_SIZE)
 def refunds_worker(event):
     return process(event, _refund)
 

@@ -4,6 +4,7 @@ deployment relies on. moto cannot create the SAM/API Gateway half, so these test
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import re
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 from chalicelib import config
 from chalicelib.adapters import dynamo_models
+from chalicelib.core import rules
 from infra import build_template, deploy
 
 from .conftest import PACKAGED_STAGE, ROOT
@@ -116,6 +118,47 @@ def test_queue_visibility_covers_the_function_timeout(template):
         assert visibility >= timeout, f"{queue}: AWS refuses an event source whose queue hides messages less long"
     api_timeout = template["Resources"]["APIHandler"]["Properties"]["Timeout"]
     assert api_timeout <= 29, "API Gateway gives up after 29 s"
+
+
+# Stripe requests one invocation may make at most. A worker's message: the look-up by our id, a page of 100 per
+# request over as many transfers (or refunds) as the largest bounty has slots, then the create. An API request:
+# two (a funding intent confirmed, then read back; a Connect account, then its onboarding link; a refund of a
+# stray payment looked up, then made).
+STRIPE_PAGE = 100
+STRIPE_REQUESTS = {"worker message": 1 + -(-rules.MAX_SLOTS // STRIPE_PAGE), "API request": 2}
+# Stripe's share of a function's timeout; the rest is for DynamoDB and SQS (milliseconds a call when healthy).
+STRIPE_SHARE = 0.8
+
+
+def _stripe_request_seconds() -> float:
+    """The longest one Stripe request may take: each try waits up to the client's timeout, and stripe-python
+    sleeps between tries 0.5 s doubling up to MAX_DELAY, never under 0.5 s (its jitter only shortens a sleep)."""
+    import stripe
+
+    from chalicelib.adapters.stripe_payments import StripePayments
+
+    defaults = inspect.signature(StripePayments).parameters
+    timeout, retries = defaults["timeout"].default, defaults["network_retries"].default
+    initial, longest = stripe.HTTPClient.INITIAL_DELAY, stripe.HTTPClient.MAX_DELAY
+    sleeps = sum(max(initial, min(initial * 2 ** (n - 1), longest)) for n in range(1, retries + 1))
+    return (retries + 1) * timeout + sleeps
+
+
+def test_stripe_requests_at_their_slowest_fit_every_timeout_of_a_function_that_calls_stripe(template):
+    """A function killed by its timeout records nothing: its payouts would stay queued, their messages retried
+    until the DLQ without ever being marked failed. So every message of a batch, and every API request, must be
+    able to wait out all its Stripe requests at their slowest."""
+    request = _stripe_request_seconds()
+    calling = {k: f["Properties"] for k, f in _functions(template).items()
+               if "STRIPE_SECRET_KEY_PARAM" in f["Properties"]["Environment"]["Variables"]}
+    assert set(calling) == {"APIHandler", "PayoutsWorker", "RefundsWorker"}
+    for logical, function in calling.items():
+        if logical == "APIHandler":
+            worst = STRIPE_REQUESTS["API request"] * request
+        else:
+            (event,) = function["Events"].values()
+            worst = event["Properties"]["BatchSize"] * STRIPE_REQUESTS["worker message"] * request
+        assert worst <= STRIPE_SHARE * function["Timeout"], f"{logical}: {worst:g} s of Stripe requests"
 
 
 def test_redrive_limit_is_the_one_the_code_counts_with(template, monkeypatch):
