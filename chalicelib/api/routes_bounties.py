@@ -77,7 +77,8 @@ def get_bounty(request, caller, body, bounty_id):
 
 
 @route(bp, "/v1/bounties/{bounty_id}/fund", method="POST",
-       summary="Extension: retry funding an unfunded bounty, optionally paying with a payment method now.",
+       summary="Extension: retry funding an unfunded bounty (its one PaymentIntent), optionally paying with a "
+               "payment method now.",
        body=s.FundBounty, response=s.BountyOut, auth="client", idempotent=True, also=(503,), answers=AS_BOUNTY)
 def fund_bounty(request, caller, body: s.FundBounty, bounty_id):
     return _bounty(bounties.fund_bounty(deps(), caller, bounty_id, payment_method=body.payment_method), caller)
