@@ -31,6 +31,8 @@ class LocalRunner:
         self.sqs = sqs or boto3.client("sqs")
         self.region = self.sqs.meta.region_name
         self.queue_handlers = {s.queue: s.name for s in app.event_sources if hasattr(s, "queue")}
+        # Each handler gets batches of the size its event source has deployed (the Stripe workers take one message).
+        self.batch_sizes = {s.queue: s.batch_size or 10 for s in app.event_sources if hasattr(s, "queue")}
         self.schedules = [s.name for s in app.event_sources if hasattr(s, "schedule_expression")]
         self._urls: dict[str, str] = {}
 
@@ -46,16 +48,19 @@ class LocalRunner:
                                             AttributeNames=["All"]).get("Messages", [])
         if not messages:
             return 0
-        records = [self._record(queue, m) for m in messages]
-        try:
-            result = self.client.lambda_.invoke(self.queue_handlers[queue], {"Records": records}).payload or {}
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-        except Exception:
-            log.exception("handler for %s raised; the whole batch comes back", queue)
-            return len(messages)
-        for message in messages:
-            if message["MessageId"] not in failed:
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        size = self.batch_sizes[queue]
+        for start in range(0, len(messages), size):
+            batch = messages[start:start + size]
+            records = [self._record(queue, m) for m in batch]
+            try:
+                result = self.client.lambda_.invoke(self.queue_handlers[queue], {"Records": records}).payload or {}
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            except Exception:
+                log.exception("handler for %s raised; the whole batch comes back", queue)
+                continue
+            for message in batch:
+                if message["MessageId"] not in failed:
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
 
     def _record(self, queue: str, message: dict) -> dict:
