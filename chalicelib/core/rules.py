@@ -215,6 +215,14 @@ def is_live(claim_: Claim, now: datetime) -> bool:
     return claim_.status == LIVE and now < claim_.expires_at
 
 
+def as_of(claim_: Claim, now: datetime) -> Claim:
+    """The claim as it stands at `now`: one past its expiry has lapsed, though only its timer (within a minute) or,
+    for a claim that ends with the bounty, the bounty's expiry records that."""
+    if claim_.status == LIVE and not is_live(claim_, now):
+        return replace(claim_, status=LAPSED, ended_at=claim_.expires_at)
+    return claim_
+
+
 def end_claim(bounty: Bounty, participant: Participant, claim_: Claim, *, status: str, now: datetime
               ) -> tuple[Bounty, Participant, Claim]:
     """Release (by its freelancer) or lapse (past expires_at): the slot opens again."""

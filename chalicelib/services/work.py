@@ -219,4 +219,6 @@ def list_my_submissions(deps: Deps, caller: Caller, *, limit: int, cursor: str |
 
 def list_my_claims(deps: Deps, caller: Caller, *, limit: int, cursor: str | None) -> Page:
     caller.require("freelancer")
-    return deps.repo.list_freelancer_claims(caller.account_id, limit=limit, cursor=cursor)
+    page = deps.repo.list_freelancer_claims(caller.account_id, limit=limit, cursor=cursor)
+    now = deps.clock.now()
+    return Page([rules.as_of(claim, now) for claim in page.items], page.next_cursor)

@@ -267,3 +267,19 @@ def test_a_timer_fired_early_by_a_slower_clock_comes_back_instead_of_being_dropp
     clock.advance(1)
     assert timers.fire(deps(), "expire_bounty", bounty["id"]) != "not_due"
     assert api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)["status"] == "expired"
+
+
+def test_a_claim_that_ended_with_its_bounty_is_not_listed_live(api, workers, clock, client_acct, freelancer):
+    """A claim without claim_seconds runs to the deadline and has no timer of its own (the bounty's expiry ends
+    it): once past it, the freelancer's list shows it lapsed, not live with an expiry in the past."""
+    key, fkey = client_acct["api_key"], freelancer["api_key"]
+    bounty = api.bounty(key, deadline=_at(clock, 120))
+    claim = api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=fkey)
+
+    def listed() -> dict:
+        return next(c for c in api.ok("GET", "/v1/claims?limit=100", key=fkey)["items"] if c["id"] == claim["id"])
+
+    assert listed()["status"] == "live"
+    _tick(clock, workers, 121)
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)["status"] == "expired"
+    assert listed()["status"] == "lapsed"

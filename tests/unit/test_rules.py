@@ -148,6 +148,16 @@ def test_release_and_lapse_reopen_the_slot():
     assert c3.status == LAPSED and b3.free_slots == 2
 
 
+def test_a_live_claim_past_its_expiry_reads_as_lapsed():
+    b = bounty()
+    _, _, c = rules.claim(b, who(), claim_id="clm_1", now=NOW)
+    assert rules.as_of(c, NOW).status == LIVE
+    ended = rules.as_of(c, c.expires_at)
+    assert ended.status == LAPSED and ended.ended_at == c.expires_at
+    released = replace(c, status=RELEASED, ended_at=NOW)
+    assert rules.as_of(released, c.expires_at) == released
+
+
 def test_reject_reopens_and_overturn_needs_escrow_and_window():
     b = bounty(slots=1)
     b, p, _, s = rules.submit(b, who(), None, submission_id="sub_1", content="x", links=[], now=NOW)
