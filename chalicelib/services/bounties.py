@@ -160,6 +160,11 @@ def _refund_stray_payment(deps: Deps, bounty: Bounty, intent: dict) -> str:
     except PaymentsUnavailable as error:  # Stripe sends the event again later
         raise errors.ServiceUnavailable("Stripe could not be reached to refund a duplicate payment; retry the event.",
                                         code="payments_unavailable") from error
+    except PaymentDeclined as error:  # e.g. refunded by hand already: retrying the event would not change that
+        log.error("payment %s for bounty %s is not its escrow, and Stripe refused its refund: %s", payment_intent_id,
+                  bounty.id, error)
+        observability.count("StrayPaymentRefundsRefused")
+        return "refund_refused"
     log.warning("payment %s for bounty %s is not its escrow (%s): refunded %s in full", payment_intent_id,
                 bounty.id, bounty.payment_intent_id, amount)
     observability.count("StrayPaymentsRefunded")

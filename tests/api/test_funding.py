@@ -108,3 +108,18 @@ def test_no_funding_after_the_deadline(api, clock, client_acct):
     clock.advance(121)
     code, body = api.call("POST", f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
     assert (code, body["error"]["code"]) == (409, "deadline_passed"), body
+
+
+def test_a_duplicate_payment_stripe_will_not_refund_is_acknowledged_not_retried_forever(api, client_acct):
+    """Say it was refunded by hand from Stripe's dashboard: Stripe refuses our refund, and the event is answered
+    (logged and counted for an operator) rather than failing every retry Stripe makes for days."""
+    from chalicelib.bootstrap import deps
+    from chalicelib.ports import PaymentEvent
+    from chalicelib.services import bounties
+
+    bounty = api.bounty(client_acct["api_key"])
+    unpaid = _stripe().PaymentIntent.create(  # never paid, so it holds nothing to refund
+        amount=bounty["funding"]["amount_total"], currency="usd", payment_method_types=["card"],
+        metadata={"bounty_id": bounty["id"]})
+    event = PaymentEvent(id="evt_odd", type="payment_intent.succeeded", data=unpaid.to_dict())
+    assert bounties.apply_payment_event(deps(), event) == "refund_refused"
