@@ -48,6 +48,13 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
         return bounty  # its intent and client_secret stand
     # Each payment method tried gets its own key: a retry with a new card must reach Stripe.
     key = f"fund:{bounty.id}:{payment_method or 'none'}:{bounty.version}"
+    in_hand = [bounty]
+
+    def latest() -> Bounty:
+        # The first attempt decides on the bounty read above: if a webhook changed it meanwhile, the versioned
+        # write fails and the next attempt reads it again.
+        return in_hand.pop() if in_hand else deps.repo.get_bounty(bounty.id)
+
     try:
         if bounty.payment_intent_id:
             intent = deps.payments.confirm_funding_intent(payment_intent_id=bounty.payment_intent_id,
@@ -64,15 +71,10 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
             f"POST /v1/bounties/{bounty.id}/fund.", code="payments_unavailable") from error
     except PaymentDeclined as error:  # not a card decline: Stripe refused the request (an unknown payment method)
         reason = str(error)
-        read = iter([bounty])  # the first attempt decides on the bounty in hand; a retry reads it again
-        return retrying(lambda: _record_refusal(deps, next(read, None) or deps.repo.get_bounty(bounty.id), reason))
-
-    in_hand = [bounty]
+        return retrying(lambda: _record_refusal(deps, latest(), reason))
 
     def record() -> Bounty:
-        # The first attempt decides on the bounty read above: if a webhook changed it meanwhile, the versioned
-        # write fails and the next attempt reads it again.
-        current = in_hand.pop() if in_hand else deps.repo.get_bounty(bounty.id)
+        current = latest()
         if current.status not in (rules.AWAITING_FUNDING, rules.FUNDING_FAILED):
             return current  # funded by the webhook meanwhile, or cancelled (a payment after that is refunded)
         now = deps.clock.now()
