@@ -3,7 +3,8 @@
 DynamoDB runs every request, and a transaction as a whole, atomically; moto's threaded server does not (a
 cancelled transaction restores a copy of the tables and can erase a concurrent write). Serialising DynamoDB
 requests gives back the guarantee our conditional writes rely on, so race tests test our code rather than moto's
-threading. SQS requests, long polls above all, stay concurrent.
+threading. SQS requests, long polls above all, stay concurrent. A transaction's rollback copies the items it names
+rather than its tables (`devtools.moto_transactions`), so it costs what DynamoDB's does whatever the tables hold.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
+
+from devtools import moto_transactions
 
 
 class Serialised:
@@ -34,6 +37,7 @@ def main() -> None:
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
+    moto_transactions.install()
     run_simple(args.host, args.port, Serialised(DomainDispatcherApplication(create_backend_app)), threaded=True,
                request_handler=MotoRequestHandler)
 
