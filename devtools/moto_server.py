@@ -4,7 +4,8 @@ DynamoDB runs every request, and a transaction as a whole, atomically; moto's th
 cancelled transaction restores a copy of the tables and can erase a concurrent write). Serialising DynamoDB
 requests gives back the guarantee our conditional writes rely on, so race tests test our code rather than moto's
 threading. SQS requests, long polls above all, stay concurrent. A transaction's rollback copies the items it names
-rather than its tables (`devtools.moto_transactions`), so it costs what DynamoDB's does whatever the tables hold.
+rather than its tables (`devtools.moto_transactions`), so it costs what DynamoDB's does whatever the tables hold,
+and an item is answered as moto holds it rather than rebuilt value by value (`devtools.moto_answers`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
-from devtools import moto_transactions
+from devtools import moto_answers, moto_transactions
 
 
 class Serialised:
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
     moto_transactions.install()
+    moto_answers.install()
     run_simple(args.host, args.port, Serialised(DomainDispatcherApplication(create_backend_app)), threaded=True,
                request_handler=MotoRequestHandler)
 
