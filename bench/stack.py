@@ -166,9 +166,9 @@ class Stack:
 
 
 def _pynamodb_settings():
-    """PynamoDB's settings file for the bench: moto copies every table a transaction touches (for its rollback),
-    which at 100,000 items takes longer than PynamoDB's default 30 s read timeout, and a timed-out transaction
-    retried by botocore would then fail its own version check. Read once, when pynamodb.settings is imported."""
+    """PynamoDB's settings file for the bench: moto answers an index Query by walking every item of the table,
+    which at 100,000 items can outlast PynamoDB's default 30 s read timeout, and a timed-out write retried by
+    botocore would then fail its own version check. Read once, when pynamodb.settings is imported."""
     from pathlib import Path
 
     path = Path(__file__).resolve().parent.parent / "build" / "bench-pynamodb-settings.py"
