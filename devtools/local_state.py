@@ -78,7 +78,12 @@ def restore(path: Path) -> dict[str, int]:
             sqs.send_message(QueueUrl=url, MessageBody=body)
             messages += 1
     if items:  # saved by an older release or under other settings: bring the items up to date, as ops would
-        from chalicelib.adapters.dynamo_upgrades import index_unpaid_payouts, reshard_open_bounties, reshard_timers
+        from chalicelib.adapters.dynamo_upgrades import (
+            file_unfunded_expiry,
+            index_unpaid_payouts,
+            reshard_open_bounties,
+            reshard_timers,
+        )
 
         index_unpaid_payouts()
         saved = state["tables"]
@@ -88,6 +93,7 @@ def restore(path: Path) -> dict[str, int]:
         timer_shards = _shards_used(saved.get(config.table_prefix() + "timers", []), "shard")
         if timer_shards:
             reshard_timers(timer_shards)
+        file_unfunded_expiry()
     return {"items": items, "messages": messages}
 
 

@@ -1,5 +1,5 @@
 """python -m ops [--local | --stage NAME] COMMAND ...: reconcile, failed-payouts, redrive, index-unpaid,
-reshard-open, reshard-timers.
+file-unfunded-expiry, reshard-open, reshard-timers.
 
 See docs/OPERATIONS.md.
 """
@@ -127,6 +127,13 @@ def index_unpaid(args, deps) -> int:
     return 0
 
 
+def file_unfunded_expiry(args, deps) -> int:
+    from chalicelib.adapters.dynamo_upgrades import file_unfunded_expiry as file
+
+    print(f"{file()} unfunded bounties posted before bounties got a deadline timer when posted were given one")
+    return 0
+
+
 def _shard_count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError("a whole number of shards, at least 1")
@@ -166,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--dlq", action="store_true", help="also move every dead letter back to its queue")
     commands.add_parser("index-unpaid", help="once after upgrading: put unpaid payouts stored by an older release "
                                              "into the unpaid index (reads the whole payouts table)")
+    commands.add_parser("file-unfunded-expiry", help="once after upgrading: file the deadline timer of unfunded "
+                                                     "bounties an older release posted without one, so they expire "
+                                                     "(reads the whole bounties table)")
     reshard = commands.add_parser("reshard-open", help="after changing OPEN_INDEX_SHARDS: move open bounties to the "
                                                        "shards the new setting gives them")
     timers = commands.add_parser("reshard-timers", help="after changing TIMER_SHARDS: move every timer to the "
@@ -181,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.bootstrap import deps
 
     handler = {"reconcile": reconcile, "failed-payouts": failed_payouts, "redrive": redrive,
-               "index-unpaid": index_unpaid, "reshard-open": reshard_open,
+               "index-unpaid": index_unpaid, "file-unfunded-expiry": file_unfunded_expiry, "reshard-open": reshard_open,
                "reshard-timers": reshard_timers}[args.command]
     return handler(args, deps())
 

@@ -99,6 +99,7 @@ class BountyModel(_Table):
     client_secret = UnicodeAttribute(null=True)
     charge_id = UnicodeAttribute(null=True)
     funding_error = UnicodeAttribute(null=True)
+    expiry_timer_filed = BooleanAttribute(default=False)
     # Index-only attributes. `open_shard` exists only while the bounty is open (a sparse index),
     # spread over a few shards so one hot partition does not carry every listing.
     sort_key = UnicodeAttribute()

@@ -8,10 +8,11 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from .. import config
-from ..core.model import PAID
+from ..core.model import AWAITING_FUNDING, EXPIRE_BOUNTY, FUNDING_FAILED, PAID
 from ..core.timers import shard_of
+from ..core.timers import timer as deadline_timer
 from . import dynamo_models as m
-from .dynamo import _connection, _shard
+from .dynamo import _conditional_item, _connection, _shard
 
 
 def _updated_if(item, actions, condition) -> bool:
@@ -90,3 +91,32 @@ def reshard_timers(previous_shards: int, shards: int | None = None) -> int:
                 continue  # taken by the sweep, or moved, meanwhile
             moved += 1
     return moved
+
+
+def file_unfunded_expiry() -> int:
+    """Files the deadline's timer of every unfunded bounty posted before bounties got one when posted (an earlier
+    release filed it only with the funding, so a bounty never funded stayed `awaiting_funding` for good); returns
+    how many. A deadline already past fires at the next sweep and expires the bounty.
+
+    The bounty is marked in the same transaction, conditional on it still being unfunded and unmarked (so one
+    funded or cancelled meanwhile is left alone: its funding files the timer, or it needs none), and its version
+    moves on: a write the app began on the unmarked bounty fails its version check and reads it again, rather
+    than putting back the unmarked copy (whose funding would then try to file the same timer again)."""
+    m.bind()
+    bounty = m.BountyModel
+    unmarked = bounty.expiry_timer_filed.does_not_exist() | (bounty.expiry_timer_filed == False)  # noqa: E712
+    unfunded = bounty.status.is_in(AWAITING_FUNDING, FUNDING_FAILED) & unmarked
+    filed = 0
+    for item in bounty.scan(filter_condition=unfunded):
+        due = deadline_timer(EXPIRE_BOUNTY, item.id, item.deadline, config.timer_shards())
+        timer_item, not_there = _conditional_item(due, True)
+        try:
+            with TransactWrite(connection=_connection()) as file:
+                file.update(item, [bounty.expiry_timer_filed.set(True), bounty.version.add(1)], condition=unfunded)
+                file.save(timer_item, condition=not_there)
+        except TransactWriteError as error:
+            if error.cause_response_code != "TransactionCanceledException":
+                raise
+            continue  # funded, cancelled or marked meanwhile
+        filed += 1
+    return filed

@@ -130,6 +130,9 @@ class Bounty:
     client_secret: str | None = None
     charge_id: str | None = None
     funding_error: str | None = None
+    # Its deadline's timer was filed when it was posted, so an unfunded bounty expires too. Bounties posted by an
+    # earlier release get theirs from the `file-unfunded-expiry` upgrade step, or when they are funded.
+    expiry_timer_filed: bool = False
     version: int = 0
 
 

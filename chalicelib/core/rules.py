@@ -15,6 +15,7 @@ from .model import (
     AWAITING_FUNDING,
     CANCELLED,
     COMPLETED,
+    EXPIRED,
     FUNDING_FAILED,
     LAPSED,
     LIVE,
@@ -105,7 +106,7 @@ def new_bounty(
         currency=currency, slots=slots, deadline=deadline, review_window_seconds=review_window_seconds,
         claim_seconds=claim_seconds, estimated_minutes=estimated_minutes, tags=sorted(set(tags)),
         status=AWAITING_FUNDING, created_at=now, updated_at=now, fee=fee, amount_total=total,
-        free_slots=slots,
+        free_slots=slots, expiry_timer_filed=True,
     )
 
 
@@ -123,11 +124,11 @@ def mark_funded(bounty: Bounty, *, payment_intent_id: str, charge_id: str | None
                    funding_error=None, updated_at=now)
 
 
-def fund_after_cancel(bounty: Bounty, *, payment_intent_id: str, charge_id: str | None,
-                      now: datetime) -> Bounty | None:
-    """A payment that succeeds after its bounty was cancelled unfunded (the client paid from a page still
-    open, say): the escrow is recorded and every slot is owed back. None for a replay or another intent."""
-    if bounty.status != CANCELLED or bounty.charge_id is not None or bounty.free_slots != bounty.slots:
+def fund_after_close(bounty: Bounty, *, payment_intent_id: str, charge_id: str | None,
+                     now: datetime) -> Bounty | None:
+    """A payment that succeeds after its bounty was cancelled or expired unfunded (the client paid from a page
+    still open, say): the escrow is recorded and every slot is owed back. None for a replay or another intent."""
+    if bounty.status not in (CANCELLED, EXPIRED) or bounty.charge_id is not None or bounty.free_slots != bounty.slots:
         return None
     if bounty.payment_intent_id and bounty.payment_intent_id != payment_intent_id:
         return None
@@ -144,9 +145,9 @@ def mark_funding_failed(bounty: Bounty, *, reason: str, now: datetime) -> Bounty
 def close(bounty: Bounty, *, status: str, now: datetime) -> Bounty:
     """Cancel or expire: no new claims or submissions; every slot not held by pending or approved
     work (free ones, and those of live claims, which can no longer be used) is owed back."""
-    if bounty.status in (AWAITING_FUNDING, FUNDING_FAILED) and status == CANCELLED:
-        # Nothing was paid, so nothing is owed; should a payment still arrive, fund_after_cancel owes it back.
-        return replace(bounty, status=CANCELLED, updated_at=now)
+    if bounty.status in (AWAITING_FUNDING, FUNDING_FAILED):
+        # Nothing was paid, so nothing is owed; should a payment still arrive, fund_after_close owes it back.
+        return replace(bounty, status=status, updated_at=now)
     if bounty.status != OPEN:
         raise errors.StateConflict(f"The bounty is {bounty.status}; only an open or unfunded bounty can be "
                                    f"{status}.", code="bounty_not_open")

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from .. import config, observability
 from ..core import errors, ledger, rules, timers
-from ..core.model import CANCELLED, FREELANCER, OPEN, Bounty, Participant, new_id
+from ..core.model import CANCELLED, EXPIRED, FREELANCER, OPEN, Bounty, Participant, new_id
 from ..ports import PaymentDeclined, PaymentEvent, PaymentsUnavailable
 from ..repository import Page, Ref
 from .deps import Caller, Deps, fetch, retrying
@@ -27,7 +27,8 @@ def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, r
         fee_bps=config.platform_fee_bps(), currencies=config.supported_currencies(),
     )
     # Stored before Stripe is asked, so a webhook about this bounty always finds it; the write also checks the key.
-    deps.repo.commit(created=[bounty], guard=caller.guard())
+    # Its deadline's timer goes with it: a bounty that is never funded expires too.
+    deps.repo.commit(created=[bounty, timers.for_bounty(bounty, config.timer_shards())], guard=caller.guard())
     caller.guard_held()
     bounty.version = 1  # as stored: no need to read it back
     return fund_bounty(deps, caller, bounty.id, payment_method=payment_method, known=bounty)
@@ -108,8 +109,9 @@ def _commit_funded(deps: Deps, bounty: Bounty, payment_intent_id: str, charge_id
         return None
     entry = ledger.funded_entry(bounty.id, payment_intent_id=payment_intent_id, amount=bounty.amount_total,
                                 currency=bounty.currency, at=now)
-    # The deadline's timer is filed with the funding, so an open bounty always has one.
-    deps.repo.commit(changed=[funded], created=[entry, timers.for_bounty(funded, config.timer_shards())], final=True)
+    # An open bounty always has its deadline's timer: filed when it was posted, or else now.
+    deadline = [] if bounty.expiry_timer_filed else [timers.for_bounty(funded, config.timer_shards())]
+    deps.repo.commit(changed=[funded], created=[entry, *deadline], final=True)
     observability.count("BountiesFunded")
     return funded
 
@@ -131,7 +133,7 @@ def apply_payment_event(deps: Deps, event: PaymentEvent) -> str:
             done = _commit_funded(deps, bounty, intent["id"], charge_id)
             if done is None and bounty.payment_intent_id not in (None, intent["id"]):
                 return _refund_stray_payment(deps, bounty, intent)
-            if done is None and bounty.status == CANCELLED:
+            if done is None and bounty.status in (CANCELLED, EXPIRED):
                 return _refund_late_payment(deps, bounty, intent["id"], charge_id)
             return "funded" if done else "unchanged"
         if event.type == "payment_intent.payment_failed":
@@ -175,7 +177,7 @@ def _refund_stray_payment(deps: Deps, bounty: Bounty, intent: dict) -> str:
 
 def _refund_late_payment(deps: Deps, bounty: Bounty, payment_intent_id: str, charge_id: str | None) -> str:
     now = deps.clock.now()
-    owed = rules.fund_after_cancel(bounty, payment_intent_id=payment_intent_id, charge_id=charge_id, now=now)
+    owed = rules.fund_after_close(bounty, payment_intent_id=payment_intent_id, charge_id=charge_id, now=now)
     if owed is None:
         if bounty.refund_owed_slots and not bounty.refund_key:
             # A replay after a failure to queue the refund: queue it again (refunds are idempotent).
@@ -185,7 +187,8 @@ def _refund_late_payment(deps: Deps, bounty: Bounty, payment_intent_id: str, cha
                                 currency=bounty.currency, at=now)
     deps.repo.commit(changed=[owed], created=[entry, *_refund_safety_net(owed, now)])
     deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty.id})
-    log.warning("payment %s arrived after bounty %s was cancelled; refunding it in full", payment_intent_id, bounty.id)
+    log.warning("payment %s arrived after bounty %s was %s; refunding it in full", payment_intent_id, bounty.id,
+                bounty.status)
     return "refunding"
 
 

@@ -9,8 +9,10 @@ from ..core import errors, rules
 from ..core import timers as timer_rules
 from ..core.model import (
     AUTO_APPROVE,
+    AWAITING_FUNDING,
     EXPIRE_BOUNTY,
     EXPIRED,
+    FUNDING_FAILED,
     LAPSE_CLAIM,
     OPEN,
     RECHECK_HELD_PAYOUT,
@@ -72,7 +74,7 @@ def _fire(deps: Deps, kind: str, ref_id: str) -> str:
 def expire_bounty(deps: Deps, bounty_id: str) -> str:
     def attempt():
         bounty = deps.repo.get_bounty(bounty_id)
-        if bounty is None or bounty.status != OPEN:
+        if bounty is None or bounty.status not in (OPEN, AWAITING_FUNDING, FUNDING_FAILED):
             return None
         if deps.clock.now() < bounty.deadline:
             return "not_due"

@@ -51,21 +51,39 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys):
         "status": {"S": "awaiting_onboarding"}, "created_at": {"S": "2026-11-01T00:00:00.000000+0000"},
         "updated_at": {"S": "2026-11-01T00:00:00.000000+0000"}, "attempts": {"N": "0"}, "version": {"N": "2"},
         "sort_key": {"S": "2026-11-01T00:00:00+00:00#pay_old"}})
+    # A bounty never funded, as the release before deadline timers at posting stored it: no timer, no mark.
+    bounties = f"bounty-{STAGE}-bounties"
+    dynamodb.put_item(TableName=bounties, Item={
+        "id": {"S": "bty_old"}, "client_id": {"S": "acct_client"}, "title": {"S": "t"}, "description": {"S": "d"},
+        "reward": {"N": "500"}, "currency": {"S": "usd"}, "slots": {"N": "1"}, "tags": {"L": []},
+        "deadline": {"S": "2026-11-02T00:00:00.000000+0000"}, "review_window_seconds": {"N": "3600"},
+        "status": {"S": "awaiting_funding"}, "created_at": {"S": "2026-11-01T00:00:00.000000+0000"},
+        "updated_at": {"S": "2026-11-01T00:00:00.000000+0000"}, "fee": {"N": "50"}, "amount_total": {"N": "550"},
+        "free_slots": {"N": "1"}, "version": {"N": "1"}, "sort_key": {"S": "2026-11-01T00:00:00+00:00#bty_old"}})
+    steps = ["index-unpaid", "file-unfunded-expiry"]
 
     assert deploy.apply_upgrades(ssm, STAGE, aws.env(), new_stage=False, dry_run=True) == []
-    assert "would run the upgrade step: python -m ops --stage opsstage index-unpaid" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert all(f"would run the upgrade step: python -m ops --stage opsstage {step}" in shown for step in steps)
     assert "unpaid_freelancer" not in dynamodb.get_item(TableName=table, Key={"id": {"S": "pay_old"}})["Item"]
 
-    assert deploy.apply_upgrades(ssm, STAGE, aws.env(), new_stage=False, dry_run=False) == ["index-unpaid"]
-    assert "1 unpaid payouts stored before the unpaid index were put into it" in capsys.readouterr().out
+    assert deploy.apply_upgrades(ssm, STAGE, aws.env(), new_stage=False, dry_run=False) == steps
+    shown = capsys.readouterr().out
+    assert "1 unpaid payouts stored before the unpaid index were put into it" in shown
+    assert "1 unfunded bounties posted before bounties got a deadline timer when posted were given one" in shown
     item = dynamodb.get_item(TableName=table, Key={"id": {"S": "pay_old"}})["Item"]
     assert item["unpaid_freelancer"] == {"S": "acct_old"} and item["version"] == {"N": "2"}
+    bounty = dynamodb.get_item(TableName=bounties, Key={"id": {"S": "bty_old"}})["Item"]
+    assert bounty["expiry_timer_filed"] == {"BOOL": True} and bounty["version"] == {"N": "2"}
+    [timer] = dynamodb.scan(TableName=f"bounty-{STAGE}-timers")["Items"]
+    assert (timer["kind"], timer["ref_id"]) == ({"S": "expire_bounty"}, {"S": "bty_old"})
     recorded = ssm.get_parameter(Name=deploy.upgrades_parameter(STAGE))["Parameter"]["Value"]
-    assert recorded == "index-unpaid"
+    assert recorded == "file-unfunded-expiry,index-unpaid"
     assert deploy.apply_upgrades(ssm, STAGE, aws.env(), new_stage=False, dry_run=False) == []
 
     assert deploy.apply_upgrades(ssm, "fresh", aws.env(), new_stage=True, dry_run=False) == []
-    assert ssm.get_parameter(Name=deploy.upgrades_parameter("fresh"))["Parameter"]["Value"] == "index-unpaid"
+    fresh = ssm.get_parameter(Name=deploy.upgrades_parameter("fresh"))["Parameter"]["Value"]
+    assert fresh == "file-unfunded-expiry,index-unpaid"
 
 
 def _timer_item(ref_id: str, shard: str) -> dict:

@@ -246,14 +246,33 @@ def test_unfunded_bounty_cancels_without_money():
     rules.check_slots(cancelled)
 
 
-def test_a_payment_after_an_unfunded_cancel_is_owed_back_once():
+@pytest.mark.parametrize("unfunded_status", [AWAITING_FUNDING, FUNDING_FAILED])
+def test_an_unfunded_bounty_expires_without_money(unfunded_status):
+    unfunded = replace(bounty(), status=unfunded_status)
+    expired = rules.close(unfunded, status=EXPIRED, now=NOW)
+    assert expired.status == EXPIRED and expired.refund_owed_slots == 0 and rules.slots_left(expired) == 0
+    rules.check_slots(expired)
+
+
+def test_a_new_bounty_has_its_deadline_timer_filed_with_it():
+    assert bounty().expiry_timer_filed is True
+
+
+@pytest.mark.parametrize("closing", [CANCELLED, EXPIRED])
+def test_a_payment_after_an_unfunded_bounty_closed_is_owed_back_once(closing):
     unfunded = replace(bounty(), status=AWAITING_FUNDING, payment_intent_id="pi_1", charge_id=None)
-    cancelled = rules.close(unfunded, status=CANCELLED, now=NOW)
-    assert rules.fund_after_cancel(cancelled, payment_intent_id="pi_other", charge_id="ch_9", now=NOW) is None
-    owed = rules.fund_after_cancel(cancelled, payment_intent_id="pi_1", charge_id="ch_1", now=NOW)
-    assert (owed.refund_owed_slots, owed.free_slots, owed.charge_id) == (2, 0, "ch_1")
+    closed = rules.close(unfunded, status=closing, now=NOW)
+    assert rules.fund_after_close(closed, payment_intent_id="pi_other", charge_id="ch_9", now=NOW) is None
+    owed = rules.fund_after_close(closed, payment_intent_id="pi_1", charge_id="ch_1", now=NOW)
+    assert (owed.status, owed.refund_owed_slots, owed.free_slots, owed.charge_id) == (closing, 2, 0, "ch_1")
     rules.check_slots(owed)
-    assert rules.fund_after_cancel(owed, payment_intent_id="pi_1", charge_id="ch_1", now=NOW) is None
+    assert rules.fund_after_close(owed, payment_intent_id="pi_1", charge_id="ch_1", now=NOW) is None
+
+
+def test_a_payment_after_a_funded_bounty_closed_is_not_owed_twice():
+    funded = replace(bounty(), status=OPEN, payment_intent_id="pi_1", charge_id="ch_1")
+    expired = rules.close(funded, status=EXPIRED, now=NOW)
+    assert rules.fund_after_close(expired, payment_intent_id="pi_1", charge_id="ch_1", now=NOW) is None
 
 
 def test_hourly_rate():

@@ -1,0 +1,139 @@
+"""A bounty that is never funded expires at its deadline, like any other; money paid after that goes back in full.
+
+Under a controlled clock, with the real sweep and timers queue (tests/api/test_timers.py has the funded cases).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import config
+from chalicelib.adapters import dynamo_models as m
+from chalicelib.adapters.dynamo_upgrades import file_unfunded_expiry
+from chalicelib.core import timers
+from chalicelib.core.model import EXPIRE_BOUNTY
+from tests.api.test_webhooks import _pay
+
+
+def _at(clock, seconds: int) -> str:
+    return (clock.now() + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _tick(clock, workers, seconds: int) -> None:
+    clock.advance(seconds)
+    workers.sweep()
+    workers.drain()
+
+
+def _status(api, key, bounty_id) -> str:
+    return api.ok("GET", f"/v1/bounties/{bounty_id}", key=key)["status"]
+
+
+def _totals(api, key, bounty_id) -> dict:
+    return api.ok("GET", f"/v1/bounties/{bounty_id}/ledger", key=key)["totals"]
+
+
+@pytest.mark.parametrize("payment_method", [None, "pm_card_chargeCustomerFail"], ids=["unpaid", "declined"])
+def test_an_unfunded_bounty_expires_at_its_deadline(api, workers, clock, client_acct, payment_method):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method=payment_method, deadline=_at(clock, 120))
+    waiting = "awaiting_funding" if payment_method is None else "funding_failed"
+    assert bounty["status"] == waiting
+
+    _tick(clock, workers, 60)
+    assert _status(api, key, bounty["id"]) == waiting  # not due yet
+    _tick(clock, workers, 61)
+
+    expired = api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)
+    assert expired["status"] == "expired" and expired["slots_left"] == 0
+    assert _totals(api, key, bounty["id"]) == {"funded": 0, "paid_out": 0, "fees": 0, "refunded": 0, "held": 0}
+    listed = api.ok("GET", "/v1/bounties?mine=true&status=expired&limit=100", key=key)["items"]
+    assert bounty["id"] in [b["id"] for b in listed]
+    code, body = api.post(f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    assert code == 409, body
+    code, body = api.post(f"/v1/bounties/{bounty['id']}/cancel", key=key)
+    assert (code, body["error"]["code"]) == (409, "bounty_not_open")
+    assert _status(api, key, bounty["id"]) == "expired"
+
+
+def test_a_payment_after_an_unfunded_bounty_expired_is_refunded_in_full(api, workers, clock, client_acct):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method=None, slots=2, deadline=_at(clock, 120))
+    _tick(clock, workers, 121)
+    assert _status(api, key, bounty["id"]) == "expired"
+
+    # The client's payment page was still open, and they paid; Stripe's webhook tells us.
+    assert _pay(bounty["funding"]["payment_intent_id"])["status"] == "succeeded"
+    workers.wait_for(lambda: _totals(api, key, bounty["id"])["funded"])
+    workers.drain()
+
+    assert _totals(api, key, bounty["id"]) == {"funded": 1100, "paid_out": 0, "fees": 0, "refunded": 1100, "held": 0}
+    assert workers.refunded_on_stripe(bounty) == 1100
+    assert _status(api, key, bounty["id"]) == "expired"
+
+
+def test_a_bounty_funded_after_posting_expires_by_the_timer_filed_when_it_was_posted(
+        api, workers, clock, client_acct):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method=None, deadline=_at(clock, 120))
+    funded = api.ok("POST", f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    assert funded["status"] == "open"
+    assert _deadline_timer(bounty["id"]) is not None
+
+    _tick(clock, workers, 121)
+    assert _status(api, key, bounty["id"]) == "expired"
+    assert workers.refunded_on_stripe(bounty) == bounty["funding"]["amount_total"]
+
+
+def _deadline_timer(bounty_id: str):
+    item = m.BountyModel.get(bounty_id, consistent_read=True)
+    due = timers.timer(EXPIRE_BOUNTY, bounty_id, item.deadline, config.timer_shards())
+    try:
+        return m.TimerModel.get(due.shard, due.due_key, consistent_read=True)
+    except m.TimerModel.DoesNotExist:
+        return None
+
+
+def _as_an_earlier_release_stored_it(bounty_id: str) -> None:
+    """No deadline timer until funded, and no mark saying one was filed."""
+    _deadline_timer(bounty_id).delete()
+    m.BountyModel(id=bounty_id).update([m.BountyModel.expiry_timer_filed.remove()])
+
+
+def test_unfunded_bounties_an_earlier_release_posted_get_their_deadline_timer_once(api, workers, clock, client_acct):
+    """The `file-unfunded-expiry` upgrade step (run once by the deploy, and as `make run` restores an older state)."""
+    key = client_acct["api_key"]
+    never_funded = api.bounty(key, payment_method=None, deadline=_at(clock, 120))["id"]
+    funded_later = api.bounty(key, payment_method=None, deadline=_at(clock, 120))
+    already_open = api.bounty(key, deadline=_at(clock, 120))["id"]
+    for bounty_id in (never_funded, funded_later["id"]):
+        _as_an_earlier_release_stored_it(bounty_id)
+    before = m.BountyModel.get(never_funded, consistent_read=True).version
+
+    assert file_unfunded_expiry() >= 2
+    after = m.BountyModel.get(never_funded, consistent_read=True)
+    assert after.expiry_timer_filed is True and after.version == before + 1  # a write begun before fails, rereads
+    assert _deadline_timer(never_funded) is not None and _deadline_timer(funded_later["id"]) is not None
+    assert file_unfunded_expiry() == 0
+
+    # Funding it now files no second timer (which would fail the funding's write).
+    assert api.ok("POST", f"/v1/bounties/{funded_later['id']}/fund", {"payment_method": "pm_card_visa"},
+                  key=key)["status"] == "open"
+    _tick(clock, workers, 121)
+    assert [_status(api, key, b) for b in (never_funded, funded_later["id"], already_open)] == ["expired"] * 3
+    assert workers.refunded_on_stripe(funded_later) == funded_later["funding"]["amount_total"]
+
+
+def test_an_unfunded_bounty_past_its_deadline_before_the_upgrade_expires_at_the_next_sweep(
+        api, workers, clock, client_acct):
+    key = client_acct["api_key"]
+    bounty_id = api.bounty(key, payment_method=None, deadline=_at(clock, 120))["id"]
+    _as_an_earlier_release_stored_it(bounty_id)
+    _tick(clock, workers, 3600)
+    assert _status(api, key, bounty_id) == "awaiting_funding"  # the earlier release's bug: nothing to fire
+
+    file_unfunded_expiry()
+    _tick(clock, workers, 1)
+    assert _status(api, key, bounty_id) == "expired"
