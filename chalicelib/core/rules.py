@@ -212,6 +212,16 @@ def claim(bounty: Bounty, participant: Participant, *, claim_id: str, now: datet
                            live_claim_expires_at=expires_at), new_claim
 
 
+def lapse_expired_claim(bounty: Bounty, participant: Participant, now: datetime
+                        ) -> tuple[Bounty, Participant, Claim | None]:
+    """The freelancer's claim on this bounty, if it is past its expiry but its timer (which runs within a minute)
+    has not ended it yet, ends now: so they can claim again at once instead of being told they hold one."""
+    held = participant.live_claim()
+    if held is None or is_live(held, now):
+        return bounty, participant, None
+    return end_claim(bounty, participant, held, status=LAPSED, now=now)
+
+
 def is_live(claim_: Claim, now: datetime) -> bool:
     return claim_.status == LIVE and now < claim_.expires_at
 

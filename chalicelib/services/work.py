@@ -54,9 +54,11 @@ def claim_bounty(deps: Deps, caller: Caller, bounty_id: str):
         bounty, participant = with_participant(deps, caller, bounty_id)
         bounty = visible(bounty, caller, participant, bounty_id)
         participant = _or_new(participant, bounty_id, caller.account_id)
-        bounty, participant, claim = rules.claim(bounty, participant, now=deps.clock.now(),
+        now = deps.clock.now()
+        bounty, participant, lapsed = rules.lapse_expired_claim(bounty, participant, now)
+        bounty, participant, claim = rules.claim(bounty, participant, now=now,
                                                  claim_id=child_id("clm_", bounty_id, caller.account_id))
-        changed, created = _writes(bounty, participant)
+        changed, created = _writes(bounty, participant, lapsed)
         lapse = timers.for_claim(claim, bounty, config.timer_shards())
         deps.repo.commit(changed=changed, created=created + [claim] + ([lapse] if lapse else []), final=True)
         return claim

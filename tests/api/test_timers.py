@@ -77,6 +77,25 @@ def test_a_lapsed_claim_opens_its_slot_again(api, workers, clock, client_acct, f
     api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=other["api_key"])
 
 
+def test_a_freelancer_whose_claim_expired_can_claim_again_before_its_timer_runs(
+        api, workers, clock, client_acct, freelancer):
+    bounty = api.bounty(client_acct["api_key"], slots=1, claim_seconds=60)
+    fkey = freelancer["api_key"]
+    first = api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=fkey)
+
+    clock.advance(61)  # expired, and the sweep has not run yet
+    again = api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=fkey)
+
+    assert again["id"] != first["id"]
+    statuses = {c["id"]: c["status"] for c in api.ok("GET", "/v1/claims", key=fkey)["items"]}
+    assert statuses == {first["id"]: "lapsed", again["id"]: "live"}
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}")["slots_left"] == 0
+    workers.sweep()  # the first claim's own timer comes due now: it has nothing left to free
+    workers.drain()
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}")["slots_left"] == 0
+    api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "done"}, status=201, key=fkey)
+
+
 def test_a_silent_client_cannot_withhold_pay(api, workers, clock, client_acct, payable_freelancer):
     key, fkey = client_acct["api_key"], payable_freelancer["api_key"]
     bounty = api.bounty(key, review_window_seconds=300)

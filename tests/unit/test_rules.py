@@ -288,3 +288,18 @@ def test_ledger_totals_balance():
     totals = ledger.totals(entries)
     assert (totals.funded, totals.paid_out, totals.fees, totals.refunded, totals.held) == (1100, 500, 50, 550, 0)
 
+
+
+def test_a_claim_past_its_expiry_is_lapsed_before_a_new_one_is_taken():
+    b = bounty(claim_seconds=60)
+    b, participant, first = rules.claim(b, who(), claim_id="clm_1", now=NOW)
+    first = replace(first, version=1)
+    assert rules.lapse_expired_claim(b, participant, NOW + timedelta(seconds=59)) == (b, participant, None)
+
+    later = NOW + timedelta(seconds=60)
+    b, participant, lapsed = rules.lapse_expired_claim(b, participant, later)
+    assert (lapsed.id, lapsed.status, lapsed.version) == ("clm_1", LAPSED, 1)
+    assert participant.live_claim_id is None and b.free_slots == 2 and b.claimed_slots == 0
+    b, participant, second = rules.claim(b, participant, claim_id="clm_2", now=later)
+    assert participant.live_claim_id == "clm_2" and b.free_slots == 1 and b.claimed_slots == 1
+    rules.check_slots(b)
