@@ -5,8 +5,6 @@ Under a controlled clock, with the real sweep and timers queue (tests/api/test_t
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from chalicelib import config
@@ -14,25 +12,12 @@ from chalicelib.adapters import dynamo_models as m
 from chalicelib.adapters.dynamo_upgrades import file_unfunded_expiry
 from chalicelib.core import timers
 from chalicelib.core.model import EXPIRE_BOUNTY
+from tests.api.test_timers import _at, _tick, _totals
 from tests.api.test_webhooks import _pay
-
-
-def _at(clock, seconds: int) -> str:
-    return (clock.now() + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _tick(clock, workers, seconds: int) -> None:
-    clock.advance(seconds)
-    workers.sweep()
-    workers.drain()
 
 
 def _status(api, key, bounty_id) -> str:
     return api.ok("GET", f"/v1/bounties/{bounty_id}", key=key)["status"]
-
-
-def _totals(api, key, bounty_id) -> dict:
-    return api.ok("GET", f"/v1/bounties/{bounty_id}/ledger", key=key)["totals"]
 
 
 @pytest.mark.parametrize("payment_method", [None, "pm_card_chargeCustomerFail"], ids=["unpaid", "declined"])
