@@ -8,11 +8,10 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from .. import config
-from ..core.model import AWAITING_FUNDING, EXPIRE_BOUNTY, FUNDING_FAILED, PAID
-from ..core.timers import shard_of
-from ..core.timers import timer as deadline_timer
+from ..core.model import AWAITING_FUNDING, FUNDING_FAILED, PAID
+from ..core.timers import for_bounty, shard_of
 from . import dynamo_models as m
-from .dynamo import _conditional_item, _connection, _shard
+from .dynamo import _conditional_item, _connection, _shard, _to_record
 
 
 def _updated_if(item, actions, condition) -> bool:
@@ -21,6 +20,24 @@ def _updated_if(item, actions, condition) -> bool:
         item.update(actions, condition=condition)
     except UpdateError as error:
         if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def _written_if(*, updates=(), saves=(), deletes=()) -> bool:
+    """Whether the writes were made, all of them in one transaction; False when a condition no longer held.
+    `updates` are (item, actions, condition), `saves` and `deletes` (item, condition)."""
+    try:
+        with TransactWrite(connection=_connection()) as transaction:
+            for item, actions, condition in updates:
+                transaction.update(item, actions, condition=condition)
+            for item, condition in saves:
+                transaction.save(item, condition=condition)
+            for item, condition in deletes:
+                transaction.delete(item, condition=condition)
+    except TransactWriteError as error:
+        if error.cause_response_code != "TransactionCanceledException":
             raise
         return False
     return True
@@ -81,15 +98,8 @@ def reshard_timers(previous_shards: int, shards: int | None = None) -> int:
                 continue
             copy = timer(new, item.due_key, kind=item.kind, ref_id=item.ref_id, due_at=item.due_at,
                          version=item.version)
-            try:
-                with TransactWrite(connection=_connection()) as move:
-                    move.save(copy, condition=timer.shard.does_not_exist())
-                    move.delete(item, condition=timer.shard.exists())
-            except TransactWriteError as error:
-                if error.cause_response_code != "TransactionCanceledException":
-                    raise
-                continue  # taken by the sweep, or moved, meanwhile
-            moved += 1
+            # False: taken by the sweep, or moved, meanwhile
+            moved += _written_if(saves=[(copy, timer.shard.does_not_exist())], deletes=[(item, timer.shard.exists())])
     return moved
 
 
@@ -108,15 +118,7 @@ def file_unfunded_expiry() -> int:
     unfunded = bounty.status.is_in(AWAITING_FUNDING, FUNDING_FAILED) & unmarked
     filed = 0
     for item in bounty.scan(filter_condition=unfunded):
-        due = deadline_timer(EXPIRE_BOUNTY, item.id, item.deadline, config.timer_shards())
-        timer_item, not_there = _conditional_item(due, True)
-        try:
-            with TransactWrite(connection=_connection()) as file:
-                file.update(item, [bounty.expiry_timer_filed.set(True), bounty.version.add(1)], condition=unfunded)
-                file.save(timer_item, condition=not_there)
-        except TransactWriteError as error:
-            if error.cause_response_code != "TransactionCanceledException":
-                raise
-            continue  # funded, cancelled or marked meanwhile
-        filed += 1
+        deadline = _conditional_item(for_bounty(_to_record(item), config.timer_shards()), True)
+        mark = (item, [bounty.expiry_timer_filed.set(True), bounty.version.add(1)], unfunded)
+        filed += _written_if(updates=[mark], saves=[deadline])  # False: funded, cancelled or marked meanwhile
     return filed
