@@ -353,6 +353,11 @@ def longest_timeout(package_dir: Path) -> int:
                if resource["Type"] == "AWS::Serverless::Function")
 
 
+def _wait_for_old_calls(seconds: float) -> None:
+    # Its own name so that a test can stand in for this wait alone: time.sleep is shared by every thread.
+    time.sleep(seconds)
+
+
 def apply_shard_settings(ssm, stage: str, environ: dict, shards: dict[str, int], *, new_stage: bool,
                          dry_run: bool, settle_seconds: float = 0.0) -> list[str]:
     """After the stack update: moves open bounties and timers to the shards the new settings give them, for each
@@ -375,7 +380,7 @@ def apply_shard_settings(ssm, stage: str, environ: dict, shards: dict[str, int],
     for second_pass in (False, True) if moves else ():
         if second_pass:
             say(f"  waiting {settle_seconds:g} s for calls still running with the old settings to end")
-            time.sleep(settle_seconds)
+            _wait_for_old_calls(settle_seconds)
         for env_name, args in moves:
             _run_ops(stage, environ, args, f"moving items to the new {env_name}"
                                            + (" (again, for what those calls wrote)" if second_pass else ""))

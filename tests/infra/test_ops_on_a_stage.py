@@ -139,7 +139,7 @@ def test_a_deploy_moves_open_bounties_and_timers_when_a_shard_setting_changes(aw
         waits.append(seconds)
         dynamodb.put_item(TableName=timers, Item=_timer_item(late_ref, "timers#3"))
 
-    monkeypatch.setattr(deploy.time, "sleep", a_late_write_while_waiting)
+    monkeypatch.setattr(deploy, "_wait_for_old_calls", a_late_write_while_waiting)
     fewer_timers = {**settings, "TIMER_SHARDS": 2}
     assert deploy.apply_shard_settings(ssm, STAGE, aws.env(), fewer_timers, new_stage=False, dry_run=False,
                                        settle_seconds=60) == ["reshard-timers"]
