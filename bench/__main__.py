@@ -91,8 +91,8 @@ def figures(results: dict) -> dict:
     """The run's counts and ratios as plain data."""
     out: dict = {}
     if "round_trips" in results:
-        out["round_trips"] = [{"name": r.name, "kind": r.kind, "dynamodb": r.dynamodb, "sqs": r.sqs,
-                               "scans": r.tally.scans, "items_read": r.tally.items_read / r.per,
+        out["round_trips"] = [{"name": r.name, "kind": r.kind, "status": r.status, "dynamodb": r.dynamodb,
+                               "sqs": r.sqs, "scans": r.tally.scans, "items_read": r.tally.items_read / r.per,
                                "operations": dict(r.tally.operations())} for r in results["round_trips"].rows]
     if "scale" in results:
         s = results["scale"]

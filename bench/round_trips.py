@@ -18,7 +18,7 @@ MESSAGE_TARGET = 4
 
 @dataclass
 class Row:
-    kind: str  # "request", "message" or "schedule"
+    kind: str  # "request" (the API), "web" (the web form), "message" or "schedule"
     name: str
     status: str
     tally: Tally
@@ -36,7 +36,7 @@ class Row:
 
     @property
     def target(self) -> int:
-        return REQUEST_TARGET if self.kind == "request" else MESSAGE_TARGET
+        return MESSAGE_TARGET if self.kind == "message" else REQUEST_TARGET
 
     @property
     def met(self) -> bool:
@@ -73,6 +73,16 @@ class _Recorder:
                                     note=note))
         return response.body
 
+    def web(self, name: str, method: str, path: str, visitor, form: dict | None = None, status: int = 200,
+            note: str = "") -> str | None:
+        """A web form request; returns where it redirects to, if it does."""
+        response = self.stack.web(method, path, visitor, form)
+        if response.status != status:
+            raise AssertionError(f"{name}: {response.status}")
+        self.result.rows.append(Row("web", name, str(response.status), response.tally, response.seconds,
+                                    note=note))
+        return response.body["location"]
+
     def message(self, name: str, queue: str, note: str = "", expect: int | None = None) -> int:
         delivered, tally, seconds = self.stack.deliver(queue)
         if not delivered or (expect is not None and delivered != expect):
@@ -97,6 +107,7 @@ def run(stack: Stack) -> Result:
     stack.deps.clock = clock
     try:
         _requests(stack, rec)
+        _web(stack, rec)
         _workers(stack, rec, clock, payouts, refunds, timers)
     finally:
         stack.deps.clock = original_clock
@@ -168,10 +179,42 @@ def _requests(stack: Stack, rec: _Recorder) -> None:
     rec.request("list own unpaid payouts (what is still owed)", "GET", "/v1/payouts?status=unpaid", key=fkey)
     rec.request("read ledger", "GET", f"/v1/bounties/{bid}/ledger", key=ckey)
     rec.request("OpenAPI document", "GET", "/v1/openapi.json")
-    rec.request("web: bounty list", "GET", "/web")
-    rec.request("web: one bounty", "GET", f"/web/bounties/{bid}")
+    from .stack import Visitor
+
+    rec.web("web: bounty list, signed out", "GET", "/web", Visitor())
+    rec.web("web: one bounty, signed out", "GET", f"/web/bounties/{bid}", Visitor())
     stack.bid, stack.ckey, stack.fkey, stack.other = bid, ckey, fkey, other
     stack.cancel_target = stack.ok("POST", "/v1/bounties", stack.bounty_body(slots=2), status=201, key=ckey)["id"]
+
+
+def _web(stack: Stack, rec: _Recorder) -> None:
+    """The freelancer's web form, signed in with a session cookie, each form carrying its CSRF token."""
+    from .stack import Visitor
+
+    freelancer = stack.account("freelancer")
+    bounty, other = (stack.ok("POST", "/v1/bounties", stack.bounty_body(slots=2), status=201, key=stack.ckey)["id"]
+                     for _ in range(2))
+    visitor = Visitor()
+    rec.web("web: sign-in page", "GET", "/web/signin", visitor)
+    rec.web("web: sign in", "POST", "/web/signin", visitor, {"api_key": freelancer["api_key"], "next": "/web/"},
+            status=303)
+    rec.web("web: bounty list, signed in", "GET", "/web", visitor)
+    rec.web("web: one bounty, signed in", "GET", f"/web/bounties/{bounty}", visitor,
+            note="before claiming: the bounty and the freelancer's standing on it")
+    rec.web("web: claim", "POST", f"/web/bounties/{bounty}/claim", visitor, {}, status=303)
+    submitted = rec.web("web: submit work", "POST", f"/web/bounties/{bounty}/submissions", visitor,
+                        {"content": "Done: 20 images labelled.", "links": "https://example.com/l.zip"}, status=303)
+    rec.web("web: submission page", "GET", submitted, visitor)
+    rec.web("web: post message", "POST", f"/web/bounties/{bounty}/messages", visitor, {"body": "Done, thanks."},
+            status=303)
+    claim = stack.ok("POST", f"/v1/bounties/{other}/claims", key=freelancer["api_key"], status=201)
+    rec.web("web: one bounty, after working on it", "GET", f"/web/bounties/{bounty}", visitor,
+            note="the bounty and the freelancer's standing on it, their submissions, the thread")
+    rec.web("web: release claim", "POST", f"/web/claims/{claim['id']}/release", visitor, {}, status=303)
+    rec.web("web: my work", "GET", "/web/me", visitor, note="claims, submissions, payouts, what is owed")
+    rec.web("web: start payout onboarding", "POST", "/web/onboarding", visitor, {}, status=303,
+            note="creates the Stripe account")
+    rec.web("web: sign out", "POST", "/web/signout", visitor, {}, status=303)
 
 
 def _workers(stack: Stack, rec: _Recorder, clock: ControlledClock, payouts: str, refunds: str, timers: str) -> None:

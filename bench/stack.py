@@ -8,9 +8,10 @@ import hmac
 import json
 import os
 import time
+import urllib.parse
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from .meter import Meter, Tally
@@ -30,6 +31,30 @@ class Response:
     body: dict | None
     seconds: float
     tally: Tally
+
+
+@dataclass
+class Visitor:
+    """A browser on the web form: the cookies it was given, sent back with each request."""
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+
+    def keep(self, set_cookie: list[str] | str | None) -> None:
+        for value in [set_cookie] if isinstance(set_cookie, str) else set_cookie or []:
+            name, _, rest = value.partition("=")
+            content = rest.partition(";")[0]
+            if content and "Max-Age=0" not in rest:
+                self.cookies[name] = content
+            else:
+                self.cookies.pop(name, None)
+
+    def csrf(self) -> str:
+        """The token the page's forms carry for the current session (the app's own session module makes it)."""
+        from chalicelib.web import session
+
+        return session.csrf_token(session.load(self.cookies[session.COOKIE], time.time()))
 
 
 class Stack:
@@ -97,6 +122,28 @@ class Stack:
         except ValueError:
             data = None
         return Response(response.status_code, data, seconds, tally)
+
+    def web(self, method: str, path: str, visitor: Visitor, form: dict | None = None) -> Response:
+        """A web form request as the browser sends it: its cookies, and a POST's fields with the CSRF token."""
+        headers = {"Cookie": visitor.header()}
+        payload = None
+        if form is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            payload = urllib.parse.urlencode({**form, "csrf": visitor.csrf()})
+        with self.meter.measure() as tally:
+            started = time.perf_counter()
+            response = getattr(self.client.http, method.lower())(path, headers=headers, body=payload)
+            seconds = time.perf_counter() - started
+        visitor.keep(response.headers.get("Set-Cookie"))
+        return Response(response.status_code, {"location": response.headers.get("Location")}, seconds, tally)
+
+    def web_sign_in(self, api_key: str) -> Visitor:
+        visitor = Visitor()
+        self.web("GET", "/web/signin", visitor)
+        signed = self.web("POST", "/web/signin", visitor, {"api_key": api_key, "next": "/web/"})
+        if signed.status != 303:
+            raise AssertionError(f"web sign-in: {signed.status}")
+        return visitor
 
     def ok(self, method: str, path: str, body=None, status: int = 200, **kw) -> dict:
         response = self.call(method, path, body, **kw)

@@ -209,8 +209,14 @@ def get_own_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
 
 def get_visible_bounty(deps: Deps, caller: Caller | None, bounty_id: str) -> Bounty:
     """Open bounties are public; others only to their owner and the freelancers who worked on them."""
+    return get_visible_bounty_with_standing(deps, caller, bounty_id)[0]
+
+
+def get_visible_bounty_with_standing(deps: Deps, caller: Caller | None, bounty_id: str
+                                     ) -> tuple[Bounty, Participant | None]:
+    """get_visible_bounty, with a freelancer caller's standing on it from the same read (None for others)."""
     bounty, participant = with_participant(deps, caller, bounty_id)
-    return visible(bounty, caller, participant, bounty_id)
+    return visible(bounty, caller, participant, bounty_id), participant
 
 
 BOUNTIES_PER_READ = 49  # each with the caller's participant record, and room for their key: BatchGetItem's 100

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from ..core import errors
-from ..core.model import Message, new_id
+from ..core.model import Bounty, Message, Participant, new_id
 from ..repository import Page
 from .bounties import with_participant
 from .deps import Caller, Deps
 
 
+def _is_member(caller: Caller, bounty: Bounty | None, participant: Participant | None) -> bool:
+    return bounty is not None and (bounty.client_id == caller.account_id or participant is not None)
+
+
 def _require_thread_member(deps: Deps, caller: Caller, bounty_id: str) -> None:
-    bounty, participant = with_participant(deps, caller, bounty_id)
-    if bounty is not None and (bounty.client_id == caller.account_id or participant is not None):
-        return
-    raise errors.NotFound(f"No message thread for bounty {bounty_id} is open to you.")
+    if not _is_member(caller, *with_participant(deps, caller, bounty_id)):
+        raise errors.NotFound(f"No message thread for bounty {bounty_id} is open to you.")
 
 
 def post_message(deps: Deps, caller: Caller, bounty_id: str, *, body: str) -> Message:
@@ -27,3 +29,12 @@ def post_message(deps: Deps, caller: Caller, bounty_id: str, *, body: str) -> Me
 def list_messages(deps: Deps, caller: Caller, bounty_id: str, *, limit: int, cursor: str | None) -> Page:
     _require_thread_member(deps, caller, bounty_id)
     return deps.repo.list_messages(bounty_id, limit=limit, cursor=cursor)
+
+
+def thread_of(deps: Deps, caller: Caller, bounty: Bounty, participant: Participant | None, *, limit: int,
+              cursor: str | None) -> Page | None:
+    """The thread of a bounty the caller has just read with their standing on it (no read of its own for who may
+    see it), or None when it is not open to them."""
+    if not _is_member(caller, bounty, participant):
+        return None
+    return deps.repo.list_messages(bounty.id, limit=limit, cursor=cursor)

@@ -104,6 +104,20 @@ def submit_work(deps: Deps, caller: Caller, bounty_id: str, *, content: str, lin
     return retrying(attempt)
 
 
+def live_claim_on(deps: Deps, participant: Participant | None) -> Claim | None:
+    """A freelancer's live claim on a bounty, from their participant record (read with the bounty), as it stands
+    now: None once it has ended or expired."""
+    if participant is None:
+        return None
+    claim = participant.live_claim()
+    if claim is None and participant.live_claim_id:  # stored before the copy existed: read it
+        claim, = fetch(deps, None, Ref(Claim, participant.live_claim_id))
+    if claim is None:
+        return None
+    claim = rules.as_of(claim, deps.clock.now())
+    return claim if claim.status == LIVE else None
+
+
 def list_bounty_submissions(deps: Deps, caller: Caller, bounty_id: str, *, limit: int, cursor: str | None) -> Page:
     bounty = get_own_bounty(deps, caller, bounty_id)
     return deps.repo.list_bounty_submissions(bounty.id, limit=limit, cursor=cursor)
@@ -116,6 +130,15 @@ def get_submission(deps: Deps, caller: Caller, submission_id: str) -> Submission
                                    or (bounty is not None and bounty.client_id == caller.account_id)):
         return submission
     raise errors.NotFound(f"No submission {submission_id} exists.")
+
+
+def get_own_submission_with_bounty(deps: Deps, caller: Caller, submission_id: str
+                                   ) -> tuple[Submission, Bounty | None]:
+    """A freelancer's own submission and its bounty, read together."""
+    submission, bounty, _ = _with_parents(deps, caller, Submission, submission_id, standing=False)
+    if submission is None or submission.freelancer_id != caller.account_id:
+        raise errors.NotFound(f"No submission {submission_id} exists.")
+    return submission, bounty
 
 
 def _owned_submission(deps: Deps, caller: Caller, submission_id: str):

@@ -23,9 +23,9 @@ from ..api import render as api_render
 from ..api import schemas
 from ..bootstrap import deps
 from ..core import earnings, errors
-from ..core.model import APPROVED, FREELANCER, LIVE, OPEN, PENDING_REVIEW, UNPAID
+from ..core.model import APPROVED, FREELANCER, OPEN, PENDING_REVIEW, UNPAID
 from ..services import accounts, bounties, messages, onboarding, work
-from ..services.deps import Caller
+from ..services.deps import Caller, check
 from . import fmt, session
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ MAX_FORM_BYTES = 256 * 1024
 LIST_LIMIT = 20
 OWN_LIMIT = 100  # a freelancer's claims, submissions and payouts read per page
 OWN_PAGES = 5
+REVOKED = "You were signed out because the API key you signed in with was revoked."
 PAGE_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
@@ -101,13 +102,17 @@ def _context(request) -> Ctx:
     ctx = Ctx(request=request, session=current or session.new_session(now))
     if current is None:
         ctx.start_session(ctx.session)  # anonymous, so the sign-in form has a token to carry
+    elif current.signed_in and current.role == FREELANCER and current.key_hash:
+        # Checked in the page's first read, or on its own before anything is sent (see _run_checked).
+        ctx.caller = Caller(account_id=current.account_id, role=current.role, key_id=current.key_id,
+                            unchecked_hash=current.key_hash)
     elif current.signed_in:
         caller = Caller(account_id=current.account_id, role=current.role, key_id=current.key_id)
-        if caller.role == FREELANCER and _key_is_live(caller):
+        if caller.role == FREELANCER and _key_is_live(caller):  # a session from before key hashes were kept
             ctx.caller = caller
         else:
             ctx.start_session(session.new_session(now))
-            ctx.flash = ("error", "You were signed out because the API key you signed in with was revoked.")
+            ctx.flash = ("error", REVOKED)
     if ctx.flash is None:
         ctx.flash = session.read_flash(cookies.get(session.FLASH_COOKIE))
         ctx.flash_cookie = ctx.flash is not None
@@ -189,7 +194,7 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
                 if signed_in and ctx.caller is None:
                     ctx.flash_next("Sign in with your freelancer API key first.", "error")
                     return _finish(ctx, redirect(ctx, url("/web/signin", next=_here(request))))
-                return _finish(ctx, handler(ctx, **params))
+                return _finish(ctx, _run_checked(ctx, handler, params, signed_in=signed_in))
             except session.NotConfigured:
                 log.error("web sessions are not configured: set WEB_SESSION_SECRET(_PARAM)")
                 return Response(body="The web form is not configured yet.", status_code=503,
@@ -211,6 +216,34 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
         return run
 
     return decorate
+
+
+def _run_checked(ctx: Ctx, handler, params: dict, *, signed_in: bool) -> Response:
+    """Runs a page for a caller whose key rides along the page's first read; a page whose calls could not carry
+    it checks it on its own before anything is sent, as the API does. A revoked key signs the visitor out: a
+    page open to all is shown to them signed out, anything else sends them to sign in again."""
+    caller = ctx.caller
+    try:
+        try:
+            response = handler(ctx, **params)
+        except errors.DomainError as error:
+            if caller is not None and not isinstance(error, errors.Unauthenticated):
+                check(deps(), caller)  # a refusal is shown only to a valid key
+            raise
+        if ctx.caller is not None:  # None once the page signed them out
+            check(deps(), ctx.caller)
+        return response
+    except errors.Unauthenticated:
+        if caller is None:
+            raise
+    ctx.cookies.clear()  # nothing the refused attempt meant to set
+    ctx.caller = None
+    ctx.start_session(session.new_session(time.time()))
+    if signed_in or ctx.request.method == "POST":
+        ctx.flash_next(REVOKED, "error")
+        return redirect(ctx, url("/web/signin", next=_here(ctx.request) if ctx.request.method == "GET" else None))
+    ctx.flash = ("error", REVOKED)
+    return handler(ctx, **params)
 
 
 def _here(request) -> str:
@@ -273,21 +306,23 @@ def signin(ctx: Ctx):
     try:
         if not raw_key:
             raise errors.Invalid("Paste your API key to sign in.")
-        caller = accounts.authenticate(deps(), f"Bearer {raw_key}", check_now=True)
+        caller = accounts.authenticate(deps(), f"Bearer {raw_key}")
+        account = accounts.get_me(deps(), caller)  # checks the key in the same read
         if caller.role != FREELANCER:
             raise errors.Forbidden("This form is for freelancers; client accounts use the API.")
-        account = accounts.get_me(deps(), caller)
     except errors.DomainError as error:
         return render(ctx, "signin.html", status=error.status, error=error.message, next=target)
     # A new nonce at sign-in: nothing planted before (cookie or token) survives it.
     ctx.start_session(session.new_session(time.time(), account_id=caller.account_id, role=caller.role,
-                                          key_id=caller.key_id, name=account.name))
+                                          key_id=caller.key_id, name=account.name,
+                                          key_hash=accounts.hash_api_key(raw_key)))
     ctx.flash_next(f"Signed in as {account.name}.")
     return redirect(ctx, target)
 
 
 @view("/web/signout", methods=("POST",))
 def signout(ctx: Ctx):
+    ctx.caller = None  # signing out shows nothing and changes nothing stored: no key to check
     ctx.start_session(session.new_session(time.time()))
     ctx.flash_next("Signed out.")
     return redirect(ctx, url("/web/"))
@@ -325,22 +360,17 @@ def _all(list_page, *, limit: int = OWN_LIMIT, pages: int | None = OWN_PAGES) ->
 
 def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | None = None,
                  typed: dict | None = None) -> Response:
-    bounty = bounties.get_visible_bounty(deps(), ctx.caller, bounty_id)
+    bounty, participant = bounties.get_visible_bounty_with_standing(deps(), ctx.caller, bounty_id)
     claim = None
     mine: list = []
     thread = None
-    if ctx.caller is not None:
-        now = ctx.now
-        claims = work.list_my_claims(deps(), ctx.caller, limit=OWN_LIMIT, cursor=None).items
-        claim = next((c for c in claims if c.bounty_id == bounty.id and c.status == LIVE and now < c.expires_at),
-                     None)
+    if ctx.caller is not None and participant is not None:  # without one, they never claimed or submitted here
+        claim = work.live_claim_on(deps(), participant)
         mine = [s for s in work.list_my_submissions(deps(), ctx.caller, limit=OWN_LIMIT, cursor=None).items
                 if s.bounty_id == bounty.id]
-        try:
-            thread = messages.list_messages(deps(), ctx.caller, bounty.id, limit=OWN_LIMIT,
-                                            cursor=ctx.query.get("after") or None)
-        except errors.NotFound:
-            thread = None  # only those who claimed or submitted share the bounty's thread
+        # Only those who claimed or submitted share the bounty's thread.
+        thread = messages.thread_of(deps(), ctx.caller, bounty, participant, limit=OWN_LIMIT,
+                                    cursor=ctx.query.get("after") or None)
     open_work = any(s.status in (PENDING_REVIEW, APPROVED) for s in mine)
     accepting = bounty.status == OPEN and ctx.now < bounty.deadline
     return render(
@@ -363,6 +393,8 @@ def _bounty_action(ctx: Ctx, bounty_id: str, action, typed: dict | None = None) 
         return redirect(ctx, url("/web/signin", next=url(f"/web/bounties/{bounty_id}")))
     try:
         return action()
+    except errors.Unauthenticated:
+        raise
     except errors.DomainError as error:
         return _bounty_page(ctx, bounty_id, status=error.status, error=error.message, typed=typed)
 
@@ -465,8 +497,7 @@ def my_work(ctx: Ctx):
 
 @view("/web/submissions/{submission_id}", signed_in=True)
 def submission_page(ctx: Ctx, submission_id: str):
-    submission = work.get_submission(deps(), ctx.caller, submission_id)
-    bounty = _Bounties(ctx.caller).get(submission.bounty_id)
+    submission, bounty = work.get_own_submission_with_bounty(deps(), ctx.caller, submission_id)
     payout = None
     if submission.payout_id:  # the page is its author's, so the payout is theirs too
         payout = work.get_my_payout(deps(), ctx.caller, submission.payout_id)
@@ -481,6 +512,8 @@ def submission_page(ctx: Ctx, submission_id: str):
 def start_onboarding(ctx: Ctx):
     try:
         link = onboarding.start_onboarding(deps(), ctx.caller)
+    except errors.Unauthenticated:
+        raise
     except errors.DomainError as error:
         ctx.flash_next(error.message, "error")
         return redirect(ctx, url("/web/me"))

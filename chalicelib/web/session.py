@@ -1,7 +1,9 @@
 """The web form's session: a signed cookie (HMAC-SHA256), and CSRF tokens bound to it.
 
-Nothing secret is in the cookie: it names the account, the API key the freelancer signed in with (so revoking
-that key ends the session) and a random nonce. The signature makes it unforgeable; the nonce is renewed at
+Nothing secret is in the cookie: it names the account, the API key the freelancer signed in with and a random
+nonce. The key is named by its id and by the keyed hash the store looks it up by, which reveals nothing of the
+key itself: a page's first read then fetches the key with the records it needs, so revoking the key ends the
+session at no extra round trip. The signature makes it unforgeable; the nonce is renewed at
 sign-in and sign-out, so a token or cookie planted before sign-in is useless afterwards.
 """
 
@@ -36,6 +38,7 @@ class Session:
     role: str | None = None
     key_id: str | None = None
     name: str | None = None
+    key_hash: str | None = None  # absent from sessions begun before it was recorded
 
     @property
     def signed_in(self) -> bool:
@@ -77,9 +80,9 @@ def unsign(purpose: str, value: str | None) -> dict | None:
 
 
 def new_session(now: float, *, account_id: str | None = None, role: str | None = None, key_id: str | None = None,
-                name: str | None = None) -> Session:
+                name: str | None = None, key_hash: str | None = None) -> Session:
     return Session(nonce=secrets.token_urlsafe(16), expires=int(now) + LIFETIME_SECONDS, account_id=account_id,
-                   role=role, key_id=key_id, name=name)
+                   role=role, key_id=key_id, name=name, key_hash=key_hash)
 
 
 def load(value: str | None, now: float) -> Session | None:

@@ -3,6 +3,7 @@ submission by URL; and the session cookie's and sign-in's own guarantees."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from tests.web.conftest import shoot, sign_in
@@ -165,14 +166,71 @@ def test_sign_in_refuses_unknown_keys_and_client_keys_with_a_message(http, new_p
     assert page.locator("header >> text=Sign in").count() == 1
 
 
-def test_revoking_the_key_ends_the_web_session(http, new_page):
-    freelancer = http.account("freelancer")
-    page = new_page(javascript=False)
-    sign_in(page, freelancer["api_key"])
+REVOKED = "You were signed out because the API key you signed in with was revoked."
+
+
+def _revoke_first_key(http, freelancer: dict) -> dict:
+    """Revokes the key the freelancer signed up with; returns the spare key that stays live."""
     [key] = http.ok("GET", "/v1/accounts/me/keys", key=freelancer["api_key"])["items"]
     spare = http.ok("POST", "/v1/accounts/me/keys", {}, status=201, key=freelancer["api_key"])
     http.ok("DELETE", f"/v1/accounts/me/keys/{key['id']}", key=spare["api_key"])
+    return spare
+
+
+def _signed_in_with_a_revoked_key(http, new_page):
+    freelancer = http.account("freelancer")
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    _revoke_first_key(http, freelancer)
+    return page
+
+
+def test_revoking_the_key_ends_the_web_session(http, new_page):
+    page = _signed_in_with_a_revoked_key(http, new_page)
     page.goto("/web/")
-    assert "API key you signed in with was revoked" in page.inner_text("#flash")
+    assert page.inner_text("#flash") == REVOKED
+    assert page.locator("header >> text=Sign in").count() == 1
     page.goto("/web/me")
     assert "/web/signin" in page.url
+
+
+def test_a_page_for_the_signed_in_sends_a_revoked_key_to_sign_in_with_the_reason(http, new_page):
+    page = _signed_in_with_a_revoked_key(http, new_page)
+    page.goto("/web/me")
+    assert "/web/signin" in page.url and "next=" in page.url
+    assert page.inner_text("#flash") == REVOKED
+
+
+def test_a_form_sent_with_a_revoked_key_changes_nothing_and_signs_out(http, new_page):
+    """The key is checked in the form's first read (the session names it by its keyed hash), so the claim is
+    refused before anything is written."""
+    client = http.account("client")
+    freelancer = http.account("freelancer")
+    bounty = http.bounty(client["api_key"])
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    page.goto(f"/web/bounties/{bounty['id']}")
+    spare = _revoke_first_key(http, freelancer)
+    page.click("#claim button[type=submit]")
+    assert "/web/signin" in page.url
+    assert page.inner_text("#flash") == REVOKED
+    assert http.ok("GET", "/v1/claims", key=spare["api_key"])["items"] == []
+    assert http.ok("GET", f"/v1/bounties/{bounty['id']}")["slots_left"] == bounty["slots"]
+
+
+def test_a_session_begun_before_sessions_kept_the_key_hash_works_until_the_key_is_revoked(http, new_page,
+                                                                                          web_base):
+    from chalicelib.web import session
+
+    freelancer = http.account("freelancer")
+    [key] = http.ok("GET", "/v1/accounts/me/keys", key=freelancer["api_key"])["items"]
+    earlier = session.sign(session.COOKIE, {
+        "nonce": "an-earlier-release-nonce", "expires": int(time.time()) + 3600, "account_id": freelancer["id"],
+        "role": "freelancer", "key_id": key["id"], "name": "Earlier"})
+    page = new_page(javascript=False)
+    page.context.add_cookies([{"name": session.COOKIE, "value": earlier, "url": web_base}])
+    page.goto("/web/me")
+    assert page.url.endswith("/web/me")
+    _revoke_first_key(http, freelancer)
+    page.goto("/web/")
+    assert page.inner_text("#flash") == REVOKED
