@@ -214,6 +214,8 @@ def _web(stack: Stack, rec: _Recorder) -> None:
     rec.web("web: my work", "GET", "/web/me", visitor, note="claims, submissions, payouts, what is owed")
     rec.web("web: start payout onboarding", "POST", "/web/onboarding", visitor, {}, status=303,
             note="creates the Stripe account")
+    rec.web("web: back from Stripe's onboarding", "GET", "/web/onboarding/complete", visitor)
+    rec.web("web: onboarding link expired", "GET", "/web/onboarding/refresh", visitor)
     rec.web("web: sign out", "POST", "/web/signout", visitor, {}, status=303)
 
 
