@@ -301,6 +301,7 @@ def signin_page(ctx: Ctx):
 
 @view("/web/signin", methods=("POST",))
 def signin(ctx: Ctx):
+    ctx.caller = None  # the session is replaced whatever key it held: a revoked one must not refuse the new one
     target = _safe_next(ctx.form.get("next"))
     raw_key = ctx.form.get("api_key", "").strip()
     try:

@@ -201,6 +201,20 @@ def test_a_page_for_the_signed_in_sends_a_revoked_key_to_sign_in_with_the_reason
     assert page.inner_text("#flash") == REVOKED
 
 
+def test_signing_in_again_with_a_new_key_works_from_a_session_whose_key_was_revoked(http, new_page):
+    freelancer = http.account("freelancer")
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    page.goto("/web/")
+    token = page.locator("input[name=csrf]").first.input_value()  # the signed-in session's token
+    spare = _revoke_first_key(http, freelancer)
+    response = page.request.post("/web/signin", form={"csrf": token, "api_key": spare["api_key"], "next": "/web/me"},
+                                 max_redirects=0)
+    assert response.status == 303 and response.headers["location"].endswith("/web/me")
+    page.goto("/web/me")
+    assert page.url.endswith("/web/me") and page.inner_text("#flash").startswith("Signed in as")
+
+
 def test_a_form_sent_with_a_revoked_key_changes_nothing_and_signs_out(http, new_page):
     """The key is checked in the form's first read (the session names it by its keyed hash), so the claim is
     refused before anything is written."""
