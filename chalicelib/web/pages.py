@@ -227,8 +227,8 @@ def _run_checked(ctx: Ctx, handler, params: dict, *, signed_in: bool) -> Respons
         try:
             response = handler(ctx, **params)
         except errors.DomainError as error:
-            if caller is not None and not isinstance(error, errors.Unauthenticated):
-                check(deps(), caller)  # a refusal is shown only to a valid key
+            if ctx.caller is not None and not isinstance(error, errors.Unauthenticated):
+                check(deps(), ctx.caller)  # a refusal is shown only to a valid key
             raise
         if ctx.caller is not None:  # None once the page signed them out
             check(deps(), ctx.caller)
