@@ -22,3 +22,21 @@ def race(*functions) -> list[tuple[str, object]]:
 
 def caller(account: dict) -> Caller:
     return Caller(account_id=account["id"], role=account["role"], key_id="test")
+
+
+class AfterFirstRead:
+    """A repository that does `then()` once, right after its first read: another request landing between a use
+    case's read and its write."""
+
+    def __init__(self, repo, then):
+        self.repo, self.then, self.done = repo, then, False
+
+    def get_many(self, refs):
+        found = self.repo.get_many(refs)
+        if not self.done:
+            self.done = True
+            self.then()
+        return found
+
+    def __getattr__(self, name):
+        return getattr(self.repo, name)

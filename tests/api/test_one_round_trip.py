@@ -24,6 +24,7 @@ from chalicelib.core.model import (
     parents_of,
 )
 from chalicelib.repository import KeyGuard, Ref
+from tests.api.racing import AfterFirstRead
 
 
 @pytest.fixture
@@ -259,24 +260,11 @@ def test_a_payout_held_for_onboarding_just_as_stripe_says_ready_is_still_paid(ap
     sqs = workers.runner.sqs
     sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=workers.payouts_queue)["QueueUrl"])
 
-    class ReadyRightAfterTheRead:
-        """The repository, with Stripe's webhook landing just after the worker's first read."""
+    def webhook_lands():  # Stripe's word that the account is ready
+        assert real.repo.set_if(Account, payable_freelancer["id"], {"payouts_enabled": True},
+                                expected={"role": "freelancer"})
 
-        def __init__(self, repo):
-            self.repo, self.landed = repo, False
-
-        def get_many(self, refs):
-            found = self.repo.get_many(refs)
-            if not self.landed:
-                self.landed = True
-                assert self.repo.set_if(Account, payable_freelancer["id"], {"payouts_enabled": True},
-                                        expected={"role": "freelancer"})
-            return found
-
-        def __getattr__(self, name):
-            return getattr(self.repo, name)
-
-    racing = replace(real, repo=ReadyRightAfterTheRead(real.repo))
+    racing = replace(real, repo=AfterFirstRead(real.repo, webhook_lands))
     assert payouts.pay_out(racing, payout_id) == "awaiting_onboarding"
     workers.drain()
     paid = next(p for p in api.ok("GET", "/v1/payouts?limit=100", key=payable_freelancer["api_key"])["items"]

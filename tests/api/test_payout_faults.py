@@ -15,6 +15,7 @@ from chalicelib.bootstrap import deps
 from chalicelib.services import bounties, payouts, work
 from chalicelib.services.deps import Caller
 from devtools.fault_proxy import DROP, ERROR, HANG, LOSE_ANSWER, Fault, FaultProxy
+from tests.api.racing import AfterFirstRead
 
 
 @pytest.fixture
@@ -145,24 +146,11 @@ def test_a_failure_recorded_after_another_delivery_paid_leaves_the_payout_paid(
     bounty, approved = _approved_payout(api, client_acct, payable_freelancer)
     payout_id, real = approved["payout_id"], deps()
 
-    class PaidRightAfterTheRead:
-        """The repository, with the other delivery paying the payout just after this one's read."""
+    def paid_by_the_other_delivery():
+        assert payouts.pay_out(real, payout_id) == "paid"
+        faults.inject(Fault(ERROR, r"^/v1/transfers$", status=500, times=1))
 
-        def __init__(self, repo):
-            self.repo, self.paid = repo, False
-
-        def get_many(self, refs):
-            found = self.repo.get_many(refs)
-            if not self.paid:
-                self.paid = True
-                assert payouts.pay_out(real, payout_id) == "paid"
-                faults.inject(Fault(ERROR, r"^/v1/transfers$", status=500, times=1))
-            return found
-
-        def __getattr__(self, name):
-            return getattr(self.repo, name)
-
-    late = replace(real, repo=PaidRightAfterTheRead(real.repo))
+    late = replace(real, repo=AfterFirstRead(real.repo, paid_by_the_other_delivery))
     assert payouts.pay_out(late, payout_id, receive_count=config.max_receive_count()) == "paid"
     assert faults.hits, "the fault was never injected"
     stored = real.repo.get_payout(payout_id)
