@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from .meter import Tally
-from .stack import ControlledClock, Stack
+from .stack import ControlledClock, Stack, Visitor
 
 REQUEST_TARGET = 2
 MESSAGE_TARGET = 4
@@ -179,8 +179,6 @@ def _requests(stack: Stack, rec: _Recorder) -> None:
     rec.request("list own unpaid payouts (what is still owed)", "GET", "/v1/payouts?status=unpaid", key=fkey)
     rec.request("read ledger", "GET", f"/v1/bounties/{bid}/ledger", key=ckey)
     rec.request("OpenAPI document", "GET", "/v1/openapi.json")
-    from .stack import Visitor
-
     rec.web("web: bounty list, signed out", "GET", "/web", Visitor())
     rec.web("web: one bounty, signed out", "GET", f"/web/bounties/{bid}", Visitor())
     stack.bid, stack.ckey, stack.fkey, stack.other = bid, ckey, fkey, other
@@ -189,8 +187,6 @@ def _requests(stack: Stack, rec: _Recorder) -> None:
 
 def _web(stack: Stack, rec: _Recorder) -> None:
     """The freelancer's web form, signed in with a session cookie, each form carrying its CSRF token."""
-    from .stack import Visitor
-
     freelancer = stack.account("freelancer")
     bounty, other = (stack.ok("POST", "/v1/bounties", stack.bounty_body(slots=2), status=201, key=stack.ckey)["id"]
                      for _ in range(2))

@@ -137,14 +137,6 @@ class Stack:
         visitor.keep(response.headers.get("Set-Cookie"))
         return Response(response.status_code, {"location": response.headers.get("Location")}, seconds, tally)
 
-    def web_sign_in(self, api_key: str) -> Visitor:
-        visitor = Visitor()
-        self.web("GET", "/web/signin", visitor)
-        signed = self.web("POST", "/web/signin", visitor, {"api_key": api_key, "next": "/web/"})
-        if signed.status != 303:
-            raise AssertionError(f"web sign-in: {signed.status}")
-        return visitor
-
     def ok(self, method: str, path: str, body=None, status: int = 200, **kw) -> dict:
         response = self.call(method, path, body, **kw)
         if response.status != status:
