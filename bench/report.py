@@ -77,24 +77,24 @@ def _web_miss(t: round_trips.Result) -> list[str]:
         "the API request each stands for does. The session cookie names the freelancer's key by its keyed hash, so "
         "the key is checked in the page's first read, as an API key is, instead of by a lookup of its own.",
         "",
-        f"Over the target: {', '.join(f'{r.name} ({r.dynamodb:g})' for r in over)}. Each shows on one page what "
+        f"Over the target: {', '.join(f'{r.name} ({r.dynamodb:g})' for r in over)}. "
+        f"{'It shows' if len(over) == 1 else 'Each shows'} on one page what "
         "several API requests answer, and reads less than they would together:",
         "",
-        "- A bounty the freelancer worked on: the bounty, their standing on it and their key in one read (their "
-        "live claim is copied there), then their submissions and the bounty's thread, one Query each (the API "
-        "answers these in GET /v1/bounties/{id}, GET /v1/submissions and GET /v1/bounties/{id}/messages: 5 "
-        "calls). A bounty they have not touched costs 1 call: without a standing record there is nothing else to "
-        "show.",
         "- My work: four lists, each from its own index (claims, submissions, payouts, and the sparse index of what "
         "is still owed), the account with the key in one read, and every bounty those lists name in another "
         "(the API: GET /v1/accounts/me, /v1/claims, /v1/submissions, /v1/payouts and "
         "/v1/payouts?status=unpaid, 9 calls, and a read per bounty). A long history adds a Query per page of "
         "it (up to 5 pages of 100).",
         "",
-        "Meeting 2 on these pages would need a read model kept for them: every record of a freelancer also "
-        "stored under one partition (their id), so that the page is one Query; every write would then write "
-        "twice. Not done: neither page's calls grow with the board (my work's grow only with the freelancer's own "
-        "history), and each form post, the freelancer's hot path, is within the target.",
+        "A bounty's page is within the target: the freelancer's standing record, read with the bounty, lists "
+        "their submissions to it (each one's note is written with its every change), so the page reads that and "
+        "the thread, where it used to Query their submissions too (3 calls; still so for a record of an earlier "
+        "release, which lists none). Meeting 2 on my work would need a read model kept for it: every record of a "
+        "freelancer also stored under one partition (their id), so that the page is one Query, and every payout's "
+        "change (the workers', Stripe's webhook's, the operators') written there too. Not done: its calls do not "
+        "grow with the board, only with the freelancer's own history, and each form post, the freelancer's hot "
+        "path, is within the target.",
         "",
     ]
 

@@ -205,7 +205,7 @@ def _web(stack: Stack, rec: _Recorder) -> None:
             status=303)
     claim = stack.ok("POST", f"/v1/bounties/{other}/claims", key=freelancer["api_key"], status=201)
     rec.web("web: one bounty, after working on it", "GET", f"/web/bounties/{bounty}", visitor,
-            note="the bounty and the freelancer's standing on it, their submissions, the thread")
+            note="the bounty and the freelancer's standing on it (their submissions listed there), the thread")
     rec.web("web: release claim", "POST", f"/web/claims/{claim['id']}/release", visitor, {}, status=303)
     rec.web("web: my work", "GET", "/web/me", visitor, note="claims, submissions, payouts, what is owed")
     rec.web("web: start payout onboarding", "POST", "/web/onboarding", visitor, {}, status=303,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -15,6 +17,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from .. import config
+from ..core.model import SubmissionNote
 
 
 def _index(index_name: str, hash_name: str, range_name: str) -> type[GlobalSecondaryIndex]:
@@ -26,6 +29,19 @@ def _index(index_name: str, hash_name: str, range_name: str) -> type[GlobalSecon
         range_name: UnicodeAttribute(range_key=True),
     }
     return type(f"{index_name}_index", (GlobalSecondaryIndex,), attrs)
+
+
+class SubmissionNotesAttribute(JSONAttribute):
+    """A participant's submission notes, as a JSON list of [id, status, created_at]: one small string."""
+
+    def serialize(self, value):
+        if value is None:
+            return None
+        return super().serialize([[n.id, n.status, n.created_at.isoformat()] for n in value])
+
+    def deserialize(self, value):
+        return [SubmissionNote(i, status, datetime.fromisoformat(created)) for i, status, created
+                in super().deserialize(value)]
 
 
 class _Table(Model):
@@ -154,6 +170,7 @@ class ParticipantModel(_Table):
     approved_submission_id = UnicodeAttribute(null=True)
     live_claim_created_at = UTCDateTimeAttribute(null=True)
     live_claim_expires_at = UTCDateTimeAttribute(null=True)
+    submissions = SubmissionNotesAttribute(null=True)
 
 
 class PayoutModel(_Table):

@@ -136,6 +136,15 @@ class Bounty:
     version: int = 0
 
 
+@dataclass(frozen=True)
+class SubmissionNote:
+    """What a bounty's page shows of a freelancer's submission to it, kept on their participant record."""
+
+    id: str
+    status: str
+    created_at: datetime
+
+
 @dataclass
 class Participant:
     """One freelancer's standing on one bounty: guards one live claim and one open submission."""
@@ -148,6 +157,9 @@ class Participant:
     # A copy of the live claim's times, so handing in work need not read the claim (see live_claim()).
     live_claim_created_at: datetime | None = None
     live_claim_expires_at: datetime | None = None
+    # Their submissions to the bounty, oldest first, written with each one's every change, so the bounty's page
+    # needs no Query of them. None on records of an earlier release: not known, the page asks the index.
+    submissions: list[SubmissionNote] | None = None
     version: int = 0
 
     def live_claim(self) -> Claim | None:

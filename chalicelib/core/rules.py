@@ -30,6 +30,7 @@ from .model import (
     Participant,
     Payout,
     Submission,
+    SubmissionNote,
 )
 
 MIN_DEADLINE = timedelta(seconds=60)
@@ -252,6 +253,20 @@ def end_claim(bounty: Bounty, participant: Participant, claim_: Claim, *, status
 
 # ---- submissions -------------------------------------------------------------------------------------
 
+MAX_NOTED_SUBMISSIONS = 100  # past this, a participant record stops listing them and the page asks the index
+
+
+def _noting(participant: Participant, submission: Submission) -> Participant:
+    """The participant with the submission's note added or brought up to date (when its list is kept)."""
+    if participant.submissions is None:
+        return participant
+    note = SubmissionNote(submission.id, submission.status, submission.created_at)
+    notes = [note if n.id == note.id else n for n in participant.submissions]
+    if note not in notes:
+        notes.append(note)
+    return replace(participant, submissions=notes if len(notes) <= MAX_NOTED_SUBMISSIONS else None)
+
+
 def _require_no_open_work(participant: Participant) -> None:
     if participant.open_submission_id:
         raise errors.StateConflict("You already have a submission awaiting review on this bounty.",
@@ -290,7 +305,7 @@ def submit(bounty: Bounty, participant: Participant, live_claim: Claim | None, *
     )
     participant = replace(participant, live_claim_id=None, live_claim_created_at=None, live_claim_expires_at=None,
                           open_submission_id=submission_id)
-    return replace(bounty, updated_at=now), participant, live_claim, submission
+    return replace(bounty, updated_at=now), _noting(participant, submission), live_claim, submission
 
 
 def payout_id_for(submission_id: str) -> str:
@@ -318,7 +333,7 @@ def approve(bounty: Bounty, participant: Participant, submission: Submission, *,
     submission = replace(submission, status=APPROVED, decided_at=now, auto_approved=auto, rating=rating,
                          feedback=feedback, payout_id=payout.id)
     participant = replace(participant, open_submission_id=None, approved_submission_id=submission.id)
-    return bounty, participant, submission, payout
+    return bounty, _noting(participant, submission), submission, payout
 
 
 def _escrow_for_overturn(bounty: Bounty, participant: Participant, submission: Submission, now: datetime) -> Bounty:
@@ -351,4 +366,5 @@ def reject(bounty: Bounty, participant: Participant, submission: Submission, *, 
     bounty = _slot_back(bounty, from_field="pending_slots", now=now)
     if participant.open_submission_id == submission.id:
         participant = replace(participant, open_submission_id=None)
-    return bounty, participant, replace(submission, status=REJECTED, decided_at=now, rejection_reason=reason)
+    submission = replace(submission, status=REJECTED, decided_at=now, rejection_reason=reason)
+    return bounty, _noting(participant, submission), submission

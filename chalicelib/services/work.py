@@ -24,8 +24,11 @@ from .bounties import get_own_bounty, visible, with_participant
 from .deps import Caller, Deps, fetch, fetch_with_parents, retrying
 
 
-def _or_new(participant: Participant | None, bounty_id: str, freelancer_id: str) -> Participant:
-    return participant or Participant(bounty_id, freelancer_id)
+def _or_new(participant: Participant | None, bounty_id: str, freelancer_id: str, *, first_work: bool = True
+            ) -> Participant:
+    """The record as read, or a new one. Every claim and submission writes its freelancer's record, so without one
+    they have submitted nothing here (`first_work`); one missing under an existing record is not known to be."""
+    return participant or Participant(bounty_id, freelancer_id, submissions=[] if first_work else None)
 
 
 def _writes(*records):
@@ -43,7 +46,7 @@ def _with_parents(deps: Deps, caller: Caller | None, kind: type, record_id: str,
     record, found = fetch_with_parents(deps, caller, kind, record_id, parents)
     bounty, participant = (found + [None])[:2]
     if record is not None and standing:
-        participant = _or_new(participant, record.bounty_id, record.freelancer_id)
+        participant = _or_new(participant, record.bounty_id, record.freelancer_id, first_work=False)
     return record, bounty, participant
 
 
@@ -116,6 +119,18 @@ def live_claim_on(deps: Deps, participant: Participant | None) -> Claim | None:
         return None
     claim = rules.as_of(claim, deps.clock.now())
     return claim if claim.status == LIVE else None
+
+
+def my_submissions_on(deps: Deps, caller: Caller, participant: Participant) -> list:
+    """A freelancer's submissions to a bounty, newest first, from their participant record (read with the
+    bounty); from the index of their submissions for a record that does not list them (an earlier release's)."""
+    if participant.submissions is not None:
+        return sorted(participant.submissions, key=lambda note: note.created_at, reverse=True)
+    page = list_my_submissions(deps, caller, limit=MY_SUBMISSIONS_SCANNED, cursor=None)
+    return [s for s in page.items if s.bounty_id == participant.bounty_id]
+
+
+MY_SUBMISSIONS_SCANNED = 100  # of a record that does not list them: the newest this many are looked through
 
 
 def list_bounty_submissions(deps: Deps, caller: Caller, bounty_id: str, *, limit: int, cursor: str | None) -> Page:

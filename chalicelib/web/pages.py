@@ -367,8 +367,7 @@ def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | No
     thread = None
     if ctx.caller is not None and participant is not None:  # without one, they never claimed or submitted here
         claim = work.live_claim_on(deps(), participant)
-        mine = [s for s in work.list_my_submissions(deps(), ctx.caller, limit=OWN_LIMIT, cursor=None).items
-                if s.bounty_id == bounty.id]
+        mine = work.my_submissions_on(deps(), ctx.caller, participant)
         # Only those who claimed or submitted share the bounty's thread.
         thread = messages.thread_of(deps(), ctx.caller, bounty, participant, limit=OWN_LIMIT,
                                     cursor=ctx.query.get("after") or None)

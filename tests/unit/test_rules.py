@@ -16,6 +16,7 @@ from chalicelib.core.model import (
     LAPSED,
     LIVE,
     OPEN,
+    PENDING_REVIEW,
     REJECTED,
     RELEASED,
     USED,
@@ -303,3 +304,29 @@ def test_a_claim_past_its_expiry_is_lapsed_before_a_new_one_is_taken():
     b, participant, second = rules.claim(b, participant, claim_id="clm_2", now=later)
     assert participant.live_claim_id == "clm_2" and b.free_slots == 1 and b.claimed_slots == 1
     rules.check_slots(b)
+
+
+def test_a_participant_record_keeps_a_note_of_each_submission_as_it_changes():
+    b = bounty(slots=2)
+    fresh = Participant("bty_1", "acct_f", submissions=[])
+    b, p, _, first = rules.submit(b, fresh, None, submission_id="sub_1", content="x", links=[], now=NOW)
+    assert [(n.id, n.status, n.created_at) for n in p.submissions] == [("sub_1", PENDING_REVIEW, NOW)]
+    b, p, first = rules.reject(b, p, first, reason="no", now=NOW)
+    later = NOW + timedelta(minutes=5)
+    b, p, _, second = rules.submit(b, p, None, submission_id="sub_2", content="y", links=[], now=later)
+    b, p, second, _ = rules.approve(b, p, second, now=later)
+    assert [(n.id, n.status) for n in p.submissions] == [("sub_1", REJECTED), ("sub_2", APPROVED)]
+    # A record from before the notes were kept stays without them: its list is not known, so none is made up.
+    _, old, _, _ = rules.submit(bounty(), who(), None, submission_id="sub_3", content="x", links=[], now=NOW)
+    assert old.submissions is None
+
+
+def test_a_participant_record_stops_listing_submissions_past_the_cap():
+    b = bounty(slots=1)
+    p = Participant("bty_1", "acct_f", submissions=[])
+    for n in range(rules.MAX_NOTED_SUBMISSIONS):
+        b, p, _, s = rules.submit(b, p, None, submission_id=f"sub_{n}", content="x", links=[], now=NOW)
+        b, p, s = rules.reject(b, p, s, reason="no", now=NOW)
+    assert len(p.submissions) == rules.MAX_NOTED_SUBMISSIONS
+    b, p, _, s = rules.submit(b, p, None, submission_id="sub_over", content="x", links=[], now=NOW)
+    assert p.submissions is None  # from here the bounty's page asks the index, which holds them all

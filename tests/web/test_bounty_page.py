@@ -1,0 +1,44 @@
+"""A bounty's page lists the freelancer's own submissions to it from their participant record, read with the bounty:
+no Query of their submissions, and records of an earlier release (no list kept) still show every one."""
+
+from __future__ import annotations
+
+from chalicelib.adapters import dynamo_models as m
+from chalicelib.services import work
+from tests.web.conftest import sign_in
+
+
+def _listed(page) -> list[str]:
+    return [line.split("— ")[-1].strip() for line in page.locator("#my-submissions p.card").all_inner_texts()]
+
+
+def test_the_page_lists_each_submission_with_its_status_without_asking_the_index(http, new_page, monkeypatch):
+    client, freelancer = http.account("client"), http.account("freelancer")
+    bounty = http.bounty(client["api_key"], slots=2)
+    first = http.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "Try one."},
+                    key=freelancer["api_key"], status=201)
+    http.ok("POST", f"/v1/submissions/{first['id']}/reject", {"reason": "Boxes missing."}, key=client["api_key"])
+    second = http.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "Try two."},
+                     key=freelancer["api_key"], status=201)
+    asked = []
+    real = work.list_my_submissions
+    monkeypatch.setattr(work, "list_my_submissions", lambda *a, **kw: asked.append(1) or real(*a, **kw))
+
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    page.goto(f"/web/bounties/{bounty['id']}")
+    assert _listed(page) == ["Pending review", "Rejected"]  # newest first
+    links = page.locator("#my-submissions a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert links == [f"/web/submissions/{second['id']}", f"/web/submissions/{first['id']}"]
+    assert asked == []
+
+    http.ok("POST", f"/v1/submissions/{second['id']}/approve", {"rating": 5}, key=client["api_key"])
+    page.reload()
+    assert _listed(page) == ["Approved", "Rejected"]
+    assert asked == []
+
+    # The same record as an earlier release left it, without the list: the page asks the index instead.
+    m.ParticipantModel(bounty["id"], freelancer["id"]).update(actions=[m.ParticipantModel.submissions.remove()])
+    page.reload()
+    assert _listed(page) == ["Approved", "Rejected"]
+    assert asked == [1]
