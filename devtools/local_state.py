@@ -81,6 +81,7 @@ def restore(path: Path) -> dict[str, int]:
         from chalicelib.adapters.dynamo_upgrades import (
             file_unfunded_expiry,
             index_unpaid_payouts,
+            note_submissions,
             reshard_open_bounties,
             reshard_timers,
         )
@@ -94,6 +95,7 @@ def restore(path: Path) -> dict[str, int]:
         if timer_shards:
             reshard_timers(timer_shards)
         file_unfunded_expiry()
+        note_submissions()
     return {"items": items, "messages": messages}
 
 

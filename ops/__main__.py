@@ -1,5 +1,5 @@
 """python -m ops [--local | --stage NAME] COMMAND ...: reconcile, failed-payouts, redrive, index-unpaid,
-file-unfunded-expiry, reshard-open, reshard-timers.
+file-unfunded-expiry, note-submissions, reshard-open, reshard-timers.
 
 See docs/OPERATIONS.md.
 """
@@ -134,6 +134,13 @@ def file_unfunded_expiry(args, deps) -> int:
     return 0
 
 
+def note_submissions(args, deps) -> int:
+    from chalicelib.adapters.dynamo_upgrades import note_submissions as note
+
+    print(f"{note()} participant records of an earlier release were given the list of their submissions")
+    return 0
+
+
 def _shard_count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError("a whole number of shards, at least 1")
@@ -176,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("file-unfunded-expiry", help="once after upgrading: file the deadline timer of unfunded "
                                                      "bounties an older release posted without one, so they expire "
                                                      "(reads the whole bounties table)")
+    commands.add_parser("note-submissions", help="once after upgrading: list on each participant record of an older "
+                                                 "release its freelancer's submissions to the bounty (reads the whole "
+                                                 "participants table)")
     reshard = commands.add_parser("reshard-open", help="after changing OPEN_INDEX_SHARDS: move open bounties to the "
                                                        "shards the new setting gives them")
     timers = commands.add_parser("reshard-timers", help="after changing TIMER_SHARDS: move every timer to the "
@@ -191,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.bootstrap import deps
 
     handler = {"reconcile": reconcile, "failed-payouts": failed_payouts, "redrive": redrive,
-               "index-unpaid": index_unpaid, "file-unfunded-expiry": file_unfunded_expiry, "reshard-open": reshard_open,
+               "index-unpaid": index_unpaid, "file-unfunded-expiry": file_unfunded_expiry,
+               "note-submissions": note_submissions, "reshard-open": reshard_open,
                "reshard-timers": reshard_timers}[args.command]
     return handler(args, deps())
 

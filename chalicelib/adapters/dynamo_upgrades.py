@@ -8,7 +8,8 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from .. import config
-from ..core.model import AWAITING_FUNDING, FUNDING_FAILED, PAID
+from ..core.model import AWAITING_FUNDING, FUNDING_FAILED, PAID, SubmissionNote
+from ..core.rules import MAX_NOTED_SUBMISSIONS
 from ..core.timers import for_bounty, shard_of
 from . import dynamo_models as m
 from .dynamo import _conditional_item, _connection, _shard, _to_record
@@ -122,3 +123,38 @@ def file_unfunded_expiry() -> int:
         mark = (item, [bounty.expiry_timer_filed.set(True), bounty.version.add(1)], unfunded)
         filed += _written_if(updates=[mark], saves=[deadline])  # False: funded, cancelled or marked meanwhile
     return filed
+
+
+def note_submissions(attempts: int = 5) -> int:
+    """Gives every participant record of an earlier release the list of its freelancer's submissions to its bounty
+    (which its bounty's web page then reads instead of querying an index); returns how many it gave one.
+
+    The list is written only if the record is still at the version it was read at, and its version moves on: a
+    submission made or decided meanwhile (each writes the record) makes the write fail and the record is read
+    again; an app write begun on the record without the list fails its own version check and reads it again, so
+    it cannot put the record back without the list."""
+    m.bind()
+    participant = m.ParticipantModel
+    noted = 0
+    for found in participant.scan(filter_condition=participant.submissions.does_not_exist()):
+        item = found
+        for _ in range(attempts):
+            if item is None or item.submissions is not None:
+                break
+            notes = _submission_notes(item.bounty_id, item.freelancer_id)
+            if notes is None:
+                break  # past the cap: the page asks the index, as for the app's own records past it
+            unchanged = participant.submissions.does_not_exist() & (participant.version == item.version)
+            if _updated_if(item, [participant.submissions.set(notes), participant.version.add(1)], unchanged):
+                noted += 1
+                break
+            item = participant.get(found.bounty_id, found.freelancer_id, consistent_read=True)
+    return noted
+
+
+def _submission_notes(bounty_id: str, freelancer_id: str) -> list[SubmissionNote] | None:
+    submission = m.SubmissionModel
+    theirs = submission.by_bounty.query(bounty_id, filter_condition=submission.freelancer_id == freelancer_id)
+    notes = [SubmissionNote(s.id, s.status, s.created_at) for s in theirs]
+    notes.sort(key=lambda note: note.created_at)
+    return notes if len(notes) <= MAX_NOTED_SUBMISSIONS else None

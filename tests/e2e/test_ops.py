@@ -43,6 +43,8 @@ def test_reconcile_failed_payouts_redrive_and_upgrade_commands(http, local_stack
     upgraded = _ops(local_stack, "index-unpaid")
     assert upgraded.returncode == 0, upgraded.stderr
     assert upgraded.stdout.startswith("0 unpaid payouts stored before the unpaid index"), upgraded.stdout
+    noted = _ops(local_stack, "note-submissions")  # every participant record of this release lists its submissions
+    assert noted.returncode == 0 and noted.stdout.startswith("0 participant records"), noted
     resharded = _ops(local_stack, "reshard-open", "--from", "1", "--to", "1")
     assert resharded.returncode == 0 and resharded.stdout.startswith("0 open bounties moved"), resharded
     refused = _ops(local_stack, "reshard-open", "--from", "0", "--to", "1")

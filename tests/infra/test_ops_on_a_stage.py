@@ -60,7 +60,10 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys):
         "status": {"S": "awaiting_funding"}, "created_at": {"S": "2026-11-01T00:00:00.000000+0000"},
         "updated_at": {"S": "2026-11-01T00:00:00.000000+0000"}, "fee": {"N": "50"}, "amount_total": {"N": "550"},
         "free_slots": {"N": "1"}, "version": {"N": "1"}, "sort_key": {"S": "2026-11-01T00:00:00+00:00#bty_old"}})
-    steps = ["index-unpaid", "file-unfunded-expiry"]
+    participants = f"bounty-{STAGE}-participants"
+    dynamodb.put_item(TableName=participants, Item={
+        "bounty_id": {"S": "bty_old"}, "freelancer_id": {"S": "acct_old"}, "version": {"N": "1"}})
+    steps = ["index-unpaid", "file-unfunded-expiry", "note-submissions"]
 
     assert deploy.apply_upgrades(ssm, STAGE, aws.env(), new_stage=False, dry_run=True) == []
     shown = capsys.readouterr().out
@@ -71,6 +74,10 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys):
     shown = capsys.readouterr().out
     assert "1 unpaid payouts stored before the unpaid index were put into it" in shown
     assert "1 unfunded bounties posted before bounties got a deadline timer when posted were given one" in shown
+    assert "1 participant records of an earlier release were given the list of their submissions" in shown
+    participant = dynamodb.get_item(TableName=participants,
+                                    Key={"bounty_id": {"S": "bty_old"}, "freelancer_id": {"S": "acct_old"}})["Item"]
+    assert participant["submissions"] == {"S": "[]"} and participant["version"] == {"N": "2"}
     item = dynamodb.get_item(TableName=table, Key={"id": {"S": "pay_old"}})["Item"]
     assert item["unpaid_freelancer"] == {"S": "acct_old"} and item["version"] == {"N": "2"}
     bounty = dynamodb.get_item(TableName=bounties, Key={"id": {"S": "bty_old"}})["Item"]
@@ -78,12 +85,12 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys):
     [timer] = dynamodb.scan(TableName=f"bounty-{STAGE}-timers")["Items"]
     assert (timer["kind"], timer["ref_id"]) == ({"S": "expire_bounty"}, {"S": "bty_old"})
     recorded = ssm.get_parameter(Name=deploy.upgrades_parameter(STAGE))["Parameter"]["Value"]
-    assert recorded == "file-unfunded-expiry,index-unpaid"
+    assert recorded == "file-unfunded-expiry,index-unpaid,note-submissions"
     assert deploy.apply_upgrades(ssm, STAGE, aws.env(), new_stage=False, dry_run=False) == []
 
     assert deploy.apply_upgrades(ssm, "fresh", aws.env(), new_stage=True, dry_run=False) == []
     fresh = ssm.get_parameter(Name=deploy.upgrades_parameter("fresh"))["Parameter"]["Value"]
-    assert fresh == "file-unfunded-expiry,index-unpaid"
+    assert fresh == "file-unfunded-expiry,index-unpaid,note-submissions"
 
 
 def _timer_item(ref_id: str, shard: str) -> dict:
