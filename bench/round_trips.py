@@ -207,7 +207,8 @@ def _web(stack: Stack, rec: _Recorder) -> None:
     rec.web("web: one bounty, after working on it", "GET", f"/web/bounties/{bounty}", visitor,
             note="the bounty and the freelancer's standing on it (their submissions listed there), the thread")
     rec.web("web: release claim", "POST", f"/web/claims/{claim['id']}/release", visitor, {}, status=303)
-    rec.web("web: my work", "GET", "/web/me", visitor, note="claims, submissions, payouts, what is owed")
+    rec.web("web: my work", "GET", "/web/me", visitor,
+            note="claims, submissions, payouts, what is owed: the freelancer's list of work, then the account")
     rec.web("web: start payout onboarding", "POST", "/web/onboarding", visitor, {}, status=303,
             note="creates the Stripe account")
     rec.web("web: back from Stripe's onboarding", "GET", "/web/onboarding/complete", visitor)

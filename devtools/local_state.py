@@ -79,6 +79,7 @@ def restore(path: Path) -> dict[str, int]:
             messages += 1
     if items:  # saved by an older release or under other settings: bring the items up to date, as ops would
         from chalicelib.adapters.dynamo_upgrades import (
+            copy_work,
             file_unfunded_expiry,
             index_unpaid_payouts,
             note_submissions,
@@ -96,6 +97,7 @@ def restore(path: Path) -> dict[str, int]:
             reshard_timers(timer_shards)
         file_unfunded_expiry()
         note_submissions()
+        copy_work()
     return {"items": items, "messages": messages}
 
 

@@ -274,7 +274,7 @@ def stack_parameters(stage: str, stack: dict | None, environ: dict, secrets_vers
 
 # `python -m ops` steps that bring items an earlier release stored up to what this one reads (docs/OPERATIONS.md),
 # in the order they were added. Each runs once per stage, after the stack update that the step needs.
-UPGRADES = ("index-unpaid", "file-unfunded-expiry", "note-submissions")
+UPGRADES = ("index-unpaid", "file-unfunded-expiry", "note-submissions", "copy-work")
 
 
 def upgrades_parameter(stage: str) -> str:

@@ -1,5 +1,5 @@
 """python -m ops [--local | --stage NAME] COMMAND ...: reconcile, failed-payouts, redrive, index-unpaid,
-file-unfunded-expiry, note-submissions, reshard-open, reshard-timers.
+file-unfunded-expiry, note-submissions, copy-work, reshard-open, reshard-timers.
 
 See docs/OPERATIONS.md.
 """
@@ -141,6 +141,13 @@ def note_submissions(args, deps) -> int:
     return 0
 
 
+def copy_work(args, deps) -> int:
+    from chalicelib.adapters.dynamo_upgrades import copy_work as copy
+
+    print(f"{copy()} claims, submissions and payouts were copied into their freelancer's list of work")
+    return 0
+
+
 def _shard_count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError("a whole number of shards, at least 1")
@@ -186,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("note-submissions", help="once after upgrading: list on each participant record of an older "
                                                  "release its freelancer's submissions to the bounty (reads the whole "
                                                  "participants table)")
+    commands.add_parser("copy-work", help="once after upgrading: copy each claim, submission and payout an older "
+                                          "release stored into its freelancer's list of work (reads the whole "
+                                          "claims, submissions and payouts tables)")
     reshard = commands.add_parser("reshard-open", help="after changing OPEN_INDEX_SHARDS: move open bounties to the "
                                                        "shards the new setting gives them")
     timers = commands.add_parser("reshard-timers", help="after changing TIMER_SHARDS: move every timer to the "
@@ -202,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handler = {"reconcile": reconcile, "failed-payouts": failed_payouts, "redrive": redrive,
                "index-unpaid": index_unpaid, "file-unfunded-expiry": file_unfunded_expiry,
-               "note-submissions": note_submissions, "reshard-open": reshard_open,
+               "note-submissions": note_submissions, "copy-work": copy_work, "reshard-open": reshard_open,
                "reshard-timers": reshard_timers}[args.command]
     return handler(args, deps())
 

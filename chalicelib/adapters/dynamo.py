@@ -33,9 +33,11 @@ from ..core.model import (
     Payout,
     Submission,
     Timer,
+    WorkEntry,
 )
 from ..repository import IdempotencyRecord, KeyGuard, Page, Ref, current_lock
 from . import dynamo_models as m
+from . import dynamo_work
 
 _MODEL_OF: dict[type, type[m._Table]] = {
     Account: m.AccountModel,
@@ -73,8 +75,7 @@ def create_tables() -> None:
 
 # ---- records <-> items -------------------------------------------------------------------------------
 
-def _sort_key(created_at, record_id: str) -> str:
-    return f"{created_at.isoformat()}#{record_id}"
+_sort_key = m.sort_key_of
 
 
 def _shard(record_id: str, shards: int | None = None) -> str:
@@ -268,6 +269,9 @@ class DynamoRepository:
         last = items[limit - 1] if len(items) > limit else None
         return Page(records, encode_cursor(_sort_key(last.created_at, last.id)) if last else None)
 
+    def list_work(self, freelancer_id: str, *, limit: int) -> tuple[list[WorkEntry], bool]:
+        return dynamo_work.newest(freelancer_id, limit)
+
     def due_timers(self, shard: str, *, until: str, limit: int) -> list[Timer]:
         """Timers of one shard due at or before `until` (a due_prefix): a key range, so the read
         costs what is due, not what is stored."""
@@ -289,7 +293,8 @@ class DynamoRepository:
         stored = answered[1] if answered else lock.record if locking else None
         if stored is not None:  # last of the puts: its cancellation reason is found by position
             writes.append((stored, True) if locking else (replace(stored, version=lock.version), False))
-        if len(writes) == 1 and not (deleted or increments or guard):
+        copies = dynamo_work.copies(list(changed) + list(created))
+        if len(writes) == 1 and not (deleted or increments or guard or copies):
             self._save_one(*writes[0])
             return
         try:
@@ -308,6 +313,8 @@ class DynamoRepository:
                     actions = [getattr(model, name).add(amount) for name, amount in increment.amounts.items()]
                     hash_attr = getattr(model, model._hash_keyname)
                     transaction.update(item, actions + [model.version.add(1)], condition=hash_attr.exists())
+                for item, actions in copies:  # last: updates follow the puts, and these carry no condition
+                    transaction.update(item, actions)
         except TransactWriteError as error:
             reasons = _reasons(error)
             if guard is not None and reasons and reasons[0] == "ConditionalCheckFailed":
@@ -352,6 +359,8 @@ class DynamoRepository:
                 for record, is_new in puts:
                     transaction.save(*_conditional_item(record, is_new))
                 transaction.update(item, actions, condition=condition)  # updates follow puts in the request
+                for copy_item, copy_actions in dynamo_work.copies(list(along) + list(created)):
+                    transaction.update(copy_item, copy_actions)
         except TransactWriteError as error:
             reasons = _reasons(error)
             if len(reasons) > len(puts) and reasons[len(puts)] == "ConditionalCheckFailed":

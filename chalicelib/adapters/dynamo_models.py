@@ -219,6 +219,21 @@ class MessageModel(_Table):
     created_at = UTCDateTimeAttribute()
 
 
+class WorkModel(_Table):
+    """A freelancer's claims, submissions and payouts under one partition, newest first, so their web page's list
+    of work is one Query. Written with each record in its transaction (adapters.dynamo_work)."""
+
+    entity = "work"
+    freelancer_id = UnicodeAttribute(hash_key=True)
+    sort_key = UnicodeAttribute(range_key=True)  # the record's own: "<created_at>#<id>"
+    kind = UnicodeAttribute()  # claim | submission | payout
+    record = JSONAttribute()
+    record_version = NumberAttribute()  # of the record this copies, so a late copy cannot replace a newer one
+    bounty_title = UnicodeAttribute(null=True)
+    bounty_reward = NumberAttribute(null=True)
+    bounty_currency = UnicodeAttribute(null=True)
+
+
 class IdempotencyModel(_Table):
     entity = "idempotency"
     key = UnicodeAttribute(hash_key=True)
@@ -241,8 +256,13 @@ class TimerModel(_Table):
 
 ALL_MODELS: tuple[type[_Table], ...] = (
     AccountModel, ApiKeyModel, BountyModel, ClaimModel, SubmissionModel, ParticipantModel,
-    PayoutModel, LedgerEntryModel, MessageModel, IdempotencyModel, TimerModel,
+    PayoutModel, LedgerEntryModel, MessageModel, IdempotencyModel, TimerModel, WorkModel,
 )
+
+
+def sort_key_of(created_at: datetime, record_id: str) -> str:
+    """Newest first when read backwards; the id keeps records made in the same microsecond apart."""
+    return f"{created_at.isoformat()}#{record_id}"
 
 
 def bind() -> None:

@@ -4,7 +4,7 @@ worker path. Each is safe to repeat and to run while the app serves."""
 
 from __future__ import annotations
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from .. import config
@@ -13,6 +13,7 @@ from ..core.rules import MAX_NOTED_SUBMISSIONS
 from ..core.timers import for_bounty, shard_of
 from . import dynamo_models as m
 from .dynamo import _conditional_item, _connection, _shard, _to_record
+from .dynamo_work import copy_item
 
 
 def _updated_if(item, actions, condition) -> bool:
@@ -158,3 +159,36 @@ def _submission_notes(bounty_id: str, freelancer_id: str) -> list[SubmissionNote
     notes = [SubmissionNote(s.id, s.status, s.created_at) for s in theirs]
     notes.sort(key=lambda note: note.created_at)
     return notes if len(notes) <= MAX_NOTED_SUBMISSIONS else None
+
+
+def copy_work() -> int:
+    """Copies every claim, submission and payout into its freelancer's list of work (which their web page reads
+    instead of an index per kind), where a release before that list stored it; returns how many it copied.
+
+    A copy is written only where there is none yet, or where the one there copies an older version of its record:
+    the app's own copies, written with each change, are never replaced, and running the step again brings up to
+    date any record a call begun under the earlier release changed after the step had copied it."""
+    m.bind()
+    work = m.WorkModel
+    briefs: dict[str, m.BountyModel | None] = {}
+    copied = 0
+    for model in (m.ClaimModel, m.SubmissionModel, m.PayoutModel):
+        for item in model.scan():
+            if item.bounty_id not in briefs:
+                briefs[item.bounty_id] = _bounty(item.bounty_id)
+            older = work.sort_key.does_not_exist() | (work.record_version < item.version)
+            try:
+                copy_item(_to_record(item), briefs[item.bounty_id]).save(condition=older)
+            except PutError as error:
+                if error.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                continue
+            copied += 1
+    return copied
+
+
+def _bounty(bounty_id: str) -> m.BountyModel | None:
+    try:
+        return m.BountyModel.get(bounty_id)
+    except m.BountyModel.DoesNotExist:
+        return None

@@ -246,6 +246,26 @@ class Message:
     version: int = 0
 
 
+@dataclass(frozen=True)
+class BountyBrief:
+    """What a freelancer's list of their work shows of a bounty (none of it changes once posted)."""
+
+    id: str
+    title: str
+    reward: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class WorkEntry:
+    """A freelancer's claim, submission or payout as their own list of work holds it: written with the record in
+    the same transaction, with the bounty's brief from the write that made the record (a submission without its
+    content and links)."""
+
+    record: Claim | Submission | Payout
+    bounty: BountyBrief | None
+
+
 # Timer kinds
 EXPIRE_BOUNTY = "expire_bounty"
 LAPSE_CLAIM = "lapse_claim"

@@ -74,4 +74,6 @@ def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
     return "payouts_disabled"
 
 
-TRANSACTION_ROOM = 49  # a DynamoDB transaction holds 100 items: the account, and this many payouts and their timers
+# A DynamoDB transaction holds 100 items: the account, and this many payouts, their timers and their copies in the
+# freelancer's list of work.
+TRANSACTION_ROOM = 33

@@ -23,8 +23,8 @@ from ..api import render as api_render
 from ..api import schemas
 from ..bootstrap import deps
 from ..core import earnings, errors
-from ..core.model import APPROVED, FREELANCER, OPEN, PENDING_REVIEW, UNPAID
-from ..services import accounts, bounties, messages, onboarding, work
+from ..core.model import APPROVED, FREELANCER, OPEN, PENDING_REVIEW
+from ..services import accounts, bounties, messages, onboarding, work, work_list
 from ..services.deps import Caller, check
 from . import fmt, session
 
@@ -35,8 +35,7 @@ FORM = ["application/x-www-form-urlencoded"]
 TEMPLATES = Path(__file__).with_name("templates")
 MAX_FORM_BYTES = 256 * 1024
 LIST_LIMIT = 20
-OWN_LIMIT = 100  # a freelancer's claims, submissions and payouts read per page
-OWN_PAGES = 5
+OWN_LIMIT = 100  # a bounty's thread: messages per page
 REVOKED = "You were signed out because the API key you signed in with was revoked."
 PAGE_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -347,18 +346,6 @@ def bounty_list(ctx: Ctx):
                   filters={"tag": tag or "", "min_reward": min_text, "min_cents": min_reward}, more=more)
 
 
-def _all(list_page, *, limit: int = OWN_LIMIT, pages: int | None = OWN_PAGES) -> list:
-    """Every item of a freelancer's own list, up to limit × pages (every page when pages is None)."""
-    items, cursor, read = [], None, 0
-    while pages is None or read < pages:
-        page = list_page(limit=limit, cursor=cursor)
-        items += page.items
-        cursor, read = page.next_cursor, read + 1
-        if cursor is None:
-            break
-    return items
-
-
 def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | None = None,
                  typed: dict | None = None) -> Response:
     bounty, participant = bounties.get_visible_bounty_with_standing(deps(), ctx.caller, bounty_id)
@@ -448,50 +435,21 @@ def post_message(ctx: Ctx, bounty_id: str):
     return _bounty_action(ctx, bounty_id, action, typed)
 
 
-class _Bounties:
-    """The bounties a freelancer's records point to, each read once per page."""
-
-    def __init__(self, caller: Caller):
-        self.caller = caller
-        self.seen: dict = {}
-
-    def read_ahead(self, bounty_ids) -> None:
-        """Reads the ones not seen yet together, a round trip per many rather than one each."""
-        unseen = [i for i in dict.fromkeys(bounty_ids) if i not in self.seen]
-        self.seen.update(bounties.get_visible_bounties(deps(), self.caller, unseen))
-
-    def get(self, bounty_id: str):
-        if bounty_id not in self.seen:
-            self.read_ahead([bounty_id])
-        return self.seen[bounty_id]
-
-
 @view("/web/me", signed_in=True)
 def my_work(ctx: Ctx):
-    caller = ctx.caller
-    account = accounts.get_me(deps(), caller)
-    claims = work.list_my_claims(deps(), caller, limit=OWN_LIMIT, cursor=None).items
-    submissions = _all(lambda **kw: work.list_my_submissions(deps(), caller, **kw))
-    payouts = _all(lambda **kw: work.list_my_payouts(deps(), caller, **kw))
-    known = _Bounties(caller)
-    known.read_ahead([r.bounty_id for r in (*claims, *submissions, *payouts)])
+    listed = work_list.my_work(deps(), ctx.caller)
     done, rows = [], []
-    for sub in submissions:
-        bounty = known.get(sub.bounty_id)
+    for sub, bounty in listed.submissions:
         rate = None
         if sub.status == APPROVED and bounty is not None:
             done.append(earnings.DoneWork(bounty.reward, bounty.currency, sub.claimed_at, sub.created_at))
             rate = earnings.achieved_rate(bounty.reward, sub.claimed_at, sub.created_at)
         rows.append({"submission": sub, "bounty": bounty, "rate": rate,
                      "seconds": earnings.work_seconds(sub.claimed_at, sub.created_at)})
-    unpaid: dict[str, int] = {}
-    # Every unpaid payout, not just the newest: the index holds only those, however long the history.
-    for payout in _all(lambda **kw: work.list_my_payouts(deps(), caller, status=UNPAID, **kw), pages=None):
-        unpaid[payout.currency] = unpaid.get(payout.currency, 0) + payout.amount
+    account = listed.account
     return render(
-        ctx, "me.html", account=account, claims=[(c, known.get(c.bounty_id)) for c in claims],
-        rows=rows, payouts=[(p, known.get(p.bounty_id)) for p in payouts],
-        earned=sorted(account.earned.items()), unpaid=sorted(unpaid.items()),
+        ctx, "me.html", account=account, claims=listed.claims, rows=rows, payouts=listed.payouts,
+        earned=sorted(account.earned.items()), unpaid=sorted(listed.owed.items()),
         rates=earnings.achieved_rates(done))
 
 

@@ -6,12 +6,14 @@ from datetime import timedelta
 
 from chalicelib.adapters import dynamo_models as m
 from chalicelib.adapters.dynamo import _to_item
+from chalicelib.adapters.dynamo_work import copy_item
 from chalicelib.bootstrap import deps
-from chalicelib.core.model import AWAITING_ONBOARDING, PAID, Payout
+from chalicelib.core.model import AWAITING_ONBOARDING, PAID, BountyBrief, Payout
 
 
 def seed_payouts(freelancer_id: str, *, paid: int, waiting: int) -> list[Payout]:
-    """Payout records straight into the table: `waiting` held for onboarding, older than `paid` paid ones."""
+    """Payout records straight into the table, with their copies in the freelancer's list of work as the app
+    writes them: `waiting` held for onboarding, older than `paid` paid ones."""
     now = deps().clock.now()
 
     def payout(n: int, status: str, age: timedelta) -> Payout:
@@ -21,7 +23,12 @@ def seed_payouts(freelancer_id: str, *, paid: int, waiting: int) -> list[Payout]
                       transfer_id=f"tr_seed{n}" if status == PAID else None)
 
     held = [payout(n, AWAITING_ONBOARDING, timedelta(days=30, minutes=n)) for n in range(waiting)]
+    records = held + [payout(n, PAID, timedelta(minutes=n)) for n in range(paid)]
     with m.PayoutModel.batch_write() as batch:
-        for record in held + [payout(n, PAID, timedelta(minutes=n)) for n in range(paid)]:
+        for record in records:
             batch.save(_to_item(record, 0))
+    with m.WorkModel.batch_write() as batch:
+        for record in records:
+            batch.save(copy_item(record, BountyBrief(record.bounty_id, f"Seeded {record.bounty_id}", record.amount,
+                                                     record.currency)))
     return held

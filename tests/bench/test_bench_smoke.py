@@ -48,6 +48,7 @@ def test_a_small_bench_run_writes_the_report_and_counts_calls(tmp_path):
              and row["status"] == "303"}
     assert len(posts) == 7 and max(posts.values()) <= 2 and web["web: sign out"] == 0, web
     assert web["web: one bounty, signed in"] == 1 and web["web: one bounty, after working on it"] == 2, web
+    assert max(web.values()) <= 2, web  # every page too: my work reads the freelancer's list of work in one Query
     assert "DynamoDB calls per web form request" in text
     assert rows["payouts worker: transfer paid"]["dynamodb"] == 2
     assert rows["timers worker: auto-approval"]["dynamodb"] == 2

@@ -63,7 +63,7 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys):
     participants = f"bounty-{STAGE}-participants"
     dynamodb.put_item(TableName=participants, Item={
         "bounty_id": {"S": "bty_old"}, "freelancer_id": {"S": "acct_old"}, "version": {"N": "1"}})
-    steps = ["index-unpaid", "file-unfunded-expiry", "note-submissions"]
+    steps = ["index-unpaid", "file-unfunded-expiry", "note-submissions", "copy-work"]
 
     assert deploy.apply_upgrades(ssm, STAGE, aws.env(), new_stage=False, dry_run=True) == []
     shown = capsys.readouterr().out
@@ -78,6 +78,9 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys):
     participant = dynamodb.get_item(TableName=participants,
                                     Key={"bounty_id": {"S": "bty_old"}, "freelancer_id": {"S": "acct_old"}})["Item"]
     assert participant["submissions"] == {"S": "[]"} and participant["version"] == {"N": "2"}
+    assert "1 claims, submissions and payouts were copied into their freelancer's list of work" in shown
+    [copied] = dynamodb.scan(TableName=f"bounty-{STAGE}-work")["Items"]
+    assert (copied["freelancer_id"], copied["kind"]) == ({"S": "acct_old"}, {"S": "payout"})
     item = dynamodb.get_item(TableName=table, Key={"id": {"S": "pay_old"}})["Item"]
     assert item["unpaid_freelancer"] == {"S": "acct_old"} and item["version"] == {"N": "2"}
     bounty = dynamodb.get_item(TableName=bounties, Key={"id": {"S": "bty_old"}})["Item"]
@@ -85,12 +88,12 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys):
     [timer] = dynamodb.scan(TableName=f"bounty-{STAGE}-timers")["Items"]
     assert (timer["kind"], timer["ref_id"]) == ({"S": "expire_bounty"}, {"S": "bty_old"})
     recorded = ssm.get_parameter(Name=deploy.upgrades_parameter(STAGE))["Parameter"]["Value"]
-    assert recorded == "file-unfunded-expiry,index-unpaid,note-submissions"
+    assert recorded == "copy-work,file-unfunded-expiry,index-unpaid,note-submissions"
     assert deploy.apply_upgrades(ssm, STAGE, aws.env(), new_stage=False, dry_run=False) == []
 
     assert deploy.apply_upgrades(ssm, "fresh", aws.env(), new_stage=True, dry_run=False) == []
     fresh = ssm.get_parameter(Name=deploy.upgrades_parameter("fresh"))["Parameter"]["Value"]
-    assert fresh == "file-unfunded-expiry,index-unpaid,note-submissions"
+    assert fresh == "copy-work,file-unfunded-expiry,index-unpaid,note-submissions"
 
 
 def _timer_item(ref_id: str, shard: str) -> dict:

@@ -1,0 +1,80 @@
+"""A freelancer's list of their work (the `work` table): a copy of each of their claims, submissions and payouts
+under their id, written in the same transaction as the record, so the web's "my work" reads it in one Query
+instead of one per index. A submission's copy leaves out its content and links (the list never shows them);
+each copy carries the brief of its bounty from the write that made the record (the bounty is in that write)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from ..core.model import Bounty, BountyBrief, Claim, Payout, Submission, WorkEntry
+from . import dynamo_models as m
+
+KINDS: dict[type, str] = {Claim: "claim", Submission: "submission", Payout: "payout"}
+_RECORD_OF_KIND = {kind: record_type for record_type, kind in KINDS.items()}
+_LEFT_OUT = {"content": "", "links": [], "version": 0}  # not copied; the copy reads back with these
+
+
+def copies(records: Iterable[Any]) -> list[tuple[m.WorkModel, list]]:
+    """The updates that bring the copies of these records (those of the kinds listed) up to date: for one
+    transaction with them. A bounty among the records gives its brief to the copies of its own records."""
+    records = list(records)
+    bounties = {r.id: r for r in records if isinstance(r, Bounty)}
+    return [_update(r, bounties.get(r.bounty_id)) for r in records if type(r) in KINDS]
+
+
+def _update(record: Any, bounty: Bounty | None) -> tuple[m.WorkModel, list]:
+    work = m.WorkModel
+    actions = [work.kind.set(KINDS[type(record)]), work.record.set(_encode(record)),
+               work.record_version.set(record.version + 1)]  # as the record is written: read at version, or new
+    if bounty is not None:  # otherwise the brief already there is kept
+        actions += [work.bounty_title.set(bounty.title), work.bounty_reward.set(bounty.reward),
+                    work.bounty_currency.set(bounty.currency)]
+    return work(record.freelancer_id, m.sort_key_of(record.created_at, record.id)), actions
+
+
+def copy_item(record: Any, bounty: Bounty | BountyBrief | None) -> m.WorkModel:
+    """The whole copy of a record as stored (at its version), as one item: for the upgrade step that copies an
+    earlier release's records."""
+    brief = {"bounty_title": bounty.title, "bounty_reward": bounty.reward,
+             "bounty_currency": bounty.currency} if bounty else {}
+    return m.WorkModel(record.freelancer_id, m.sort_key_of(record.created_at, record.id), kind=KINDS[type(record)],
+                       record=_encode(record), record_version=record.version, **brief)
+
+
+def newest(freelancer_id: str, limit: int) -> tuple[list[WorkEntry], bool]:
+    """Their newest `limit` copies, newest first, and whether that is all of them."""
+    items = list(m.WorkModel.query(freelancer_id, scan_index_forward=False, consistent_read=True, limit=limit + 1))
+    return [_entry(item) for item in items[:limit]], len(items) <= limit
+
+
+def _entry(item: m.WorkModel) -> WorkEntry:
+    brief = None
+    if item.bounty_title is not None:
+        record_bounty = item.record["bounty_id"]
+        brief = BountyBrief(record_bounty, item.bounty_title, int(item.bounty_reward), item.bounty_currency)
+    return WorkEntry(_decode(item.kind, item.record), brief)
+
+
+def _encode(record: Any) -> dict:
+    return {f.name: _plain(getattr(record, f.name)) for f in dataclasses.fields(record) if f.name not in _LEFT_OUT}
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _decode(kind: str, data: dict) -> Any:
+    record_type = _RECORD_OF_KIND[kind]
+    values = {}
+    for f in dataclasses.fields(record_type):
+        if f.name in _LEFT_OUT:
+            values[f.name] = copy.copy(_LEFT_OUT[f.name])
+        elif f.name in data:
+            value = data[f.name]
+            values[f.name] = datetime.fromisoformat(value) if value and "datetime" in str(f.type) else value
+    return record_type(**values)

@@ -1,0 +1,63 @@
+"""A freelancer's own list of their work (the web's "my work"): their account, and their claims, submissions and
+payouts with the bounties they belong to, in 2 round trips for a history within its window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core import errors, rules
+from ..core.model import PAID, UNPAID, Account, Claim, Payout, Submission
+from ..repository import Ref
+from . import bounties
+from .deps import Caller, Deps, fetch
+
+WINDOW = 1100  # the newest records read: as many as the page shows of each kind together
+SHOWN = {Claim: 100, Submission: 500, Payout: 500}
+UNPAID_PAGE = 100
+
+
+@dataclass
+class WorkList:
+    account: Account
+    # (record, bounty) newest first; the bounty is its brief (core.model.BountyBrief), or the Bounty where the
+    # record's copy had none, or None where it is not to be seen.
+    claims: list[tuple[Claim, Any]] = field(default_factory=list)
+    submissions: list[tuple[Submission, Any]] = field(default_factory=list)
+    payouts: list[tuple[Payout, Any]] = field(default_factory=list)
+    owed: dict[str, int] = field(default_factory=dict)  # approved, not paid yet, by currency: every such payout
+
+
+def my_work(deps: Deps, caller: Caller) -> WorkList:
+    caller.require("freelancer")
+    # Read before the key is checked (by the account's read, next): nothing of it is returned unless the key holds.
+    entries, complete = deps.repo.list_work(caller.account_id, limit=WINDOW)
+    account, = fetch(deps, caller, Ref(Account, caller.account_id))
+    if account is None:
+        raise errors.Unauthenticated("This API key's account no longer exists.")
+    missing = [e.record.bounty_id for e in entries if e.bounty is None]
+    read = bounties.get_visible_bounties(deps, caller, missing) if missing else {}
+    listed = WorkList(account)
+    now = deps.clock.now()
+    for entry in entries:
+        record, bounty = entry.record, entry.bounty or read.get(entry.record.bounty_id)
+        rows = {Claim: listed.claims, Submission: listed.submissions, Payout: listed.payouts}[type(record)]
+        if len(rows) < SHOWN[type(record)]:
+            rows.append((rules.as_of(record, now) if isinstance(record, Claim) else record, bounty))
+    if complete:  # every payout is in hand
+        unpaid = [e.record for e in entries if isinstance(e.record, Payout) and e.record.status != PAID]
+    else:  # a longer history: what is owed from the index of unpaid payouts, which holds only those
+        unpaid = _every_unpaid(deps, caller)
+    for payout in unpaid:
+        listed.owed[payout.currency] = listed.owed.get(payout.currency, 0) + payout.amount
+    return listed
+
+
+def _every_unpaid(deps: Deps, caller: Caller) -> list[Payout]:
+    found, cursor = [], None
+    while True:
+        page = deps.repo.list_freelancer_payouts(caller.account_id, limit=UNPAID_PAGE, cursor=cursor, status=UNPAID)
+        found += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return found
