@@ -293,8 +293,8 @@ class DynamoRepository:
         stored = answered[1] if answered else lock.record if locking else None
         if stored is not None:  # last of the puts: its cancellation reason is found by position
             writes.append((stored, True) if locking else (replace(stored, version=lock.version), False))
-        copies = dynamo_work.copies(list(changed) + list(created))
-        if len(writes) == 1 and not (deleted or increments or guard or copies):
+        copy_puts, copy_updates = dynamo_work.copies(list(changed) + list(created))
+        if len(writes) == 1 and not (deleted or increments or guard or copy_puts or copy_updates):
             self._save_one(*writes[0])
             return
         try:
@@ -304,6 +304,8 @@ class DynamoRepository:
                 for record, is_new in writes:
                     item, condition = _conditional_item(record, is_new)
                     transaction.save(item, condition=condition)
+                for item in copy_puts:  # after the records' puts, so their reasons keep their places
+                    transaction.save(item)
                 for record in deleted:
                     item = _to_item(record, record.version)
                     transaction.delete(item, condition=type(item).version == record.version)
@@ -313,7 +315,7 @@ class DynamoRepository:
                     actions = [getattr(model, name).add(amount) for name, amount in increment.amounts.items()]
                     hash_attr = getattr(model, model._hash_keyname)
                     transaction.update(item, actions + [model.version.add(1)], condition=hash_attr.exists())
-                for item, actions in copies:  # last: updates follow the puts, and these carry no condition
+                for item, actions in copy_updates:  # last: updates follow the puts, and these carry no condition
                     transaction.update(item, actions)
         except TransactWriteError as error:
             reasons = _reasons(error)
@@ -359,7 +361,10 @@ class DynamoRepository:
                 for record, is_new in puts:
                     transaction.save(*_conditional_item(record, is_new))
                 transaction.update(item, actions, condition=condition)  # updates follow puts in the request
-                for copy_item, copy_actions in dynamo_work.copies(list(along) + list(created)):
+                # Copies as updates, after the account's (whose reason is found by position; a put would come
+                # before it in the request).
+                _, copy_updates = dynamo_work.copies(list(along) + list(created), updates_only=True)
+                for copy_item, copy_actions in copy_updates:
                     transaction.update(copy_item, copy_actions)
         except TransactWriteError as error:
             reasons = _reasons(error)

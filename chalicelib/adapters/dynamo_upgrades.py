@@ -178,7 +178,7 @@ def copy_work() -> int:
                 briefs[item.bounty_id] = _bounty(item.bounty_id)
             older = work.sort_key.does_not_exist() | (work.record_version < item.version)
             try:
-                copy_item(_to_record(item), briefs[item.bounty_id]).save(condition=older)
+                copy_item(_to_record(item), briefs[item.bounty_id], record_version=item.version).save(condition=older)
             except PutError as error:
                 if error.cause_response_code != "ConditionalCheckFailedException":
                     raise

@@ -19,31 +19,39 @@ _RECORD_OF_KIND = {kind: record_type for record_type, kind in KINDS.items()}
 _LEFT_OUT = {"content": "", "links": [], "version": 0}  # not copied; the copy reads back with these
 
 
-def copies(records: Iterable[Any]) -> list[tuple[m.WorkModel, list]]:
-    """The updates that bring the copies of these records (those of the kinds listed) up to date: for one
-    transaction with them. A bounty among the records gives its brief to the copies of its own records."""
+def copies(records: Iterable[Any], *, updates_only: bool = False
+           ) -> tuple[list[m.WorkModel], list[tuple[m.WorkModel, list]]]:
+    """What brings the copies of these records (those of the kinds listed) up to date, for one transaction with
+    them: whole copies to put, for the records whose bounty is among them (every write that makes a record has its
+    bounty); updates for the others (or all, with `updates_only`), which keep the bounty's brief already there.
+    (Puts and updates cost the same on DynamoDB; on moto an update's expression takes twice a put's time.)"""
     records = list(records)
-    bounties = {r.id: r for r in records if isinstance(r, Bounty)}
-    return [_update(r, bounties.get(r.bounty_id)) for r in records if type(r) in KINDS]
+    bounties = {} if updates_only else {r.id: r for r in records if isinstance(r, Bounty)}
+    puts, updates = [], []
+    for record in records:
+        if type(record) not in KINDS:
+            continue
+        written_at = record.version + 1  # as the record is written: at the version read plus one, or new at 1
+        if record.bounty_id in bounties:
+            puts.append(copy_item(record, bounties[record.bounty_id], record_version=written_at))
+        else:
+            updates.append(_update(record, written_at))
+    return puts, updates
 
 
-def _update(record: Any, bounty: Bounty | None) -> tuple[m.WorkModel, list]:
+def _update(record: Any, record_version: int) -> tuple[m.WorkModel, list]:
     work = m.WorkModel
     actions = [work.kind.set(KINDS[type(record)]), work.record.set(_encode(record)),
-               work.record_version.set(record.version + 1)]  # as the record is written: read at version, or new
-    if bounty is not None:  # otherwise the brief already there is kept
-        actions += [work.bounty_title.set(bounty.title), work.bounty_reward.set(bounty.reward),
-                    work.bounty_currency.set(bounty.currency)]
+               work.record_version.set(record_version)]
     return work(record.freelancer_id, m.sort_key_of(record.created_at, record.id)), actions
 
 
-def copy_item(record: Any, bounty: Bounty | BountyBrief | None) -> m.WorkModel:
-    """The whole copy of a record as stored (at its version), as one item: for the upgrade step that copies an
-    earlier release's records."""
+def copy_item(record: Any, bounty: Bounty | BountyBrief | None, *, record_version: int) -> m.WorkModel:
+    """The whole copy of a record at `record_version`, with its bounty's brief, as one item."""
     brief = {"bounty_title": bounty.title, "bounty_reward": bounty.reward,
              "bounty_currency": bounty.currency} if bounty else {}
     return m.WorkModel(record.freelancer_id, m.sort_key_of(record.created_at, record.id), kind=KINDS[type(record)],
-                       record=_encode(record), record_version=record.version, **brief)
+                       record=_encode(record), record_version=record_version, **brief)
 
 
 def newest(freelancer_id: str, limit: int) -> tuple[list[WorkEntry], bool]:

@@ -29,6 +29,6 @@ def seed_payouts(freelancer_id: str, *, paid: int, waiting: int) -> list[Payout]
             batch.save(_to_item(record, 0))
     with m.WorkModel.batch_write() as batch:
         for record in records:
-            batch.save(copy_item(record, BountyBrief(record.bounty_id, f"Seeded {record.bounty_id}", record.amount,
-                                                     record.currency)))
+            brief = BountyBrief(record.bounty_id, f"Seeded {record.bounty_id}", record.amount, record.currency)
+            batch.save(copy_item(record, brief, record_version=1))
     return held
