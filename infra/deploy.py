@@ -275,6 +275,10 @@ def stack_parameters(stage: str, stack: dict | None, environ: dict, secrets_vers
 # `python -m ops` steps that bring items an earlier release stored up to what this one reads (docs/OPERATIONS.md),
 # in the order they were added. Each runs once per stage, after the stack update that the step needs.
 UPGRADES = ("index-unpaid", "file-unfunded-expiry", "note-submissions", "copy-work")
+# Steps whose items a call of the earlier release, still running after the stack update, may write again without
+# what the step gave them (a participant record without its list, a record without its copy): run again once
+# such calls have ended.
+UPGRADES_AGAIN_AFTER_OLD_CALLS = ("note-submissions", "copy-work")
 
 
 def upgrades_parameter(stage: str) -> str:
@@ -302,9 +306,11 @@ def _run_ops(stage: str, environ: dict, args: list[str], what: str) -> None:
     say(f"    {result.stdout.strip()}")
 
 
-def apply_upgrades(ssm, stage: str, environ: dict, *, new_stage: bool, dry_run: bool) -> list[str]:
+def apply_upgrades(ssm, stage: str, environ: dict, *, new_stage: bool, dry_run: bool,
+                   settle_seconds: float = 0.0) -> list[str]:
     """Runs each upgrade step this stage has not had yet and records it (an SSM parameter); returns the steps run.
-    A new stage has stored nothing, so its steps are recorded without running."""
+    A new stage has stored nothing, so its steps are recorded without running. The steps of
+    UPGRADES_AGAIN_AFTER_OLD_CALLS run again once `settle_seconds` (the longest function timeout) have passed."""
     done = _upgrades_done(ssm, stage)
     pending = [step for step in UPGRADES if step not in done]
     ran = []
@@ -314,6 +320,12 @@ def apply_upgrades(ssm, stage: str, environ: dict, *, new_stage: bool, dry_run: 
             continue
         _run_ops(stage, environ, [step], f"the upgrade step {step}")
         ran.append(step)
+    again = [step for step in ran if step in UPGRADES_AGAIN_AFTER_OLD_CALLS]
+    if again:
+        say(f"  waiting {settle_seconds:g} s for calls still running the earlier release to end")
+        _wait_for_old_calls(settle_seconds)
+        for step in again:
+            _run_ops(stage, environ, [step], f"the upgrade step {step} (again, for what those calls wrote)")
     if pending and not dry_run:
         ssm.put_parameter(Name=upgrades_parameter(stage), Value=",".join(sorted(done | set(pending))), Type="String",
                           Overwrite=True)
@@ -461,7 +473,7 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     # Without PUBLIC_BASE_URL the functions take their own URL from each request API Gateway hands them
     # (config.public_base_url), so one stack operation is the whole deploy.
     stack = deploy_stack(cfn, name, template_url, parameters)
-    apply_upgrades(ssm, stage, environ, new_stage=new_stage, dry_run=False)
+    apply_upgrades(ssm, stage, environ, new_stage=new_stage, dry_run=False, settle_seconds=longest_timeout(package_dir))
     apply_shard_settings(ssm, stage, environ, shards, new_stage=new_stage, dry_run=False,
                          settle_seconds=longest_timeout(package_dir))
     report(stage, stack, missing, environ)
