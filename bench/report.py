@@ -136,8 +136,10 @@ def misses(results: dict) -> list[str]:
             "sparse index of unpaid payouts, so it reads what waits, never the freelancer's paid history).",
             "- Listing open bounties reads one shard of the sparse open index (`OPEN_INDEX_SHARDS`, default 1). "
             "More shards spread a very busy board over partitions, at one Query per shard for each listing.",
-            "- Records and keys made before this (ids without parents, participants without the claim copy, keys "
-            "without an account) still work, at one round trip more.",
+            "- Records and keys made before this (ids without parents, participants without the claim copy or the "
+            "submission list, keys without an account) still work, at one round trip more; the upgrade steps "
+            "`note-submissions` and `copy-work` (run by the deploy) give an earlier release's records the list "
+            "and the copies.",
             "",
             "The sweep is a schedule, not a message: one Query per timer shard, then a send and a delete per due "
             "timer; it and the timers read what is due by key range, never by Scan (0 Scans anywhere).",
