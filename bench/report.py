@@ -129,7 +129,7 @@ def misses(results: dict) -> list[str]:
             "with each submission's every change), then the thread. My work reads the freelancer's list of work "
             "(the `work` table: a copy of each of their claims, submissions and payouts, with its bounty's title "
             "and reward, written in the same transaction as the record on every path) in one Query, newest "
-            f"{work_list.WINDOW} first, then the account with the key; what is owed is summed from that list when "
+            f"{work_list.PAGE} first, then the account with the key; what is owed is summed from that list when "
             "it holds every payout, else from the sparse index of unpaid payouts (one Query per 100 owed).",
             "- Stripe's account-ready webhook sets the account (only if it owns that Stripe account) and puts the "
             "payouts that waited for it back in the queue in one transaction, after one Query for them (of the "

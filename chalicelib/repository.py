@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from .core.model import Account, ApiKey, Bounty, Claim, LedgerEntry, Participant, Payout, Submission, WorkEntry
+from .core.model import Account, ApiKey, Bounty, Claim, LedgerEntry, Participant, Payout, Submission
 
 
 @dataclass
@@ -118,9 +118,9 @@ class Repository(Protocol):
     def list_ledger(self, bounty_id: str) -> list[LedgerEntry]: ...
     def list_messages(self, bounty_id: str, *, limit: int, cursor: str | None) -> Page: ...
 
-    def list_work(self, freelancer_id: str, *, limit: int) -> tuple[list[WorkEntry], bool]:
-        """A freelancer's newest `limit` claims, submissions and payouts in one list, newest first, each with its
-        bounty's brief; and whether that is all of them."""
+    def list_work(self, freelancer_id: str, *, limit: int, cursor: str | None = None) -> Page:
+        """A freelancer's claims, submissions and payouts in one list (core.model.WorkEntry), newest first, each
+        with its bounty's brief."""
 
     def due_timers(self, shard: str, *, until: str, limit: int) -> list[Any]: ...
 

@@ -33,7 +33,6 @@ from ..core.model import (
     Payout,
     Submission,
     Timer,
-    WorkEntry,
 )
 from ..repository import IdempotencyRecord, KeyGuard, Page, Ref, current_lock
 from . import dynamo_models as m
@@ -269,8 +268,9 @@ class DynamoRepository:
         last = items[limit - 1] if len(items) > limit else None
         return Page(records, encode_cursor(_sort_key(last.created_at, last.id)) if last else None)
 
-    def list_work(self, freelancer_id: str, *, limit: int) -> tuple[list[WorkEntry], bool]:
-        return dynamo_work.newest(freelancer_id, limit)
+    def list_work(self, freelancer_id: str, *, limit: int, cursor: str | None = None) -> Page:
+        entries, more = dynamo_work.newest(freelancer_id, limit, before=decode_cursor(cursor))
+        return Page(entries, encode_cursor(more) if more else None)
 
     def due_timers(self, shard: str, *, until: str, limit: int) -> list[Timer]:
         """Timers of one shard due at or before `until` (a due_prefix): a key range, so the read

@@ -54,10 +54,14 @@ def copy_item(record: Any, bounty: Bounty | BountyBrief | None, *, record_versio
                        record=_encode(record), record_version=record_version, **brief)
 
 
-def newest(freelancer_id: str, limit: int) -> tuple[list[WorkEntry], bool]:
-    """Their newest `limit` copies, newest first, and whether that is all of them."""
-    items = list(m.WorkModel.query(freelancer_id, scan_index_forward=False, consistent_read=True, limit=limit + 1))
-    return [_entry(item) for item in items[:limit]], len(items) <= limit
+def newest(freelancer_id: str, limit: int, *, before: str | None = None) -> tuple[list[WorkEntry], str | None]:
+    """Their newest `limit` copies older than the sort key `before` (if given), newest first; and the sort key to
+    read on from, None when that was all of them."""
+    work = m.WorkModel
+    older = work.sort_key < before if before else None
+    items = list(work.query(freelancer_id, older, scan_index_forward=False, consistent_read=True, limit=limit + 1))
+    more = items[limit - 1].sort_key if len(items) > limit else None
+    return [_entry(item) for item in items[:limit]], more
 
 
 def _entry(item: m.WorkModel) -> WorkEntry:

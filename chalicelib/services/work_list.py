@@ -12,8 +12,11 @@ from ..repository import Ref
 from . import bounties
 from .deps import Caller, Deps, fetch
 
-WINDOW = 1100  # the newest records read: as many as the page shows of each kind together
-SHOWN = {Claim: 100, Submission: 500, Payout: 500}
+SHOWN = {Claim: 100, Submission: 500, Payout: 500}  # the newest of each kind the page shows
+# Records read per Query: a claim, a submission and a payout for each of the newest 500 pieces of work, under
+# DynamoDB's 1 MB a Query. A history with more records than the page needs of some kind reads on, up to MAX_PAGES.
+PAGE = 1500
+MAX_PAGES = 4
 UNPAID_PAGE = 100
 
 
@@ -31,10 +34,15 @@ class WorkList:
 def my_work(deps: Deps, caller: Caller) -> WorkList:
     caller.require("freelancer")
     # Read before the key is checked (by the account's read, next): nothing of it is returned unless the key holds.
-    entries, complete = deps.repo.list_work(caller.account_id, limit=WINDOW)
+    page = deps.repo.list_work(caller.account_id, limit=PAGE)
     account, = fetch(deps, caller, Ref(Account, caller.account_id))
     if account is None:
         raise errors.Unauthenticated("This API key's account no longer exists.")
+    entries, cursor, read = list(page.items), page.next_cursor, 1
+    while cursor is not None and read < MAX_PAGES and not _enough(entries):
+        page = deps.repo.list_work(caller.account_id, limit=PAGE, cursor=cursor)
+        entries, cursor, read = entries + page.items, page.next_cursor, read + 1
+    complete = cursor is None
     missing = [e.record.bounty_id for e in entries if e.bounty is None]
     read = bounties.get_visible_bounties(deps, caller, missing) if missing else {}
     listed = WorkList(account)
@@ -51,6 +59,11 @@ def my_work(deps: Deps, caller: Caller) -> WorkList:
     for payout in unpaid:
         listed.owed[payout.currency] = listed.owed.get(payout.currency, 0) + payout.amount
     return listed
+
+
+def _enough(entries: list) -> bool:
+    """Whether the page has as many of each kind as it shows."""
+    return all(sum(type(e.record) is kind for e in entries) >= shown for kind, shown in SHOWN.items())
 
 
 def _every_unpaid(deps: Deps, caller: Caller) -> list[Payout]:

@@ -18,9 +18,9 @@ def repo(chalice_app):
 
 
 def _listed(repo, freelancer_id: str) -> list[tuple[str, str, str, str | None]]:
-    entries, complete = repo.list_work(freelancer_id, limit=100)
-    assert complete
-    return [(type(e.record).__name__, e.record.id, e.record.status, e.bounty and e.bounty.title) for e in entries]
+    page = repo.list_work(freelancer_id, limit=100)
+    assert page.next_cursor is None
+    return [(type(e.record).__name__, e.record.id, e.record.status, e.bounty and e.bounty.title) for e in page.items]
 
 
 def _from_the_api(api, key: str) -> list[tuple[str, str, str]]:
@@ -60,10 +60,23 @@ def test_the_list_holds_every_record_as_the_api_shows_it_with_its_bounty(api, re
     api.onboard(freelancer)
     workers.wait_for(lambda: workers.drain() or ("Payout", "paid") in {row[::2] for row in _listed(repo, fid)})
     assert sorted(row[:3] for row in _listed(repo, fid)) == _from_the_api(api, fkey)
-    [payout] = [e.record for e in repo.list_work(fid, limit=100)[0] if type(e.record).__name__ == "Payout"]
+    [payout] = [e.record for e in repo.list_work(fid, limit=100).items if type(e.record).__name__ == "Payout"]
     [shown] = api.ok("GET", "/v1/payouts", key=fkey)["items"]
     # The whole record but a submission's content and links.
     assert (payout.transfer_id, payout.amount) == (shown["transfer_id"], shown["amount"]["amount"]) != (None, None)
+
+
+def test_the_list_reads_on_from_a_cursor_newest_first(api, repo, workers, client_acct, freelancer):
+    _a_history(api, workers, client_acct, freelancer)
+    whole = [e.record.id for e in repo.list_work(freelancer["id"], limit=100).items]
+    read, cursor = [], None
+    while True:
+        page = repo.list_work(freelancer["id"], limit=2, cursor=cursor)
+        read += [e.record.id for e in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert read == whole and len(whole) == 5
 
 
 def test_the_upgrade_step_copies_an_earlier_releases_records_and_never_a_newer_copy(api, repo, workers,
