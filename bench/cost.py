@@ -189,8 +189,9 @@ def markdown(r: Result, *, cold_start_seconds: float | None = None) -> str:
         f"- Fixed, not per task: the timer sweep every minute ({MINUTES_PER_MONTH:,} runs a month, "
         f"{_bill(r.sweep_seconds) * 1000:.0f} ms and {r.sweep_read_units:g} read units each when nothing is due) "
         f"≈ ${sweep_month:.2f} a month; Lambda's SQS pollers' empty receives on 3 queues ≈ $0.8 a month "
-        "(about 650 k long polls per queue); storage $0.25 per GB-month (a task leaves ~6 KB: bounty, claim, "
-        "submission, payout, ledger entries). Not counted: CloudWatch Logs (~1 KB of log per invocation, "
+        "(about 650 k long polls per queue); storage $0.25 per GB-month (a task leaves ~7 KB: bounty, claim, "
+        "submission, payout, ledger entries, and the freelancer's copies of the claim, submission and payout). "
+        "Not counted: CloudWatch Logs (~1 KB of log per invocation, "
         "$0.50/GB ingested ≈ 3 µ$ a task), data transfer, and Stripe's own fees, which any platform pays.",
         f"- Prices: AWS on-demand list prices, region {REGION}, as of {PRICES_CHECKED}: Lambda $0.20 per million "
         "requests and $0.0000166667 per GB-second (x86); API Gateway REST $3.50 per million requests; DynamoDB "
