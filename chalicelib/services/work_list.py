@@ -1,5 +1,6 @@
 """A freelancer's own list of their work (the web's "my work"): their account, and their claims, submissions and
-payouts with the bounties they belong to, in 2 round trips for a history within its window."""
+payouts with the bounties they belong to: 2 round trips (their list of work, then the account with their key) for a
+history that one Query of the list holds."""
 
 from __future__ import annotations
 
@@ -38,11 +39,13 @@ def my_work(deps: Deps, caller: Caller) -> WorkList:
     account, = fetch(deps, caller, Ref(Account, caller.account_id))
     if account is None:
         raise errors.Unauthenticated("This API key's account no longer exists.")
-    entries, cursor, read = list(page.items), page.next_cursor, 1
-    while cursor is not None and read < MAX_PAGES and not _enough(entries):
+    entries, cursor, pages = list(page.items), page.next_cursor, 1
+    while cursor is not None and pages < MAX_PAGES and not _enough(entries):
         page = deps.repo.list_work(caller.account_id, limit=PAGE, cursor=cursor)
-        entries, cursor, read = entries + page.items, page.next_cursor, read + 1
+        entries, cursor, pages = entries + page.items, page.next_cursor, pages + 1
     complete = cursor is None
+    # Copies always carry their bounty's brief (the bounty is in the write that makes a record); should one lack
+    # it, its bounty is read, many per round trip.
     missing = [e.record.bounty_id for e in entries if e.bounty is None]
     read = bounties.get_visible_bounties(deps, caller, missing) if missing else {}
     listed = WorkList(account)
