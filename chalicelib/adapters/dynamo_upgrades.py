@@ -165,9 +165,11 @@ def copy_work() -> int:
     """Copies every claim, submission and payout into its freelancer's list of work (which their web page reads
     instead of an index per kind), where a release before that list stored it; returns how many it copied.
 
-    A copy is written only where there is none yet, or where the one there copies an older version of its record:
-    the app's own copies, written with each change, are never replaced, and running the step again brings up to
-    date any record a call begun under the earlier release changed after the step had copied it."""
+    A copy is written only where there is none yet, where the one there copies an older version of its record, or
+    where it lacks its bounty's brief (the app updates, rather than puts, the copy of a record written without its
+    bounty: for a record of the earlier release, that makes a copy without the brief). So the app's own copies are
+    never replaced by older ones, and running the step again brings up to date any record a call begun under the
+    earlier release changed after the step had copied it."""
     m.bind()
     work = m.WorkModel
     briefs: dict[str, m.BountyModel | None] = {}
@@ -176,9 +178,12 @@ def copy_work() -> int:
         for item in model.scan():
             if item.bounty_id not in briefs:
                 briefs[item.bounty_id] = _bounty(item.bounty_id)
+            brief = briefs[item.bounty_id]
             older = work.sort_key.does_not_exist() | (work.record_version < item.version)
+            if brief is not None:  # a copy the app made by an update, from a record of the earlier release, lacks it
+                older |= work.bounty_title.does_not_exist() & (work.record_version <= item.version)
             try:
-                copy_item(_to_record(item), briefs[item.bounty_id], record_version=item.version).save(condition=older)
+                copy_item(_to_record(item), brief, record_version=item.version).save(condition=older)
             except PutError as error:
                 if error.cause_response_code != "ConditionalCheckFailedException":
                     raise

@@ -99,3 +99,8 @@ def test_the_upgrade_step_copies_an_earlier_releases_records_and_never_a_newer_c
     stale.update(actions=[m.WorkModel.record_version.set(0)])
     assert copy_work() == 1
     assert _listed(repo, fid) == before
+    # A copy without its bounty's brief (the app's update of a record the earlier release wrote) gets it.
+    stale.update(actions=[m.WorkModel.bounty_title.remove()])
+    assert copy_work() == 1
+    assert _listed(repo, fid) == before
+    assert copy_work() == 0
