@@ -7,6 +7,7 @@ import binascii
 import dataclasses
 import hashlib
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -298,7 +299,7 @@ class DynamoRepository:
             self._save_one(*writes[0])
             return
         try:
-            with TransactWrite(connection=_connection()) as transaction:
+            with transaction_of_one_request() as transaction:
                 if guard is not None:  # condition checks come first in the request, so its reason is the first
                     transaction.condition_check(m.ApiKeyModel, guard.key_hash, condition=_holds(guard))
                 for record, is_new in writes:
@@ -357,7 +358,7 @@ class DynamoRepository:
                 raise
             return True
         try:
-            with TransactWrite(connection=_connection()) as transaction:
+            with transaction_of_one_request() as transaction:
                 for record, is_new in puts:
                     transaction.save(*_conditional_item(record, is_new))
                 transaction.update(item, actions, condition=condition)  # updates follow puts in the request
@@ -407,6 +408,14 @@ def _conditional_item(record: Any, is_new: bool):
         return item, hash_attr.does_not_exist()
     item = _to_item(record, record.version + 1)
     return item, type(item).version == record.version
+
+
+def transaction_of_one_request() -> TransactWrite:
+    """A transaction with a token of its own. The SDK retries a request whose answer was lost (a timeout, a dropped
+    connection) with the same token, and DynamoDB answers a repeat of a transaction it already made with success
+    rather than applying it again: without the token the repeat would fail its conditions (the versions moved on)
+    and the use case would answer a conflict for the caller's own success."""
+    return TransactWrite(connection=_connection(), client_request_token=uuid.uuid4().hex)
 
 
 _shared_connection: Connection | None = None

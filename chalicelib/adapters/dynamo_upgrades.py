@@ -5,14 +5,13 @@ worker path. Each is safe to repeat and to run while the app serves."""
 from __future__ import annotations
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from .. import config
 from ..core.model import AWAITING_FUNDING, FUNDING_FAILED, PAID, SubmissionNote
 from ..core.rules import MAX_NOTED_SUBMISSIONS
 from ..core.timers import for_bounty, shard_of
 from . import dynamo_models as m
-from .dynamo import _conditional_item, _connection, _shard, _to_record
+from .dynamo import _conditional_item, _shard, _to_record, transaction_of_one_request
 from .dynamo_work import copy_item
 
 
@@ -31,7 +30,7 @@ def _written_if(*, updates=(), saves=(), deletes=()) -> bool:
     """Whether the writes were made, all of them in one transaction; False when a condition no longer held.
     `updates` are (item, actions, condition), `saves` and `deletes` (item, condition)."""
     try:
-        with TransactWrite(connection=_connection()) as transaction:
+        with transaction_of_one_request() as transaction:
             for item, actions, condition in updates:
                 transaction.update(item, actions, condition=condition)
             for item, condition in saves:

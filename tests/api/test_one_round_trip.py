@@ -157,6 +157,30 @@ def test_a_guarded_write_happens_only_while_the_key_holds(repo):
         repo.commit(created=[_account()], guard=holds)
 
 
+def test_each_transaction_carries_a_token_of_its_own_so_a_retry_of_one_that_was_made_succeeds(repo):
+    """DynamoDB answers a repeat of a transaction it already made (same ClientRequestToken, within 10 minutes) with
+    success; moto ignores the token, so what is checked here is that every transaction sends one, of its own."""
+    from chalicelib.adapters import dynamo
+
+    sent = []
+
+    def keep(params, **_):
+        sent.append(params.get("ClientRequestToken"))
+
+    client = dynamo._connection().client
+    client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", keep)
+    try:
+        repo.commit(created=[_account(), _account()])
+        account = _account()
+        account.stripe_account_id = "acct_stripe_token"
+        repo.commit(created=[account])
+        assert repo.set_if(Account, account.id, {"payouts_enabled": True},
+                           expected={"stripe_account_id": "acct_stripe_token"}, created=[_account()])
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.TransactWriteItems", keep)
+    assert len(sent) == 2 and all(sent) and len(set(sent)) == 2, sent
+
+
 # ---- ids and keys that name what they belong to --------------------------------------------------------------
 
 def test_child_ids_name_their_bounty_and_freelancer_and_made_up_ones_name_nothing():
