@@ -390,8 +390,13 @@ def _reasons(error: TransactWriteError) -> list[str | None]:
     return [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
 
 
+# TransactionInProgressException: the SDK's retries of a transaction (same token) all came while the first try was
+# still being made; the use case reads again and decides on what it finds.
+_RACING_ERRORS = {"TransactionConflictException", "TransactionInProgressException"}
+
+
 def _raise_if_race(error: TransactWriteError, reasons: list[str | None]) -> None:
-    if set(reasons) & _RETRYABLE_CANCELLATIONS or error.cause_response_code == "TransactionConflictException":
+    if set(reasons) & _RETRYABLE_CANCELLATIONS or error.cause_response_code in _RACING_ERRORS:
         raise errors.ConcurrentUpdate(str(reasons)) from error
 
 
