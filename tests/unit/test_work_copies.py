@@ -51,3 +51,4 @@ def test_a_record_written_without_its_bounty_updates_its_copy_and_keeps_the_brie
     # updates_only: every copy is an update, even with the bounty in the write (set_if's request order)
     puts, updates = dynamo_work.copies([_bounty(), payout], updates_only=True)
     assert puts == [] and len(updates) == 1
+
