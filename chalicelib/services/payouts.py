@@ -166,7 +166,10 @@ def resend_if_waiting(deps: Deps, payout_id: str) -> str:
 
 
 def redrive(deps: Deps, payout_id: str) -> Payout:
-    """An operator sends a failed payout again (docs: OPERATIONS.md)."""
-    payout = _update(deps, payout_id, lambda p: money.requeue(p, now=deps.clock.now()))
+    """An operator sends a failed payout again (docs: OPERATIONS.md). As with an approval, the message goes out
+    after the commit, so a timer filed with it sends the payout again if that message is lost."""
+    now = deps.clock.now()
+    safety_net = timers.resend_payout(payout_id, now, config.timer_shards())
+    payout = _update(deps, payout_id, lambda p: money.requeue(p, now=now), also=[safety_net])
     deps.queue.send(config.payouts_queue_name(), {"payout_id": payout_id})
     return payout

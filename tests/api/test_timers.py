@@ -223,6 +223,34 @@ def test_a_lost_payout_message_is_sent_again_by_its_timer(api, workers, clock, c
     assert len(workers.transfers_for(bounty["id"])) == 1
 
 
+def test_a_redriven_payout_whose_message_is_lost_is_sent_again_by_its_timer(api, workers, clock, client_acct,
+                                                                           payable_freelancer):
+    """`ops redrive` puts a failed payout back in the queue and sends its message after that commit: if the message
+    is lost, the payout would stay queued with nothing to wake the worker, but for the timer filed with it."""
+    from dataclasses import replace
+
+    from chalicelib.core.model import FAILED
+    from chalicelib.services import payouts
+
+    bounty = api.bounty(client_acct["api_key"])
+    sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201,
+                 key=payable_freelancer["api_key"])
+    approved = api.ok("POST", f"/v1/submissions/{sub['id']}/approve", {}, key=client_acct["api_key"])
+    _purge(workers, workers.payouts_queue)
+    repo = deps().repo  # as if every attempt had failed
+    repo.commit(changed=[replace(repo.get_payout(approved["payout_id"]), status=FAILED)])
+    _tick(clock, workers, 700)  # the approval's own timer finds it failed: nothing to send
+    assert repo.get_payout(approved["payout_id"]).status == FAILED
+
+    payouts.redrive(deps(), approved["payout_id"])
+    _purge(workers, workers.payouts_queue)  # the redrive's message is lost
+    _tick(clock, workers, 60)
+    assert repo.get_payout(approved["payout_id"]).status == "queued"  # nothing woke the worker yet
+    _tick(clock, workers, 600)
+    assert repo.get_payout(approved["payout_id"]).status == "paid"
+    assert len(workers.transfers_for(bounty["id"])) == 1
+
+
 def test_a_lost_refund_message_is_sent_again_by_its_timer(api, workers, clock, client_acct):
     key = client_acct["api_key"]
     bounty = api.bounty(key, slots=2)
