@@ -40,6 +40,9 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
     intent for good, so a client_secret handed out earlier can never charge the client a second time.
     `known` is the bounty as the caller just wrote it, saving a read."""
     bounty = known or get_own_bounty(deps, caller, bounty_id)
+    if bounty.status in (CANCELLED, EXPIRED):
+        raise errors.StateConflict(f"The bounty is {bounty.status} and takes no payment: post a new one.",
+                                   code="bounty_not_open")
     if bounty.status not in (rules.AWAITING_FUNDING, rules.FUNDING_FAILED):
         raise errors.StateConflict(f"The bounty is {bounty.status}; it needs no funding.", code="already_funded")
     if deps.clock.now() >= bounty.deadline:

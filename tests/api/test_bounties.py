@@ -129,6 +129,15 @@ def test_cancel_open_bounty_stops_new_work(api, client_acct, freelancer, open_bo
     assert code == 404
 
 
+def test_a_cancelled_bounty_takes_no_payment(api, client_acct):
+    key = client_acct["api_key"]
+    unfunded = api.bounty(key, payment_method=None)
+    api.ok("POST", f"/v1/bounties/{unfunded['id']}/cancel", key=key)
+    code, data = api.post(f"/v1/bounties/{unfunded['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    assert (code, data["error"]["code"]) == (409, "bounty_not_open")
+    assert api.ok("GET", f"/v1/bounties/{unfunded['id']}", key=key)["status"] == "cancelled"
+
+
 def test_other_clients_cannot_touch_a_bounty(api, open_bounty):
     stranger = api.account("client")
     for method, path in [("POST", "cancel"), ("GET", "ledger"), ("GET", "submissions")]:

@@ -37,7 +37,7 @@ def test_an_unfunded_bounty_expires_at_its_deadline(api, workers, clock, client_
     listed = api.ok("GET", "/v1/bounties?mine=true&status=expired&limit=100", key=key)["items"]
     assert bounty["id"] in [b["id"] for b in listed]
     code, body = api.post(f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
-    assert code == 409, body
+    assert (code, body["error"]["code"]) == (409, "bounty_not_open"), body
     code, body = api.post(f"/v1/bounties/{bounty['id']}/cancel", key=key)
     assert (code, body["error"]["code"]) == (409, "bounty_not_open")
     assert _status(api, key, bounty["id"]) == "expired"
