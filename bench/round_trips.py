@@ -224,6 +224,15 @@ def _workers(stack: Stack, rec: _Recorder, clock: ControlledClock, payouts: str,
                 note="queues the refund")
     rec.message("refunds worker: refund", refunds, expect=1)
 
+    # A bounty cancelled while two freelancers hold claims: a timer due at once ends them.
+    claimed = stack.ok("POST", "/v1/bounties", stack.bounty_body(slots=2), status=201, key=ckey)["id"]
+    for holder in (fkey, other["api_key"]):
+        stack.ok("POST", f"/v1/bounties/{claimed}/claims", key=holder, status=201)
+    stack.ok("POST", f"/v1/bounties/{claimed}/cancel", key=ckey)
+    stack.deliver(refunds)
+    stack.schedule()
+    rec.message("timers worker: a cancelled bounty's claims end", timers, expect=1, note="2 claims")
+
     # The other freelancer is paid before onboarding: the payout waits, and Stripe's word releases it.
     timed = stack.ok("POST", "/v1/bounties", stack.bounty_body(), status=201, key=ckey)["id"]
     work = stack.ok("POST", f"/v1/bounties/{timed}/submissions", {"content": "Mine."}, key=other["api_key"],

@@ -20,6 +20,7 @@ from .. import config
 from ..core import errors
 from ..core.model import (
     FAILED,
+    LIVE,
     OPEN,
     PAID,
     UNPAID,
@@ -61,6 +62,7 @@ def _key_of(ref: Ref) -> tuple[str, tuple[str, str | None]]:
 UNPROCESSED_ATTEMPTS = 6
 _RETRYABLE_CANCELLATIONS = {"ConditionalCheckFailed", "TransactionConflict"}
 FAILED_FLAG = "failed"
+CLAIMS_PER_PAGE = 1000  # a page of claims, live or not, read when looking for a bounty's live ones (~300 KB)
 
 
 def create_tables() -> None:
@@ -234,6 +236,14 @@ class DynamoRepository:
 
     def list_bounty_claims(self, bounty_id: str, *, limit: int, cursor: str | None) -> Page:
         return self._page(m.ClaimModel.by_bounty, bounty_id, limit=limit, cursor=cursor)
+
+    def list_live_claims(self, bounty_id: str, *, limit: int) -> list[Claim]:
+        """Up to `limit` of the bounty's claims the index lists as live (it may lag a write by a moment: read each
+        again before deciding on it). A bounty has one claim record per freelancer who ever claimed it, so one
+        page of CLAIMS_PER_PAGE reads them all but on the busiest bounties."""
+        items = m.ClaimModel.by_bounty.query(bounty_id, filter_condition=m.ClaimModel.status == LIVE, limit=limit,
+                                             page_size=CLAIMS_PER_PAGE)
+        return [_to_record(item) for item in items]
 
     def list_freelancer_submissions(self, freelancer_id: str, *, limit: int, cursor: str | None) -> Page:
         return self._page(m.SubmissionModel.by_freelancer, freelancer_id, limit=limit, cursor=cursor)

@@ -270,6 +270,7 @@ class WorkEntry:
 EXPIRE_BOUNTY = "expire_bounty"
 LAPSE_CLAIM = "lapse_claim"
 AUTO_APPROVE = "auto_approve"
+END_CLAIMS = "end_claims"  # a cancelled bounty's live claims, which it can no longer take work for
 # Safety nets for the message sent after a commit: if that send was lost, the timer sends it again.
 RESEND_PAYOUT = "resend_payout"
 RECHECK_HELD_PAYOUT = "recheck_held_payout"

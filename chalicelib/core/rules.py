@@ -251,6 +251,21 @@ def end_claim(bounty: Bounty, participant: Participant, claim_: Claim, *, status
     return bounty, participant, replace(claim_, status=status, ended_at=now)
 
 
+def end_with_bounty(bounty: Bounty, participant: Participant, claim_: Claim, *, now: datetime
+                    ) -> tuple[Participant, Claim]:
+    """A live claim on a bounty that closed before the claim's expiry can no longer be used (no submissions are
+    taken), so it lapses now rather than being listed live until then. The bounty does not change: closing it
+    already counted the claim's slot as owed back."""
+    if bounty.status == OPEN:
+        raise errors.StateConflict("The bounty is open; its claims end on their own terms.", code="bounty_open")
+    if claim_.status != LIVE:
+        raise errors.StateConflict(f"The claim is already {claim_.status}.", code="claim_not_live")
+    if participant.live_claim_id == claim_.id:
+        participant = replace(participant, live_claim_id=None, live_claim_created_at=None,
+                              live_claim_expires_at=None)
+    return participant, replace(claim_, status=LAPSED, ended_at=now)
+
+
 # ---- submissions -------------------------------------------------------------------------------------
 
 MAX_NOTED_SUBMISSIONS = 100  # past this, a participant record stops listing them and the page asks the index

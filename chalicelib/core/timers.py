@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from .model import (
     AUTO_APPROVE,
+    END_CLAIMS,
     EXPIRE_BOUNTY,
     LAPSE_CLAIM,
     RECHECK_HELD_PAYOUT,
@@ -66,6 +67,11 @@ def resend_released_payout(payout_id: str, now: datetime, shards: int) -> Timer:
 
 def resend_refund(bounty_id: str, now: datetime, shards: int) -> Timer:
     return timer(RESEND_REFUND, bounty_id, now + timedelta(seconds=RESEND_AFTER_SECONDS), shards)
+
+
+def end_claims(bounty_id: str, now: datetime, shards: int) -> Timer:
+    """Due at once: the sweep hands it on within a minute, and the claims can be many (one message ends a batch)."""
+    return timer(END_CLAIMS, bounty_id, now, shards)
 
 
 def for_submission(submission: Submission, shards: int) -> Timer:

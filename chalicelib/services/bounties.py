@@ -289,8 +289,12 @@ def cancel_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
 
     def attempt() -> Bounty:
         bounty = get_own_bounty(deps, caller, bounty_id)
-        closed = rules.close(bounty, status=CANCELLED, now=deps.clock.now())
-        deps.repo.commit(changed=[closed], created=_refund_safety_net(closed, deps.clock.now()), final=True)
+        now = deps.clock.now()
+        closed = rules.close(bounty, status=CANCELLED, now=now)
+        # Live claims cannot be used any more: a timer due now ends them (they are not read here, so the request
+        # stays one read and one write however many there are).
+        end_claims = [timers.end_claims(bounty.id, now, config.timer_shards())] if bounty.claimed_slots else []
+        deps.repo.commit(changed=[closed], created=_refund_safety_net(closed, now) + end_claims, final=True)
         return closed
 
     bounty = retrying(attempt)

@@ -10,6 +10,7 @@ from ..core import timers as timer_rules
 from ..core.model import (
     AUTO_APPROVE,
     AWAITING_FUNDING,
+    END_CLAIMS,
     EXPIRE_BOUNTY,
     EXPIRED,
     FUNDING_FAILED,
@@ -61,6 +62,8 @@ def _fire(deps: Deps, kind: str, ref_id: str) -> str:
         return expire_bounty(deps, ref_id)
     if kind == LAPSE_CLAIM:
         return work.lapse_claim(deps, ref_id)
+    if kind == END_CLAIMS:
+        return work.end_claims_of_closed_bounty(deps, ref_id)
     if kind == AUTO_APPROVE:
         return work.auto_approve(deps, ref_id)
     if kind in (RESEND_PAYOUT, RECHECK_HELD_PAYOUT, RESEND_RELEASED_PAYOUT):

@@ -8,7 +8,9 @@ from __future__ import annotations
 from .. import config
 from ..core import errors, rules, timers
 from ..core.model import (
+    END_CLAIMS,
     LIVE,
+    OPEN,
     RELEASED,
     Account,
     Bounty,
@@ -107,10 +109,11 @@ def submit_work(deps: Deps, caller: Caller, bounty_id: str, *, content: str, lin
     return retrying(attempt)
 
 
-def live_claim_on(deps: Deps, participant: Participant | None) -> Claim | None:
+def live_claim_on(deps: Deps, bounty: Bounty, participant: Participant | None) -> Claim | None:
     """A freelancer's live claim on a bounty, from their participant record (read with the bounty), as it stands
-    now: None once it has ended or expired."""
-    if participant is None:
+    now: None once it has ended or expired, or once the bounty has closed (its timer ends the claim within a
+    minute of a cancel; meanwhile it is no use, since the bounty takes no work)."""
+    if participant is None or bounty.status != OPEN:
         return None
     claim = participant.live_claim()
     if claim is None and participant.live_claim_id:  # stored before the copy existed: read it
@@ -202,6 +205,43 @@ def lapse_claim(deps: Deps, claim_id: str) -> str:
         return "lapsed"
 
     return retrying(attempt)
+
+
+# A cancelled bounty's live claims, ended per timers message within the worker's 4 calls: one Query, one
+# BatchGetItem of the bounty and each claim with its freelancer's record (100 keys at most), and two transactions
+# (each claim ended writes 3 items: itself, the record, and its copy in the freelancer's list of work).
+CLAIMS_ENDED_PER_MESSAGE = 49
+CLAIMS_ENDED_PER_WRITE = 33
+
+
+def end_claims_of_closed_bounty(deps: Deps, bounty_id: str) -> str:
+    """Ends the live claims of a bounty that closed before they expired, since it takes no more work, so their
+    freelancers see them ended (GET /v1/claims, my work) at once rather than held until their expiry. Idempotent:
+    each claim is read again and ended only while live; a batch too big for one message goes on in another."""
+    def attempt() -> tuple[int, bool]:
+        listed = deps.repo.list_live_claims(bounty_id, limit=CLAIMS_ENDED_PER_MESSAGE + 1)
+        batch = listed[:CLAIMS_ENDED_PER_MESSAGE]
+        refs = [Ref(Bounty, bounty_id)]
+        for claim in batch:
+            refs += [Ref(Claim, claim.id), Ref(Participant, bounty_id, claim.freelancer_id)]
+        bounty, *found = deps.repo.get_many(refs)
+        if bounty is None or bounty.status == OPEN:
+            return 0, False
+        ended = []
+        for claim, participant in zip(found[::2], found[1::2], strict=True):
+            if claim is None or claim.status != LIVE:
+                continue  # ended meanwhile, or the index had not caught up with its end yet
+            participant = _or_new(participant, bounty_id, claim.freelancer_id, first_work=False)
+            ended += rules.end_with_bounty(bounty, participant, claim, now=deps.clock.now())
+        for start in range(0, len(ended), 2 * CLAIMS_ENDED_PER_WRITE):
+            changed, created = _writes(*ended[start:start + 2 * CLAIMS_ENDED_PER_WRITE])
+            deps.repo.commit(changed=changed, created=created)
+        return len(ended) // 2, len(listed) > len(batch)
+
+    count, more = retrying(attempt)
+    if more:
+        deps.queue.send(config.timers_queue_name(), {"kind": END_CLAIMS, "ref_id": bounty_id})
+    return "claims_ended" if count else "unchanged"
 
 
 def _approve(deps: Deps, bounty, submission, participant, *, rating, feedback, auto: bool) -> Submission:

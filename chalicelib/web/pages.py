@@ -353,7 +353,7 @@ def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | No
     mine: list = []
     thread = None
     if ctx.caller is not None and participant is not None:  # without one, they never claimed or submitted here
-        claim = work.live_claim_on(deps(), participant)
+        claim = work.live_claim_on(deps(), bounty, participant)
         mine = work.my_submissions_on(deps(), ctx.caller, participant)
         # Only those who claimed or submitted share the bounty's thread.
         thread = messages.thread_of(deps(), ctx.caller, bounty, participant, limit=OWN_LIMIT,

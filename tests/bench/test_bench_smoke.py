@@ -52,6 +52,9 @@ def test_a_small_bench_run_writes_the_report_and_counts_calls(tmp_path):
     assert "DynamoDB calls per web form request" in text
     assert rows["payouts worker: transfer paid"]["dynamodb"] == 2
     assert rows["timers worker: auto-approval"]["dynamodb"] == 2
+    # Ending a cancelled bounty's claims: a Query for the live ones, a read of them, a write of them.
+    ended = rows["timers worker: a cancelled bounty's claims end"]
+    assert ended["operations"] == {"Query": 1, "BatchGetItem": 1, "TransactWriteItems": 1}, ended
     listing = data["scale"]["list open"]
     assert listing["100"]["items_read"] > 0 and listing["100"]["read_units"] > 0
     assert data["scale"]["create"]["1000"]["write_units"] > 0

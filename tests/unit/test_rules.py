@@ -330,3 +330,18 @@ def test_a_participant_record_stops_listing_submissions_past_the_cap():
     assert len(p.submissions) == rules.MAX_NOTED_SUBMISSIONS
     b, p, _, s = rules.submit(b, p, None, submission_id="sub_over", content="x", links=[], now=NOW)
     assert p.submissions is None  # from here the bounty's page asks the index, which holds them all
+
+
+@pytest.mark.parametrize("status", [EXPIRED, CANCELLED])
+def test_a_live_claim_on_a_closed_bounty_ends_now_and_leaves_the_bounty_as_closing_counted_it(status):
+    b, p, c = rules.claim(bounty(), who(), claim_id="clm_1", now=NOW)
+    with pytest.raises(errors.StateConflict):
+        rules.end_with_bounty(b, p, c, now=NOW)  # an open bounty's claims end on their own terms
+    closed = rules.close(b, status=status, now=NOW)
+    later = NOW + timedelta(minutes=1)
+    p2, ended = rules.end_with_bounty(closed, p, c, now=later)
+    assert (ended.status, ended.ended_at, ended.expires_at) == (LAPSED, later, c.expires_at)
+    assert p2.live_claim_id is None and p2.live_claim() is None
+    assert closed.refund_owed_slots == 2 and closed.claimed_slots == 0
+    with pytest.raises(errors.StateConflict):
+        rules.end_with_bounty(closed, p2, ended, now=later)

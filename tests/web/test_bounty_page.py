@@ -42,3 +42,18 @@ def test_the_page_lists_each_submission_with_its_status_without_asking_the_index
     page.reload()
     assert _listed(page) == ["Approved", "Rejected"]
     assert asked == [1]
+
+
+def test_a_cancelled_bounty_shows_no_claim_held_even_before_its_timer_ends_it(http, new_page):
+    client, freelancer = http.account("client"), http.account("freelancer")
+    bounty = http.bounty(client["api_key"], slots=2)
+    http.ok("POST", f"/v1/bounties/{bounty['id']}/claims", key=freelancer["api_key"], status=201)
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    page.goto(f"/web/bounties/{bounty['id']}")
+    assert "You hold a slot" in page.locator("#claim").inner_text()
+
+    http.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=client["api_key"])
+    page.reload()
+    assert page.locator("#claim").count() == 0
+    assert "cancelled" in page.locator("main").inner_text().lower()

@@ -1,0 +1,88 @@
+"""A cancelled bounty's live claims end within a timer's run, instead of being listed live until their expiry
+(which, for a claim without `claim_seconds`, is the deadline: possibly months away) while no work is taken."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chalicelib.bootstrap import deps
+from chalicelib.core.model import END_CLAIMS
+from chalicelib.services import timers, work
+
+
+def _at(clock, seconds: int) -> str:
+    return (clock.now() + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _tick(clock, workers, seconds: float = 1) -> None:
+    clock.advance(seconds)
+    workers.sweep()
+    workers.drain()
+
+
+def _claims(api, key: str) -> dict[str, str]:
+    return {c["id"]: c["status"] for c in api.ok("GET", "/v1/claims?limit=100", key=key)["items"]}
+
+
+def _listed_in_my_work(freelancer_id: str) -> dict[str, str]:
+    page = deps().repo.list_work(freelancer_id, limit=100)
+    return {e.record.id: e.record.status for e in page.items if type(e.record).__name__ == "Claim"}
+
+
+def test_cancelling_ends_the_live_claims_and_keeps_the_pending_work(api, workers, clock, client_acct):
+    key = client_acct["api_key"]
+    holder, author = api.account("freelancer"), api.account("freelancer")
+    bounty = api.bounty(key, slots=3, reward={"amount": 1000, "currency": "usd"}, deadline=_at(clock, 30 * 86400))
+    claim = api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", key=holder["api_key"], status=201)
+    sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "Done."}, key=author["api_key"],
+                 status=201)
+
+    api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=key)
+    _tick(clock, workers)
+
+    assert _claims(api, holder["api_key"]) == {claim["id"]: "lapsed"}
+    assert _listed_in_my_work(holder["id"]) == {claim["id"]: "lapsed"}
+    code, body = api.post(f"/v1/claims/{claim['id']}/release", key=holder["api_key"])
+    assert (code, body["error"]["code"]) == (409, "claim_not_live")
+    code, body = api.post(f"/v1/bounties/{bounty['id']}/submissions", {"content": "Late."}, key=holder["api_key"])
+    assert (code, body["error"]["code"]) == (409, "bounty_not_open")
+
+    # The claim's slot and the free one were refunded at the cancel; the pending work is still reviewed and paid.
+    totals = api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=key)["totals"]
+    assert totals["refunded"] == 2 * 1000 + 200 and totals["held"] == 1000 + 100
+    assert api.ok("POST", f"/v1/submissions/{sub['id']}/approve", {}, key=key)["status"] == "approved"
+    assert timers.fire(deps(), END_CLAIMS, bounty["id"]) == "unchanged"  # a repeated message changes nothing
+
+
+def test_a_claim_released_before_the_timer_runs_stays_released(api, workers, clock, client_acct, freelancer):
+    key, fkey = client_acct["api_key"], freelancer["api_key"]
+    bounty = api.bounty(key, slots=2)
+    claim = api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", key=fkey, status=201)
+    api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=key)
+    api.ok("POST", f"/v1/claims/{claim['id']}/release", key=fkey)
+    _tick(clock, workers)
+    assert _claims(api, fkey) == {claim["id"]: "released"}
+
+
+def test_a_bounty_cancelled_with_no_claims_files_no_timer(api, workers, clock, client_acct):
+    bounty = api.bounty(client_acct["api_key"])
+    api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=client_acct["api_key"])
+    clock.advance(1)
+    workers.sweep()
+    assert workers.run_once() == 1  # the refund's message alone, no timers message
+
+
+def test_more_claims_than_one_message_ends_go_on_in_another(api, workers, clock, client_acct, monkeypatch):
+    monkeypatch.setattr(work, "CLAIMS_ENDED_PER_MESSAGE", 3)
+    monkeypatch.setattr(work, "CLAIMS_ENDED_PER_WRITE", 2)
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, slots=7)
+    holders = [api.account("freelancer") for _ in range(7)]
+    for holder in holders:
+        api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", key=holder["api_key"], status=201)
+
+    api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=key)
+    _tick(clock, workers)
+    for holder in holders:
+        assert set(_claims(api, holder["api_key"]).values()) == {"lapsed"}
+    assert deps().repo.list_live_claims(bounty["id"], limit=10) == []
