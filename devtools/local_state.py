@@ -80,6 +80,7 @@ def restore(path: Path) -> dict[str, int]:
     if items:  # saved by an older release or under other settings: bring the items up to date, as ops would
         from chalicelib.adapters.dynamo_upgrades import (
             copy_work,
+            end_cancelled_claims,
             file_unfunded_expiry,
             index_unpaid_payouts,
             note_submissions,
@@ -98,6 +99,7 @@ def restore(path: Path) -> dict[str, int]:
         file_unfunded_expiry()
         note_submissions()
         copy_work()
+        end_cancelled_claims()
     return {"items": items, "messages": messages}
 
 

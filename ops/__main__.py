@@ -1,5 +1,5 @@
 """python -m ops [--local | --stage NAME] COMMAND ...: reconcile, failed-payouts, redrive, index-unpaid,
-file-unfunded-expiry, note-submissions, copy-work, reshard-open, reshard-timers.
+file-unfunded-expiry, note-submissions, copy-work, end-cancelled-claims, reshard-open, reshard-timers.
 
 See docs/OPERATIONS.md.
 """
@@ -148,6 +148,13 @@ def copy_work(args, deps) -> int:
     return 0
 
 
+def end_cancelled_claims(args, deps) -> int:
+    from chalicelib.adapters.dynamo_upgrades import end_cancelled_claims as end
+
+    print(f"{end(deps.clock.now())} cancelled bounties with claims still live were given the timer that ends them")
+    return 0
+
+
 def _shard_count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError("a whole number of shards, at least 1")
@@ -196,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("copy-work", help="once after upgrading: copy each claim, submission and payout an older "
                                           "release stored into its freelancer's list of work (reads the whole "
                                           "claims, submissions and payouts tables)")
+    commands.add_parser("end-cancelled-claims", help="once after upgrading: end the claims still live on bounties an "
+                                                     "older release cancelled (reads the whole claims table)")
     reshard = commands.add_parser("reshard-open", help="after changing OPEN_INDEX_SHARDS: move open bounties to the "
                                                        "shards the new setting gives them")
     timers = commands.add_parser("reshard-timers", help="after changing TIMER_SHARDS: move every timer to the "
@@ -212,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
 
     handler = {"reconcile": reconcile, "failed-payouts": failed_payouts, "redrive": redrive,
                "index-unpaid": index_unpaid, "file-unfunded-expiry": file_unfunded_expiry,
-               "note-submissions": note_submissions, "copy-work": copy_work, "reshard-open": reshard_open,
+               "note-submissions": note_submissions, "copy-work": copy_work,
+               "end-cancelled-claims": end_cancelled_claims, "reshard-open": reshard_open,
                "reshard-timers": reshard_timers}[args.command]
     return handler(args, deps())
 

@@ -4,12 +4,14 @@ worker path. Each is safe to repeat and to run while the app serves."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 
 from .. import config
-from ..core.model import AWAITING_FUNDING, FUNDING_FAILED, PAID, SubmissionNote
+from ..core.model import AWAITING_FUNDING, CANCELLED, FUNDING_FAILED, LIVE, PAID, SubmissionNote
 from ..core.rules import MAX_NOTED_SUBMISSIONS
-from ..core.timers import for_bounty, shard_of
+from ..core.timers import end_claims, for_bounty, shard_of
 from . import dynamo_models as m
 from .dynamo import _conditional_item, _shard, _to_record, transaction_of_one_request
 from .dynamo_work import copy_item
@@ -196,3 +198,24 @@ def _bounty(bounty_id: str) -> m.BountyModel | None:
         return m.BountyModel.get(bounty_id)
     except m.BountyModel.DoesNotExist:
         return None
+
+
+def end_cancelled_claims(now: datetime | None = None) -> int:
+    """Files the `end_claims` timer, due at once, of every cancelled bounty with claims still live: an earlier
+    release cancelled without ending them, so they stayed listed live until their expiry. Returns how many bounties
+    got one. The timer's handler ends only what is still live, so running this again files timers that find
+    nothing (and files none once the claims have ended)."""
+    m.bind()
+    claim, bounty = m.ClaimModel, m.BountyModel
+    live = claim.scan(filter_condition=claim.status == LIVE, attributes_to_get=["id", "bounty_id"])
+    bounty_ids = sorted({item.bounty_id for item in live})
+    due = now or datetime.now(UTC)
+    filed = 0
+    for start in range(0, len(bounty_ids), 100):  # a BatchGetItem's keys
+        for found in bounty.batch_get(bounty_ids[start:start + 100], attributes_to_get=["id", "status"]):
+            if found.status == CANCELLED:
+                item, condition = _conditional_item(end_claims(found.id, due, config.timer_shards()), True)
+                item.save(condition=condition)
+                filed += 1
+    return filed
+

@@ -86,3 +86,30 @@ def test_more_claims_than_one_message_ends_go_on_in_another(api, workers, clock,
     for holder in holders:
         assert set(_claims(api, holder["api_key"]).values()) == {"lapsed"}
     assert deps().repo.list_live_claims(bounty["id"], limit=10) == []
+
+
+def test_the_upgrade_step_ends_claims_an_earlier_release_left_live_on_cancelled_bounties(
+        api, workers, clock, client_acct):
+    from chalicelib import config
+    from chalicelib.adapters import dynamo_models as m
+    from chalicelib.adapters.dynamo_upgrades import end_cancelled_claims
+    from chalicelib.core.timers import shard_of
+
+    key = client_acct["api_key"]
+    holder = api.account("freelancer")
+    cancelled, still_open = api.bounty(key, slots=2), api.bounty(key, slots=2)
+    ended = api.ok("POST", f"/v1/bounties/{cancelled['id']}/claims", key=holder["api_key"], status=201)
+    kept = api.ok("POST", f"/v1/bounties/{still_open['id']}/claims", key=holder["api_key"], status=201)
+    api.ok("POST", f"/v1/bounties/{cancelled['id']}/cancel", key=key)
+    # As an earlier release cancelled: without the timer that ends the claims.
+    shard = shard_of(cancelled["id"], config.timer_shards())
+    timers_filed = [t for t in m.TimerModel.query(shard) if (t.kind, t.ref_id) == (END_CLAIMS, cancelled["id"])]
+    assert len(timers_filed) == 1
+    timers_filed[0].delete()
+    _tick(clock, workers)
+    assert _claims(api, holder["api_key"]) == {ended["id"]: "live", kept["id"]: "live"}
+
+    assert end_cancelled_claims(clock.now()) >= 1
+    _tick(clock, workers)
+    assert _claims(api, holder["api_key"]) == {ended["id"]: "lapsed", kept["id"]: "live"}
+    assert cancelled["id"] not in {c.bounty_id for c in m.ClaimModel.scan(m.ClaimModel.status == "live")}

@@ -47,6 +47,8 @@ def test_reconcile_failed_payouts_redrive_and_upgrade_commands(http, local_stack
     assert noted.returncode == 0 and noted.stdout.startswith("0 participant records"), noted
     copied = _ops(local_stack, "copy-work")  # every record of this release is in its freelancer's list already
     assert copied.returncode == 0 and copied.stdout.startswith("0 claims, submissions and payouts"), copied
+    ended = _ops(local_stack, "end-cancelled-claims")  # this release's cancels filed their own timers
+    assert ended.returncode == 0 and "cancelled bounties with claims still live" in ended.stdout, ended
     resharded = _ops(local_stack, "reshard-open", "--from", "1", "--to", "1")
     assert resharded.returncode == 0 and resharded.stdout.startswith("0 open bounties moved"), resharded
     refused = _ops(local_stack, "reshard-open", "--from", "0", "--to", "1")
