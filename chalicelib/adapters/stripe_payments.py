@@ -103,6 +103,11 @@ class StripePayments:
         data = event.to_dict().get("data", {}).get("object", {})
         return PaymentEvent(id=event["id"], type=event["type"], data=data)
 
+    def cancel_funding_intent(self, *, payment_intent_id: str, idempotency_key: str) -> str:
+        with _translated_errors():
+            intent = self._v1.payment_intents.cancel(payment_intent_id, {}, {"idempotency_key": idempotency_key})
+        return intent["status"]
+
     # -- Connect --
 
     def create_express_account(self, *, account_id: str, email: str, idempotency_key: str) -> str:

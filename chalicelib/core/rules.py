@@ -137,6 +137,15 @@ def fund_after_close(bounty: Bounty, *, payment_intent_id: str, charge_id: str |
                    refund_owed_slots=bounty.slots, updated_at=now)
 
 
+def unpaid_intent(bounty: Bounty) -> str | None:
+    """The PaymentIntent of a bounty cancelled or expired before it was paid, which should be cancelled on Stripe:
+    its client_secret could still charge the client, and the money would only go back at Stripe's fee (a payment
+    that lands anyway is refunded, fund_after_close). None for any other bounty."""
+    if bounty.status in (CANCELLED, EXPIRED) and bounty.free_slots == bounty.slots and bounty.charge_id is None:
+        return bounty.payment_intent_id
+    return None
+
+
 def mark_funding_failed(bounty: Bounty, *, reason: str, now: datetime) -> Bounty | None:
     if bounty.status != AWAITING_FUNDING:
         return None

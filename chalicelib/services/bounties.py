@@ -298,7 +298,8 @@ def cancel_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
         return closed
 
     bounty = retrying(attempt)
-    if bounty.refund_owed_slots:
+    # The refunds worker returns what is owed, or cancels the payment of a bounty never paid.
+    if bounty.refund_owed_slots or rules.unpaid_intent(bounty):
         deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty.id})
     return bounty
 

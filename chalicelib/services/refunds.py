@@ -1,12 +1,17 @@
-"""Returning unspent escrow (cancel, expiry, rejections after close), exactly once."""
+"""Returning unspent escrow (cancel, expiry, rejections after close), exactly once; and closing the payment of a
+bounty that closed before it was paid."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
-from .. import config
-from ..core import money
+from .. import config, observability
+from ..core import money, rules
+from ..ports import PaymentDeclined
 from .deps import Deps, retrying
+
+log = logging.getLogger(__name__)
 
 
 def refund_unspent(deps: Deps, bounty_id: str) -> int:
@@ -19,6 +24,7 @@ def refund_unspent(deps: Deps, bounty_id: str) -> int:
     while True:
         order = retrying(lambda: _start(deps, bounty_id, written))
         if order is None:
+            _cancel_unpaid_intent(deps, written.peek())
             return refunded
         refund_id = deps.payments.refund(payment_intent_id=written.peek().payment_intent_id, amount=order.amount,
                                          refund_key=order.key, idempotency_key=f"refund:{order.key}")
@@ -57,6 +63,7 @@ def _start(deps: Deps, bounty_id: str, written: _InHand):
         return None
     started = money.start_refund(bounty, now=deps.clock.now())
     if started is None:
+        written.keep(bounty, stored=False)
         return None
     updated, order = started
     if updated is not bounty:
@@ -74,3 +81,21 @@ def _finish(deps: Deps, bounty_id: str, order: money.RefundOrder, refund_id: str
     bounty, entry = money.finish_refund(bounty, order, refund_id=refund_id, now=deps.clock.now())
     deps.repo.commit(changed=[bounty], created=[entry])
     written.keep(bounty, stored=True)
+
+
+def _cancel_unpaid_intent(deps: Deps, bounty) -> None:
+    """A bounty closed before it was paid: its intent is cancelled, so a payment page left open cannot charge the
+    client any more. Repeats are harmless (same key); if Stripe refuses because the payment went through first,
+    its webhook records that payment and it is refunded in full."""
+    intent_id = rules.unpaid_intent(bounty) if bounty is not None else None
+    if intent_id is None:
+        return
+    try:
+        status = deps.payments.cancel_funding_intent(payment_intent_id=intent_id, idempotency_key=f"cancel:{intent_id}")
+    except PaymentDeclined as error:
+        log.info("intent %s of closed bounty %s was not cancelled (%s): a payment on it is refunded", intent_id,
+                 bounty.id, error)
+        return
+    observability.count("UnpaidIntentsCancelled")
+    log.info("intent %s of bounty %s, %s before it was paid: %s", intent_id, bounty.id, bounty.status, status)
+

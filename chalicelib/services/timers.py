@@ -90,6 +90,6 @@ def expire_bounty(deps: Deps, bounty_id: str) -> str:
     outcome = retrying(attempt)
     if outcome is None or outcome == "not_due":
         return outcome or "unchanged"
-    if outcome.refund_owed_slots:
+    if outcome.refund_owed_slots or rules.unpaid_intent(outcome):  # what is owed back, or the unpaid intent
         deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty_id})
     return EXPIRED

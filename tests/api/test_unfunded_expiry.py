@@ -5,13 +5,19 @@ Under a controlled clock, with the real sweep and timers queue (tests/api/test_t
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
+
 import pytest
+import stripe
 
 from chalicelib import config
 from chalicelib.adapters import dynamo_models as m
 from chalicelib.adapters.dynamo_upgrades import file_unfunded_expiry
-from chalicelib.core import timers
+from chalicelib.bootstrap import deps
+from chalicelib.core import rules, timers
 from chalicelib.core.model import EXPIRE_BOUNTY
+from chalicelib.services import refunds
 from tests.api.test_timers import _at, _tick, _totals
 from tests.api.test_webhooks import _pay
 
@@ -46,10 +52,12 @@ def test_an_unfunded_bounty_expires_at_its_deadline(api, workers, clock, client_
 def test_a_payment_after_an_unfunded_bounty_expired_is_refunded_in_full(api, workers, clock, client_acct):
     key = client_acct["api_key"]
     bounty = api.bounty(key, payment_method=None, slots=2, deadline=_at(clock, 120))
-    _tick(clock, workers, 121)
+    clock.advance(121)
+    workers.sweep()
+    workers.runner.feed_once(workers.timers_queue)  # it expires; the refunds worker has not cancelled the intent yet
     assert _status(api, key, bounty["id"]) == "expired"
 
-    # The client's payment page was still open, and they paid; Stripe's webhook tells us.
+    # The client's payment page was still open, and they paid first; Stripe's webhook tells us.
     assert _pay(bounty["funding"]["payment_intent_id"])["status"] == "succeeded"
     workers.wait_for(lambda: _totals(api, key, bounty["id"])["funded"])
     workers.drain()
@@ -57,6 +65,42 @@ def test_a_payment_after_an_unfunded_bounty_expired_is_refunded_in_full(api, wor
     assert _totals(api, key, bounty["id"]) == {"funded": 1100, "paid_out": 0, "fees": 0, "refunded": 1100, "held": 0}
     assert workers.refunded_on_stripe(bounty) == 1100
     assert _status(api, key, bounty["id"]) == "expired"
+
+    # Had the refunds worker come before that payment's webhook, the bounty would still read as never paid; Stripe
+    # refuses to cancel a paid intent, and the worker goes on (the webhook then owes the payment back, as above).
+    record = deps().repo.get_bounty(bounty["id"])
+    as_before_the_webhook = replace(record, free_slots=record.slots, refunded_slots=0, charge_id=None)
+    assert rules.unpaid_intent(as_before_the_webhook) == bounty["funding"]["payment_intent_id"]
+    refunds._cancel_unpaid_intent(deps(), as_before_the_webhook)
+    assert _stripe().PaymentIntent.retrieve(bounty["funding"]["payment_intent_id"])["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("payment_method", [None, "pm_card_chargeCustomerFail"], ids=["unpaid", "declined"])
+@pytest.mark.parametrize("closed_by", ["expiry", "cancel"])
+def test_the_intent_of_a_bounty_closed_unpaid_is_cancelled_so_it_can_no_longer_charge_the_client(
+        api, workers, clock, client_acct, payment_method, closed_by):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method=payment_method, deadline=_at(clock, 120))
+    if closed_by == "cancel":
+        api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=key)
+    _tick(clock, workers, 121)
+    assert _status(api, key, bounty["id"]) == ("expired" if closed_by == "expiry" else "cancelled")
+
+    intent_id = bounty["funding"]["payment_intent_id"]
+    assert _stripe().PaymentIntent.retrieve(intent_id)["status"] == "canceled"
+    with pytest.raises(stripe.StripeError):
+        _pay(intent_id)  # the payment page left open
+    workers.drain()
+    assert _totals(api, key, bounty["id"]) == {"funded": 0, "paid_out": 0, "fees": 0, "refunded": 0, "held": 0}
+    # A repeated message (the refunds queue delivers at least once) changes nothing.
+    assert refunds.refund_unspent(deps(), bounty["id"]) == 0
+    assert _stripe().PaymentIntent.retrieve(intent_id)["status"] == "canceled"
+
+
+def _stripe():
+    stripe.api_key = os.environ["STRIPE_SECRET_KEY"]
+    stripe.api_base = os.environ["STRIPE_API_BASE"]
+    return stripe
 
 
 def test_a_bounty_funded_after_posting_expires_by_the_timer_filed_when_it_was_posted(

@@ -345,3 +345,20 @@ def test_a_live_claim_on_a_closed_bounty_ends_now_and_leaves_the_bounty_as_closi
     assert closed.refund_owed_slots == 2 and closed.claimed_slots == 0
     with pytest.raises(errors.StateConflict):
         rules.end_with_bounty(closed, p2, ended, now=later)
+
+
+def test_only_a_bounty_closed_before_it_was_paid_has_an_intent_to_cancel():
+    funded = bounty()
+    unfunded = replace(rules.new_bounty(
+        bounty_id="bty_2", client_id="acct_c", title="t", description="d", reward=1000, currency="usd", slots=2,
+        deadline=NOW + timedelta(days=1), review_window_seconds=3600, claim_seconds=None, estimated_minutes=None,
+        tags=[], now=NOW, fee_bps=1000, currencies=frozenset({"usd"})), payment_intent_id="pi_2")
+    assert rules.unpaid_intent(funded) is None and rules.unpaid_intent(unfunded) is None  # not closed
+    for status in (CANCELLED, EXPIRED):
+        assert rules.unpaid_intent(rules.close(funded, status=status, now=NOW)) is None  # its escrow is refunded
+        closed = rules.close(unfunded, status=status, now=NOW)
+        assert rules.unpaid_intent(closed) == "pi_2"
+        paid_late = rules.fund_after_close(closed, payment_intent_id="pi_2", charge_id="ch_2", now=NOW)
+        assert rules.unpaid_intent(paid_late) is None  # paid after all: owed back in full instead
+    assert rules.unpaid_intent(rules.close(replace(unfunded, payment_intent_id=None), status=CANCELLED,
+                                           now=NOW)) is None  # Stripe was never reached
