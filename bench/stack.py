@@ -22,6 +22,9 @@ ENVIRONMENT = {
     "STAGE": STAGE, "RETRY_BACKOFF_SECONDS": "0", "LOG_LEVEL": "ERROR",
     "STRIPE_SECRET_KEY": "sk_test_bench", "STRIPE_WEBHOOK_SECRET": "whsec_bench",
     "WEB_SESSION_SECRET": "bench-web-session-secret", "POWERTOOLS_METRICS_DISABLED": "true",
+    # moto answers an index Query by walking every item of the table, which at 100,000 items can take minutes; a
+    # timed-out write retried would then fail its own version check. So: long reads, no retries.
+    "AWS_READ_TIMEOUT_SECONDS": "900", "AWS_MAX_RETRY_ATTEMPTS": "0",
 }
 
 
@@ -64,7 +67,6 @@ class Stack:
         from devtools.servers import start_localstripe, start_moto
 
         os.environ.update(ENVIRONMENT)
-        os.environ["PYNAMODB_CONFIG"] = str(_pynamodb_settings())
         self.moto = start_moto()
         self.stripe = start_localstripe()
         os.environ["AWS_ENDPOINT_URL"] = self.moto.url
@@ -202,18 +204,6 @@ class Stack:
 
     def drain(self) -> None:
         self.runner.drain()
-
-
-def _pynamodb_settings():
-    """PynamoDB's settings file for the bench: moto answers an index Query by walking every item of the table,
-    which at 100,000 items can outlast PynamoDB's default 30 s read timeout, and a timed-out write retried by
-    botocore would then fail its own version check. Read once, when pynamodb.settings is imported."""
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "build" / "bench-pynamodb-settings.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("read_timeout_seconds = 900\nmax_retry_attempts = 0\n")
-    return path
 
 
 class ControlledClock:

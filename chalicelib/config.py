@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from .secrets import secret
 
@@ -39,6 +40,30 @@ def refunds_queue_name() -> str:
 
 def timers_queue_name() -> str:
     return queue_prefix() + "timers"
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """How long one DynamoDB or SQS request may take, and how often the SDK tries it again."""
+
+    connect_seconds: float
+    read_seconds: float
+    retries: int
+
+    @property
+    def slowest_seconds(self) -> float:
+        """A request failing every try (the SDK's backoff between tries is milliseconds for these errors)."""
+        return (self.retries + 1) * (self.connect_seconds + self.read_seconds)
+
+
+def aws_call_limits() -> CallLimits:
+    """For every DynamoDB and SQS request. A healthy one takes milliseconds; one that hangs is given up and tried
+    again well within a function's time budget (docs/DESIGN.md "Time budgets"), where botocore's defaults (60 s)
+    or PynamoDB's (30 s) would run into the function's timeout. The local stack and the tests set longer ones,
+    since their stand-in is slower and a busy machine slower still; the bench, longer again."""
+    return CallLimits(connect_seconds=float(_env("AWS_CONNECT_TIMEOUT_SECONDS", "0.5")),
+                      read_seconds=float(_env("AWS_READ_TIMEOUT_SECONDS", "1.0")),
+                      retries=int(_env("AWS_MAX_RETRY_ATTEMPTS", "2")))
 
 
 def platform_fee_bps() -> int:

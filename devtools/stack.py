@@ -119,6 +119,8 @@ class LocalStack:
             "STAGE": "local", "STRIPE_API_BASE": stripe_url, "STRIPE_SECRET_KEY": "sk_test_local",
             "STRIPE_WEBHOOK_SECRET": "whsec_local", "PUBLIC_BASE_URL": self.url,
             "LOCAL_SCHEDULE_SECONDS": str(self.schedule_seconds), "PYTHONUNBUFFERED": "1",
+            # moto is slower than DynamoDB, the more so on a busy laptop: not the deployed call limits.
+            "AWS_CONNECT_TIMEOUT_SECONDS": "10", "AWS_READ_TIMEOUT_SECONDS": "60",
         }
         env.update(self.extra_env)
         return env

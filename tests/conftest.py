@@ -20,6 +20,10 @@ os.environ.setdefault("STRIPE_SECRET_KEY", "sk_test_local")
 os.environ.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_test_secret")
 # A failed queue message comes back at once instead of after 15 s, so retries run within a test.
 os.environ.setdefault("RETRY_BACKOFF_SECONDS", "0")
+# moto on a machine busy with the whole suite can take far longer than DynamoDB: the deployed limits
+# (chalicelib.config.aws_call_limits) would time out and retry calls that succeeded.
+os.environ.setdefault("AWS_CONNECT_TIMEOUT_SECONDS", "10")
+os.environ.setdefault("AWS_READ_TIMEOUT_SECONDS", "60")
 
 
 @contextlib.contextmanager

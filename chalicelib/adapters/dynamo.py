@@ -439,5 +439,7 @@ _shared_connection: Connection | None = None
 def _connection() -> Connection:
     global _shared_connection
     if _shared_connection is None:
-        _shared_connection = Connection()
+        limits = config.aws_call_limits()
+        _shared_connection = Connection(connect_timeout_seconds=limits.connect_seconds,
+                                        read_timeout_seconds=limits.read_seconds, max_retry_attempts=limits.retries)
     return _shared_connection

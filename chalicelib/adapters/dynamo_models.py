@@ -268,7 +268,10 @@ def sort_key_of(created_at: datetime, record_id: str) -> str:
 def bind() -> None:
     """Points every model at this stage's tables. Called once per container, before first use."""
     prefix = config.table_prefix()
+    limits = config.aws_call_limits()
     for model in ALL_MODELS:
         # Each model gets a Meta of its own: subclasses would otherwise share _Table's.
-        model.Meta = type("Meta", (_Table.Meta,), {"table_name": prefix + model.entity})
+        model.Meta = type("Meta", (_Table.Meta,), {
+            "table_name": prefix + model.entity, "connect_timeout_seconds": limits.connect_seconds,
+            "read_timeout_seconds": limits.read_seconds, "max_retry_attempts": limits.retries})
         model._connection = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import config
+
 
 class SqsQueue:
     def __init__(self) -> None:
@@ -15,8 +17,12 @@ class SqsQueue:
     def client(self):
         if self._client is None:
             import boto3  # created on first use: after the local stand-in is up, and off the cold start
+            from botocore.config import Config
 
-            self._client = boto3.client("sqs")
+            limits = config.aws_call_limits()
+            self._client = boto3.client("sqs", config=Config(
+                connect_timeout=limits.connect_seconds, read_timeout=limits.read_seconds,
+                retries={"total_max_attempts": limits.retries + 1, "mode": "standard"}))
         return self._client
 
     def url(self, queue_name: str) -> str:

@@ -161,6 +161,18 @@ def test_stripe_requests_at_their_slowest_fit_every_timeout_of_a_function_that_c
         assert worst <= STRIPE_SHARE * function["Timeout"], f"{logical}: {worst:g} s of Stripe requests"
 
 
+def test_one_dynamodb_or_sqs_request_failing_every_try_fits_the_share_stripe_leaves(template, monkeypatch):
+    """A request that hangs is given up at the read timeout and tried again; even one whose every try hangs must
+    leave the function time to answer (an API request) or to record what happened (a worker)."""
+    names = ("AWS_CONNECT_TIMEOUT_SECONDS", "AWS_READ_TIMEOUT_SECONDS", "AWS_MAX_RETRY_ATTEMPTS")
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    slowest = config.aws_call_limits().slowest_seconds
+    for logical, function in _functions(template).items():
+        assert not set(names) & set(function["Properties"]["Environment"]["Variables"]), logical  # the defaults
+        assert slowest <= (1 - STRIPE_SHARE) * function["Properties"]["Timeout"], f"{logical}: {slowest:g} s"
+
+
 def test_redrive_limit_is_the_one_the_code_counts_with(template, monkeypatch):
     monkeypatch.delenv("MAX_RECEIVE_COUNT", raising=False)
     assert template["Parameters"]["MaxReceiveCount"]["Default"] == config.max_receive_count()
