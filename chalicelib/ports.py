@@ -58,8 +58,9 @@ class Payments(Protocol):
         """Pays an existing intent with a payment method; an intent already paid is returned as it stands."""
 
     def cancel_funding_intent(self, *, payment_intent_id: str, idempotency_key: str) -> str:
-        """Cancels an intent not yet paid, so its client_secret can no longer charge the client; returns its status.
-        Raises PaymentDeclined when Stripe refuses (the intent was paid, or is being paid)."""
+        """Cancels an intent not yet paid, so its client_secret can no longer charge the client; returns its status
+        (`canceled`, also for one cancelled before). Raises PaymentDeclined when Stripe refuses (the intent was paid,
+        or is being paid)."""
 
     def parse_webhook(self, raw_body: bytes, signature_header: str | None) -> PaymentEvent:
         """Raises InvalidWebhook unless the body is signed with our endpoint secret, within tolerance."""

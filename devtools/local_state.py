@@ -79,6 +79,7 @@ def restore(path: Path) -> dict[str, int]:
             messages += 1
     if items:  # saved by an older release or under other settings: bring the items up to date, as ops would
         from chalicelib.adapters.dynamo_upgrades import (
+            closed_unpaid_with_intent,
             copy_work,
             end_cancelled_claims,
             file_unfunded_expiry,
@@ -100,6 +101,9 @@ def restore(path: Path) -> dict[str, int]:
         note_submissions()
         copy_work()
         end_cancelled_claims()
+        refunds = sqs.get_queue_url(QueueName=config.refunds_queue_name())["QueueUrl"]
+        for bounty_id in closed_unpaid_with_intent():  # the refunds worker cancels each one's payment
+            sqs.send_message(QueueUrl=refunds, MessageBody=json.dumps({"bounty_id": bounty_id}))
     return {"items": items, "messages": messages}
 
 

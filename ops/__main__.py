@@ -1,5 +1,6 @@
 """python -m ops [--local | --stage NAME] COMMAND ...: reconcile, failed-payouts, redrive, index-unpaid,
-file-unfunded-expiry, note-submissions, copy-work, end-cancelled-claims, reshard-open, reshard-timers.
+file-unfunded-expiry, note-submissions, copy-work, end-cancelled-claims,
+cancel-unpaid-intents, reshard-open, reshard-timers.
 
 See docs/OPERATIONS.md.
 """
@@ -155,6 +156,17 @@ def end_cancelled_claims(args, deps) -> int:
     return 0
 
 
+def cancel_unpaid_intents(args, deps) -> int:
+    from chalicelib import config
+    from chalicelib.adapters.dynamo_upgrades import closed_unpaid_with_intent
+
+    bounty_ids = closed_unpaid_with_intent()
+    for bounty_id in bounty_ids:  # the refunds worker cancels each intent, as after a cancel or expiry now
+        deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty_id})
+    print(f"{len(bounty_ids)} bounties closed before they were paid were queued to have their payment cancelled")
+    return 0
+
+
 def _shard_count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError("a whole number of shards, at least 1")
@@ -205,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
                                           "claims, submissions and payouts tables)")
     commands.add_parser("end-cancelled-claims", help="once after upgrading: end the claims still live on bounties an "
                                                      "older release cancelled (reads the whole claims table)")
+    commands.add_parser("cancel-unpaid-intents", help="once after upgrading: cancel on Stripe the payment of each "
+                                                      "bounty an older release cancelled or expired before it was "
+                                                      "paid (reads the whole bounties table)")
     reshard = commands.add_parser("reshard-open", help="after changing OPEN_INDEX_SHARDS: move open bounties to the "
                                                        "shards the new setting gives them")
     timers = commands.add_parser("reshard-timers", help="after changing TIMER_SHARDS: move every timer to the "
@@ -222,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"reconcile": reconcile, "failed-payouts": failed_payouts, "redrive": redrive,
                "index-unpaid": index_unpaid, "file-unfunded-expiry": file_unfunded_expiry,
                "note-submissions": note_submissions, "copy-work": copy_work,
-               "end-cancelled-claims": end_cancelled_claims, "reshard-open": reshard_open,
+               "end-cancelled-claims": end_cancelled_claims, "cancel-unpaid-intents": cancel_unpaid_intents,
+               "reshard-open": reshard_open,
                "reshard-timers": reshard_timers}[args.command]
     return handler(args, deps())
 

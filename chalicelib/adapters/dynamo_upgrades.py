@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 
 from .. import config
-from ..core.model import AWAITING_FUNDING, CANCELLED, FUNDING_FAILED, LIVE, PAID, SubmissionNote
-from ..core.rules import MAX_NOTED_SUBMISSIONS
+from ..core.model import AWAITING_FUNDING, CANCELLED, EXPIRED, FUNDING_FAILED, LIVE, PAID, SubmissionNote
+from ..core.rules import MAX_NOTED_SUBMISSIONS, unpaid_intent
 from ..core.timers import end_claims, for_bounty, shard_of
 from . import dynamo_models as m
 from .dynamo import _conditional_item, _shard, _to_record, transaction_of_one_request
@@ -218,4 +218,15 @@ def end_cancelled_claims(now: datetime | None = None) -> int:
                 item.save(condition=condition)
                 filed += 1
     return filed
+
+
+def closed_unpaid_with_intent() -> list[str]:
+    """The bounties cancelled or expired before they were paid whose PaymentIntent an earlier release left open
+    (core.rules.unpaid_intent), for the refunds worker to cancel."""
+    m.bind()
+    bounty = m.BountyModel
+    closed = bounty.status.is_in(CANCELLED, EXPIRED) & bounty.payment_intent_id.exists() & \
+        bounty.charge_id.does_not_exist()
+    return sorted(item.id for item in bounty.scan(filter_condition=closed)
+                  if unpaid_intent(_to_record(item)) is not None)
 

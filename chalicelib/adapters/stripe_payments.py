@@ -105,7 +105,13 @@ class StripePayments:
 
     def cancel_funding_intent(self, *, payment_intent_id: str, idempotency_key: str) -> str:
         with _translated_errors():
-            intent = self._v1.payment_intents.cancel(payment_intent_id, {}, {"idempotency_key": idempotency_key})
+            try:
+                intent = self._v1.payment_intents.cancel(payment_intent_id, {}, {"idempotency_key": idempotency_key})
+            except stripe.InvalidRequestError:
+                # Refused: already cancelled (past the key's lifetime, say) is what was asked; paid is a refusal.
+                intent = self._v1.payment_intents.retrieve(payment_intent_id)
+                if intent["status"] != "canceled":
+                    raise
         return intent["status"]
 
     # -- Connect --

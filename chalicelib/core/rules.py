@@ -138,12 +138,22 @@ def fund_after_close(bounty: Bounty, *, payment_intent_id: str, charge_id: str |
 
 
 def unpaid_intent(bounty: Bounty) -> str | None:
-    """The PaymentIntent of a bounty cancelled or expired before it was paid, which should be cancelled on Stripe:
+    """The PaymentIntent of a bounty cancelled or expired before it was paid, to be cancelled on Stripe (until that is
+    recorded, by clearing its client_secret):
     its client_secret could still charge the client, and the money would only go back at Stripe's fee (a payment
     that lands anyway is refunded, fund_after_close). None for any other bounty."""
-    if bounty.status in (CANCELLED, EXPIRED) and bounty.free_slots == bounty.slots and bounty.charge_id is None:
+    closed_unpaid = bounty.status in (CANCELLED, EXPIRED) and bounty.free_slots == bounty.slots
+    if closed_unpaid and bounty.charge_id is None and bounty.client_secret is not None:
         return bounty.payment_intent_id
     return None
+
+
+def intent_cancelled(bounty: Bounty, *, now: datetime) -> Bounty | None:
+    """The bounty once Stripe has cancelled its unpaid intent: its client_secret can pay nothing any more, so it is
+    no longer handed out. None when there is nothing to change (paid meanwhile, or recorded already)."""
+    if unpaid_intent(bounty) is None:
+        return None
+    return replace(bounty, client_secret=None, updated_at=now)
 
 
 def mark_funding_failed(bounty: Bounty, *, reason: str, now: datetime) -> Bounty | None:

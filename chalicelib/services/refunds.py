@@ -99,3 +99,13 @@ def _cancel_unpaid_intent(deps: Deps, bounty) -> None:
     observability.count("UnpaidIntentsCancelled")
     log.info("intent %s of bounty %s, %s before it was paid: %s", intent_id, bounty.id, bounty.status, status)
 
+    in_hand = [bounty]  # as read before Stripe was asked: if it changed since, the versioned write fails
+
+    def record() -> None:
+        current = in_hand.pop() if in_hand else deps.repo.get_bounty(bounty.id)
+        updated = rules.intent_cancelled(current, now=deps.clock.now())
+        if updated is not None:
+            deps.repo.commit(changed=[updated])
+
+    retrying(record)
+

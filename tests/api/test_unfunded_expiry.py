@@ -88,6 +88,8 @@ def test_the_intent_of_a_bounty_closed_unpaid_is_cancelled_so_it_can_no_longer_c
 
     intent_id = bounty["funding"]["payment_intent_id"]
     assert _stripe().PaymentIntent.retrieve(intent_id)["status"] == "canceled"
+    funding = api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)["funding"]
+    assert funding["payment_intent_id"] == intent_id and funding["client_secret"] is None  # it can pay nothing now
     with pytest.raises(stripe.StripeError):
         _pay(intent_id)  # the payment page left open
     workers.drain()
@@ -95,6 +97,29 @@ def test_the_intent_of_a_bounty_closed_unpaid_is_cancelled_so_it_can_no_longer_c
     # A repeated message (the refunds queue delivers at least once) changes nothing.
     assert refunds.refund_unspent(deps(), bounty["id"]) == 0
     assert _stripe().PaymentIntent.retrieve(intent_id)["status"] == "canceled"
+
+
+def test_the_upgrade_step_cancels_the_payment_an_earlier_release_left_open_on_a_bounty_closed_unpaid(
+        api, workers, clock, client_acct):
+    from ops.__main__ import cancel_unpaid_intents
+
+    key = client_acct["api_key"]
+    left_open = api.bounty(key, payment_method=None)
+    api.ok("POST", f"/v1/bounties/{left_open['id']}/cancel", key=key)
+    # As an earlier release cancelled: no message to the refunds worker.
+    workers.runner.sqs.purge_queue(QueueUrl=workers.runner._url(workers.refunds_queue))
+    paid = api.bounty(key)
+    api.ok("POST", f"/v1/bounties/{paid['id']}/cancel", key=key)  # refunded, nothing to cancel
+    workers.drain()
+
+    from chalicelib.adapters.dynamo_upgrades import closed_unpaid_with_intent
+
+    assert left_open["id"] in closed_unpaid_with_intent() and paid["id"] not in closed_unpaid_with_intent()
+    assert cancel_unpaid_intents(None, deps()) == 0
+    workers.drain()
+    assert _stripe().PaymentIntent.retrieve(left_open["funding"]["payment_intent_id"])["status"] == "canceled"
+    assert left_open["id"] not in closed_unpaid_with_intent()  # recorded: a second run queues nothing for it
+    assert _totals(api, key, left_open["id"])["funded"] == 0
 
 
 def _stripe():

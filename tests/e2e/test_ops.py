@@ -49,6 +49,8 @@ def test_reconcile_failed_payouts_redrive_and_upgrade_commands(http, local_stack
     assert copied.returncode == 0 and copied.stdout.startswith("0 claims, submissions and payouts"), copied
     ended = _ops(local_stack, "end-cancelled-claims")  # this release's cancels filed their own timers
     assert ended.returncode == 0 and "cancelled bounties with claims still live" in ended.stdout, ended
+    unpaid = _ops(local_stack, "cancel-unpaid-intents")  # this release's cancels and expiries queued their own
+    assert unpaid.returncode == 0 and "closed before they were paid" in unpaid.stdout, unpaid
     resharded = _ops(local_stack, "reshard-open", "--from", "1", "--to", "1")
     assert resharded.returncode == 0 and resharded.stdout.startswith("0 open bounties moved"), resharded
     refused = _ops(local_stack, "reshard-open", "--from", "0", "--to", "1")

@@ -352,7 +352,8 @@ def test_only_a_bounty_closed_before_it_was_paid_has_an_intent_to_cancel():
     unfunded = replace(rules.new_bounty(
         bounty_id="bty_2", client_id="acct_c", title="t", description="d", reward=1000, currency="usd", slots=2,
         deadline=NOW + timedelta(days=1), review_window_seconds=3600, claim_seconds=None, estimated_minutes=None,
-        tags=[], now=NOW, fee_bps=1000, currencies=frozenset({"usd"})), payment_intent_id="pi_2")
+        tags=[], now=NOW, fee_bps=1000, currencies=frozenset({"usd"})), payment_intent_id="pi_2",
+        client_secret="pi_2_secret")
     assert rules.unpaid_intent(funded) is None and rules.unpaid_intent(unfunded) is None  # not closed
     for status in (CANCELLED, EXPIRED):
         assert rules.unpaid_intent(rules.close(funded, status=status, now=NOW)) is None  # its escrow is refunded
@@ -360,5 +361,10 @@ def test_only_a_bounty_closed_before_it_was_paid_has_an_intent_to_cancel():
         assert rules.unpaid_intent(closed) == "pi_2"
         paid_late = rules.fund_after_close(closed, payment_intent_id="pi_2", charge_id="ch_2", now=NOW)
         assert rules.unpaid_intent(paid_late) is None  # paid after all: owed back in full instead
+        assert rules.intent_cancelled(paid_late, now=NOW) is None
+        cancelled_on_stripe = rules.intent_cancelled(closed, now=NOW)
+        assert cancelled_on_stripe.client_secret is None and cancelled_on_stripe.payment_intent_id == "pi_2"
+        assert rules.unpaid_intent(cancelled_on_stripe) is None  # recorded: nothing left to cancel
+        assert rules.intent_cancelled(cancelled_on_stripe, now=NOW) is None
     assert rules.unpaid_intent(rules.close(replace(unfunded, payment_intent_id=None), status=CANCELLED,
                                            now=NOW)) is None  # Stripe was never reached
