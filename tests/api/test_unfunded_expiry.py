@@ -191,3 +191,20 @@ def test_an_unfunded_bounty_past_its_deadline_before_the_upgrade_expires_at_the_
     file_unfunded_expiry()
     _tick(clock, workers, 1)
     assert _status(api, key, bounty_id) == "expired"
+
+
+def test_cancelling_an_intent_on_stripe_again_counts_as_done_and_a_paid_one_is_refused(localstripe_server):
+    from chalicelib.adapters.stripe_payments import StripePayments
+    from chalicelib.ports import PaymentDeclined
+
+    payments = StripePayments(api_key=os.environ["STRIPE_SECRET_KEY"], api_base=localstripe_server.url)
+    intents = [payments.create_funding_intent(bounty_id=f"bty_adapter{n}", amount=1100, currency="usd",
+                                              payment_method=None, idempotency_key=f"adapter-test:{n}:{os.getpid()}",
+                                              metadata={}) for n in range(2)]
+    unpaid, paid = (intent.payment_intent_id for intent in intents)
+    assert payments.cancel_funding_intent(payment_intent_id=unpaid, idempotency_key=f"cancel:{unpaid}") == "canceled"
+    # Another key (past the first one's lifetime, say): Stripe refuses to cancel twice, which is what was asked.
+    assert payments.cancel_funding_intent(payment_intent_id=unpaid, idempotency_key=f"again:{unpaid}") == "canceled"
+    assert _pay(paid)["status"] == "succeeded"
+    with pytest.raises(PaymentDeclined):
+        payments.cancel_funding_intent(payment_intent_id=paid, idempotency_key=f"cancel:{paid}")
