@@ -26,6 +26,9 @@ def _environment(args) -> None:
     else:
         stage = args.stage
         os.environ["STAGE"] = stage
+        # From an operator's machine, far from the region and reading whole tables: not the functions' call limits.
+        os.environ.setdefault("AWS_CONNECT_TIMEOUT_SECONDS", "10")
+        os.environ.setdefault("AWS_READ_TIMEOUT_SECONDS", "60")
         for name in ("stripe-secret-key", "stripe-webhook-secret", "api-key-pepper"):
             variable = name.upper().replace("-", "_")
             if variable not in os.environ:
