@@ -282,7 +282,8 @@ def end_with_bounty(bounty: Bounty, participant: Participant, claim_: Claim, *, 
     if participant.live_claim_id == claim_.id:
         participant = replace(participant, live_claim_id=None, live_claim_created_at=None,
                               live_claim_expires_at=None)
-    return participant, replace(claim_, status=LAPSED, ended_at=now)
+    # One already past its expiry ended then, as it reads (as_of), whenever this runs.
+    return participant, replace(claim_, status=LAPSED, ended_at=min(now, claim_.expires_at))
 
 
 # ---- submissions -------------------------------------------------------------------------------------

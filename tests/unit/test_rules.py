@@ -345,6 +345,8 @@ def test_a_live_claim_on_a_closed_bounty_ends_now_and_leaves_the_bounty_as_closi
     assert closed.refund_owed_slots == 2 and closed.claimed_slots == 0
     with pytest.raises(errors.StateConflict):
         rules.end_with_bounty(closed, p2, ended, now=later)
+    _, long_past = rules.end_with_bounty(closed, p, c, now=c.expires_at + timedelta(days=1))
+    assert long_past.ended_at == c.expires_at == rules.as_of(c, long_past.ended_at).ended_at
 
 
 def test_only_a_bounty_closed_before_it_was_paid_has_an_intent_to_cancel():
