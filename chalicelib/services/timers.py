@@ -83,8 +83,10 @@ def expire_bounty(deps: Deps, bounty_id: str) -> str:
             return "not_due"
         now = deps.clock.now()
         closed = rules.close(bounty, status=EXPIRED, now=now)
-        safety_net = [timer_rules.resend_refund(bounty.id, now, config.timer_shards())]
-        deps.repo.commit(changed=[closed], created=safety_net if closed.refund_owed_slots else [])
+        created = [timer_rules.resend_refund(bounty.id, now, config.timer_shards())] if closed.refund_owed_slots else []
+        if bounty.claimed_slots:  # they expire with it: their records say so too, as after a cancel
+            created.append(timer_rules.end_claims(bounty.id, now, config.timer_shards()))
+        deps.repo.commit(changed=[closed], created=created)
         return closed
 
     outcome = retrying(attempt)

@@ -113,3 +113,16 @@ def test_the_upgrade_step_ends_claims_an_earlier_release_left_live_on_cancelled_
     _tick(clock, workers)
     assert _claims(api, holder["api_key"]) == {ended["id"]: "lapsed", kept["id"]: "live"}
     assert cancelled["id"] not in {c.bounty_id for c in m.ClaimModel.scan(m.ClaimModel.status == "live")}
+
+
+def test_an_expired_bountys_claims_end_in_their_records_too(api, workers, clock, client_acct, freelancer):
+    key, fkey = client_acct["api_key"], freelancer["api_key"]
+    bounty = api.bounty(key, slots=2, deadline=_at(clock, 120))
+    claim = api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", key=fkey, status=201)
+    _tick(clock, workers, 121)  # the bounty expires, and files the timer that ends its claims
+    _tick(clock, workers)
+    stored = deps().repo.get_claim(claim["id"])
+    assert (stored.status, stored.ended_at) == ("lapsed", stored.expires_at)
+    assert deps().repo.get_participant(bounty["id"], freelancer["id"]).live_claim_id is None
+    assert _claims(api, fkey) == {claim["id"]: "lapsed"}
+    assert deps().repo.list_live_claims(bounty["id"], limit=10) == []
