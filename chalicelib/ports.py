@@ -39,6 +39,12 @@ class PaymentsUnavailable(Exception):
     """Stripe (or the network to it) failed in a way worth retrying later."""
 
 
+class PaymentsServerError(PaymentsUnavailable):
+    """Stripe answered with a server error (5xx). It keeps that answer under the request's idempotency key and
+    gives it again to every retry with the key (for 24 hours), so a retry needs a new key; the request may also
+    have done its work before failing, so a new key is safe only after looking for that work."""
+
+
 class Payments(Protocol):
     def create_funding_intent(
         self,

@@ -6,8 +6,10 @@
   what the charge holds; listing by `transfer_group`/`destination`;
 - `transfer_group` on PaymentIntents; a declined PaymentIntent's error carries the intent (`payment_intent`), as
   Stripe's does; refunds refused beyond what is left of the charge;
-- replay of `Idempotency-Key`: the same key on the same path with the same body gets the first response again, with
-  another body a 400, as Stripe does;
+- replay of `Idempotency-Key`: the same key on the same path with the same body gets the first response again (a
+  server error too), with another body a 400, as Stripe does;
+- server errors on demand (`POST /_config/server_errors` with `path`, a regex, `times`, and `after=true` to do the
+  work first), answered and remembered under the request's key as Stripe's own 500s are;
 - a count of the API requests served (`GET /_config/request_count`), so the benchmarks count Stripe round trips.
 
 Never shipped in the Lambda package (devtools/ is not part of it).
@@ -258,7 +260,7 @@ _key_locks: dict[str, asyncio.Lock] = {}
 async def idempotency_middleware(request: web.Request, handler):
     key = request.headers.get("Idempotency-Key")
     if request.method != "POST" or not key:
-        return await handler(request)
+        return await _answer(request, handler)
     body = await request.read()
     fingerprint = hashlib.sha256(request.path.encode() + b"\n" + body).hexdigest()
     lock = _key_locks.setdefault(key, asyncio.Lock())
@@ -273,11 +275,46 @@ async def idempotency_middleware(request: web.Request, handler):
                                     content_type="application/json")
             response.headers["Idempotent-Replayed"] = "true"
             return response
-        response = await handler(request)
-        if response.status < 500 and isinstance(response, web.Response):
+        response = await _answer(request, handler)
+        if isinstance(response, web.Response):  # Stripe keeps a server error under the key too
             store[f"idempotency:{key}"] = {"fingerprint": fingerprint, "status": response.status,
                                            "body": response.body}
         return response
+
+
+# -- server errors on demand --
+
+_server_errors: list[dict] = []
+
+
+async def _answer(request: web.Request, handler):
+    fault = _server_error_for(request) if request.method == "POST" else None
+    if fault is None:
+        return await handler(request)
+    if fault["after"]:
+        await handler(request)  # the work is done; the caller hears only of an error
+    return server.json_response({"error": {"type": "api_error", "message": "An error occurred with our connection "
+                                           "to Stripe (injected by the dev plugin)."}}, status=500)
+
+
+def _server_error_for(request: web.Request) -> dict | None:
+    for fault in _server_errors:
+        if fault["times"] > 0 and fault["path"].search(request.path):
+            fault["times"] -= 1
+            return fault
+    return None
+
+
+async def add_server_errors(request: web.Request) -> web.Response:
+    form = await request.post()
+    _server_errors.append({"path": re.compile(form["path"]), "times": int(form.get("times", "1")),
+                           "after": form.get("after") == "true"})
+    return server.json_response({"pending": sum(f["times"] for f in _server_errors)})
+
+
+async def clear_server_errors(request: web.Request) -> web.Response:
+    _server_errors.clear()
+    return server.json_response({"pending": 0})
 
 
 # -- counting API requests (for bench/) --
@@ -308,6 +345,8 @@ def install(app: web.Application) -> None:
     app.middlewares.append(confirm_with_payment_method)
     app.router.add_post("/v1/account_links", create_account_link)
     app.router.add_get("/_config/request_count", request_count)
+    app.router.add_post("/_config/server_errors", add_server_errors)
+    app.router.add_delete("/_config/server_errors", clear_server_errors)
     app.router.add_get(f"{ONBOARD_PATH}/{{id}}", onboarding_page)
     app.router.add_post(f"{ONBOARD_PATH}/{{id}}", complete_onboarding)
     for cls in (Account, Transfer):

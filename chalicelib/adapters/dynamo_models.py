@@ -187,6 +187,7 @@ class PayoutModel(_Table):
     transfer_id = UnicodeAttribute(null=True)
     attempts = NumberAttribute(default=0)
     last_error = UnicodeAttribute(null=True)
+    keys_spent = NumberAttribute(default=0)
     sort_key = UnicodeAttribute()
     # Set only while the payout is failed: a sparse index an operator lists and re-drives from.
     failed_flag = UnicodeAttribute(null=True)

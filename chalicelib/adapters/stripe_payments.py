@@ -14,7 +14,14 @@ import stripe
 
 from .. import config
 from ..core.reconcile import StripeMoney, StripeMovement
-from ..ports import FundingIntent, InvalidWebhook, PaymentDeclined, PaymentEvent, PaymentsUnavailable
+from ..ports import (
+    FundingIntent,
+    InvalidWebhook,
+    PaymentDeclined,
+    PaymentEvent,
+    PaymentsServerError,
+    PaymentsUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +230,8 @@ class _translated_errors:  # noqa: N801 - used as a statement: `with _translated
     def __exit__(self, kind, error, traceback):
         if error is None:
             return False
+        if isinstance(error, stripe.APIError) and (error.http_status or 0) >= 500:
+            raise PaymentsServerError(f"Stripe failed: {error.user_message or error}") from error
         if isinstance(error, _TRANSIENT):
             raise PaymentsUnavailable(f"Stripe is unavailable: {error.user_message or error}") from error
         if isinstance(error, stripe.StripeError):

@@ -220,6 +220,9 @@ class Payout:
     transfer_id: str | None = None
     attempts: int = 0
     last_error: str | None = None
+    # Attempts Stripe answered with a server error, which it replays to any retry under the same idempotency key:
+    # each one moves the transfer on to a new key, after a look for a transfer the failed request may have made.
+    keys_spent: int = 0
     version: int = 0
 
 

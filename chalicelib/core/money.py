@@ -52,13 +52,16 @@ def requeue(payout: Payout, *, now: datetime) -> Payout:
     return replace(payout, status=QUEUED, updated_at=now)
 
 
-def record_attempt(payout: Payout, *, error: str, failed: bool, now: datetime) -> Payout | None:
+def record_attempt(payout: Payout, *, error: str, failed: bool, now: datetime, key_spent: bool = False
+                   ) -> Payout | None:
     """None for a paid payout: another delivery of it paid it while this one failed, so nothing is owed and no
-    failure may move it back (a paid payout is never retried, listed as failed or re-driven)."""
+    failure may move it back (a paid payout is never retried, listed as failed or re-driven). `key_spent`: Stripe
+    answered with a server error, which it would replay under the same key, so the next attempt takes a new one."""
     if payout.status == PAID:
         return None
     return replace(payout, attempts=payout.attempts + 1, last_error=error[:500],
-                   status=FAILED if failed else payout.status, updated_at=now)
+                   status=FAILED if failed else payout.status, keys_spent=payout.keys_spent + key_spent,
+                   updated_at=now)
 
 
 def start_refund(bounty: Bounty, *, now: datetime) -> tuple[Bounty, RefundOrder] | None:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from .. import config, observability
 from ..core import money, timers
 from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, QUEUED, Account, Bounty, Payout
+from ..ports import PaymentsServerError
 from ..repository import Ref
 from .deps import Deps, fetch_with_parents, retrying
 
@@ -56,8 +57,9 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
     except Exception as error:  # Stripe down, or refusing: retried with backoff, then failed for good
         last_try = receive_count >= config.max_receive_count()
         reason = f"{type(error).__name__}: {error}"
-        recorded = _update(deps, payout.id, lambda p: money.record_attempt(p, error=reason, failed=last_try,
-                                                                            now=deps.clock.now()), known=payout)
+        key_spent = isinstance(error, PaymentsServerError)
+        recorded = _update(deps, payout.id, lambda p: money.record_attempt(
+            p, error=reason, failed=last_try, now=deps.clock.now(), key_spent=key_spent), known=payout)
         if recorded is None:
             log.info("payout %s attempt %s failed after another delivery paid it: %s", payout.id, receive_count, error)
             return PAID
@@ -76,9 +78,11 @@ def _can_receive(freelancer: Account | None) -> bool:
 def _transfer_key(payout: Payout) -> str:
     """One key for every attempt of a round of deliveries, so a request that timed out but reached Stripe and a
     retry of it cannot both create a transfer. An operator's re-drive after a failed round starts a new round
-    (Stripe would otherwise replay the round's refusal); the lookup by payout id inside transfer() still finds a
-    transfer any earlier round made."""
-    return f"transfer:{payout.id}:r{payout.attempts // config.max_receive_count()}"
+    (Stripe would otherwise replay the round's refusal), and so does a server error from Stripe, which it would
+    replay too (`keys_spent`); the lookup by payout id inside transfer() still finds a transfer any earlier key
+    made."""
+    key = f"transfer:{payout.id}:r{payout.attempts // config.max_receive_count()}"
+    return f"{key}:k{payout.keys_spent}" if payout.keys_spent else key
 
 
 def _key_surely_remembered(payout: Payout, now: datetime) -> bool:
@@ -86,8 +90,8 @@ def _key_surely_remembered(payout: Payout, now: datetime) -> bool:
     transfer's idempotency key alone makes a retry safe and the look-up (one more Stripe round trip) can be
     skipped. True in the first round of deliveries (every attempt used that round's one key) while the payout is
     younger than Stripe's shortest key lifetime, less a margin; an operator's re-drive starts a round whose
-    earlier rounds used other keys."""
-    first_round = payout.attempts < config.max_receive_count()
+    earlier rounds used other keys, and a server error from Stripe moves on to a new key too."""
+    first_round = payout.attempts < config.max_receive_count() and not payout.keys_spent
     return first_round and now - payout.created_at < STRIPE_KEY_TRUSTED_FOR
 
 

@@ -5,6 +5,8 @@ and our write, and approval racing cancel. The `api` fixture then checks every l
 from __future__ import annotations
 
 import json
+import urllib.parse
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -265,3 +267,34 @@ def test_posting_a_paid_bounty_asks_stripe_once(api, faults, client_acct):
     assert (paid["status"], declined["status"]) == ("open", "funding_failed")
     assert declined["funding"]["payment_intent_id"]
     assert faults.requests == [("POST", "/v1/payment_intents")] * 2
+
+
+@pytest.fixture
+def stripe_server_errors(localstripe_server):
+    """Has the Stripe stand-in answer chosen requests with a 500 and keep that answer under the request's
+    idempotency key, as Stripe does (the fault proxy's errors never reach Stripe, so nothing is kept)."""
+    url = f"{localstripe_server.url}/_config/server_errors"
+
+    def inject(path: str, *, times: int = 1, after: bool = False) -> None:
+        form = urllib.parse.urlencode({"path": path, "times": times, "after": str(after).lower()}).encode()
+        urllib.request.urlopen(urllib.request.Request(url, data=form), timeout=10).close()
+
+    yield inject
+    urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["failed", "made-then-failed"])
+def test_a_server_error_stripe_replays_under_its_key_moves_the_transfer_to_a_new_key(
+        api, workers, client_acct, payable_freelancer, stripe_server_errors, after):
+    """Stripe answers every retry under a key with the 500 it kept: the next delivery takes a new key, after
+    looking for a transfer the failed request may have made (`after`: it did), and pays once."""
+    stripe_server_errors(r"^/v1/transfers$", after=after)
+    bounty, approved = _approved_payout(api, client_acct, payable_freelancer)
+    workers.drain()
+    payout = _payout(api, payable_freelancer, approved["payout_id"])
+    assert payout["status"] == "paid", payout
+    [transfer] = workers.transfers_for(bounty["id"])
+    assert transfer["id"] == payout["transfer_id"]
+    stored = deps().repo.get_payout(approved["payout_id"])
+    assert (stored.attempts, stored.keys_spent) == (1, 1)
+    assert payouts._transfer_key(stored).endswith(":k1")
