@@ -126,6 +126,7 @@ class Bounty:
     settled_slots: int = 0  # slots whose share of the fee was kept (paid out) or refunded
     refund_key: str | None = None  # the refund in flight, so a retry repeats it rather than adding one
     refund_amount: int = 0  # of the refund in flight: rewards plus their fee share, fixed when it starts
+    refund_keys_spent: int = 0  # of the refund in flight: Stripe idempotency keys a server error used up
     payment_intent_id: str | None = None
     client_secret: str | None = None
     charge_id: str | None = None

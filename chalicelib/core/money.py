@@ -18,6 +18,11 @@ class RefundOrder:
     key: str  # ours; Stripe's idempotency key and metadata are derived from it
     slots: int
     amount: int
+    keys_spent: int = 0  # idempotency keys Stripe answered with a server error (it replays those): use a new one
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"refund:{self.key}" + (f":k{self.keys_spent}" if self.keys_spent else "")
 
 
 def settle_payout(bounty: Bounty, payout: Payout, freelancer: Account, *, transfer_id: str, now: datetime
@@ -82,7 +87,17 @@ def start_refund(bounty: Bounty, *, now: datetime) -> tuple[Bounty, RefundOrder]
 
 
 def _order_in_flight(bounty: Bounty) -> RefundOrder:
-    return RefundOrder(key=bounty.refund_key, slots=bounty.refunding_slots, amount=bounty.refund_amount)
+    return RefundOrder(key=bounty.refund_key, slots=bounty.refunding_slots, amount=bounty.refund_amount,
+                       keys_spent=bounty.refund_keys_spent)
+
+
+def spend_refund_key(bounty: Bounty, order: RefundOrder, *, now: datetime) -> Bounty | None:
+    """Stripe answered the refund in flight with a server error, which it gives again to every retry under that
+    idempotency key: the next try takes a new key (the refund is looked up by our key first, so one the failed
+    request made is found). None when another delivery moved the key on already, or the refund is done."""
+    if bounty.refund_key != order.key or bounty.refund_keys_spent != order.keys_spent:
+        return None
+    return replace(bounty, refund_keys_spent=order.keys_spent + 1, updated_at=now)
 
 
 def finish_refund(bounty: Bounty, order: RefundOrder, *, refund_id: str, now: datetime
@@ -90,7 +105,7 @@ def finish_refund(bounty: Bounty, order: RefundOrder, *, refund_id: str, now: da
     if bounty.refund_key != order.key:
         raise errors.StateConflict("That refund is not the one in flight.", code="refund_not_in_flight")
     bounty = replace(bounty, refunding_slots=0, refunded_slots=bounty.refunded_slots + order.slots,
-                     refund_key=None, refund_amount=0, updated_at=now)
+                     refund_key=None, refund_amount=0, refund_keys_spent=0, updated_at=now)
     entry = LedgerEntry(bounty_id=bounty.id, id=f"{ledger.REFUNDED}:{order.key}", kind=ledger.REFUNDED,
                         amount=order.amount, currency=bounty.currency, created_at=now, reference=refund_id)
     return bounty, entry

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from .. import config, observability
 from ..core import money, rules
-from ..ports import PaymentDeclined
+from ..ports import PaymentDeclined, PaymentsServerError
 from .deps import Deps, retrying
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,13 @@ def refund_unspent(deps: Deps, bounty_id: str) -> int:
         if order is None:
             _cancel_unpaid_intent(deps, written.peek())
             return refunded
-        refund_id = deps.payments.refund(payment_intent_id=written.peek().payment_intent_id, amount=order.amount,
-                                         refund_key=order.key, idempotency_key=f"refund:{order.key}")
+        try:
+            refund_id = deps.payments.refund(payment_intent_id=written.peek().payment_intent_id,
+                                             amount=order.amount, refund_key=order.key,
+                                             idempotency_key=order.idempotency_key)
+        except PaymentsServerError:  # the message comes back; its next try must not get Stripe's kept 500
+            retrying(lambda order=order: _spend_key(deps, bounty_id, order, written))
+            raise
         retrying(lambda order=order, refund_id=refund_id: _finish(deps, bounty_id, order, refund_id, written))
         refunded += order.amount
 
@@ -72,6 +77,13 @@ def _start(deps: Deps, bounty_id: str, written: _InHand):
     else:
         written.keep(bounty, stored=False)  # a refund already in flight: repeat it
     return order
+
+
+def _spend_key(deps: Deps, bounty_id: str, order: money.RefundOrder, written: _InHand) -> None:
+    bounty = written.take(deps, bounty_id)
+    spent = money.spend_refund_key(bounty, order, now=deps.clock.now())
+    if spent is not None:
+        deps.repo.commit(changed=[spent])
 
 
 def _finish(deps: Deps, bounty_id: str, order: money.RefundOrder, refund_id: str, written: _InHand) -> None:

@@ -298,3 +298,17 @@ def test_a_server_error_stripe_replays_under_its_key_moves_the_transfer_to_a_new
     stored = deps().repo.get_payout(approved["payout_id"])
     assert (stored.attempts, stored.keys_spent) == (1, 1)
     assert payouts._transfer_key(stored).endswith(":k1")
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["failed", "made-then-failed"])
+def test_a_server_error_stripe_replays_under_its_key_moves_the_refund_to_a_new_key(
+        api, workers, client_acct, stripe_server_errors, after):
+    stripe_server_errors(r"^/v1/refunds$", after=after)
+    bounty = api.bounty(client_acct["api_key"], slots=2)
+    api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=client_acct["api_key"])
+    workers.drain()
+    assert workers.refunded_on_stripe(bounty) == bounty["funding"]["amount_total"]  # once, in full
+    ledger = api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=client_acct["api_key"])
+    assert ledger["totals"]["refunded"] == bounty["funding"]["amount_total"] and ledger["totals"]["held"] == 0
+    stored = deps().repo.get_bounty(bounty["id"])
+    assert (stored.refund_key, stored.refund_keys_spent, stored.refunded_slots) == (None, 0, 2)

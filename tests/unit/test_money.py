@@ -91,3 +91,24 @@ def test_payout_retry_states():
     assert money.record_attempt(replace(payout, status=PAID), error="boom", failed=True, now=NOW) is None
     with pytest.raises(errors.StateConflict):
         money.requeue(replace(payout, status=PAID), now=NOW)
+
+
+def test_a_server_error_moves_the_refund_in_flight_to_a_new_idempotency_key_once():
+    bounty, _ = funded(slots=2, reward=500)
+    bounty, order = money.start_refund(rules.close(bounty, status=CANCELLED, now=NOW), now=NOW)
+    assert order.idempotency_key == f"refund:{order.key}"
+    spent = money.spend_refund_key(bounty, order, now=NOW)
+    assert money.spend_refund_key(spent, order, now=NOW) is None  # another delivery moved it on already
+    _, retry = money.start_refund(spent, now=NOW)
+    assert (retry.key, retry.amount, retry.idempotency_key) == (order.key, order.amount, f"refund:{order.key}:k1")
+    done, entry = money.finish_refund(spent, retry, refund_id="re_1", now=NOW)
+    assert done.refund_keys_spent == 0 and entry.id == f"refunded:{order.key}"
+    assert money.spend_refund_key(done, retry, now=NOW) is None  # nothing in flight
+
+
+def test_a_server_error_moves_a_payout_to_a_new_transfer_key():
+    _, payout = approved(funded()[0], "a")
+    failed_once = money.record_attempt(payout, error="APIError", failed=False, now=NOW, key_spent=True)
+    assert (failed_once.attempts, failed_once.keys_spent) == (1, 1)
+    timed_out = money.record_attempt(failed_once, error="timeout", failed=False, now=NOW)
+    assert (timed_out.attempts, timed_out.keys_spent) == (2, 1)  # a lost answer keeps its key: Stripe replays it
