@@ -69,6 +69,7 @@ class AccountModel(_Table):
     rating_count = NumberAttribute(default=0)
     completed = NumberAttribute(default=0)
     earned = JSONAttribute(default=dict)
+    connect_keys_spent = NumberAttribute(default=0)
 
 
 class ApiKeyModel(_Table):

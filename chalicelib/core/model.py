@@ -82,6 +82,9 @@ class Account:
     rating_count: int = 0
     completed: int = 0
     earned: dict[str, int] = field(default_factory=dict)  # currency -> minor units paid out
+    # Idempotency keys for creating its Stripe account that Stripe answered with a server error (which it replays
+    # to every retry under the key): the next try takes a new one.
+    connect_keys_spent: int = 0
     version: int = 0
 
 

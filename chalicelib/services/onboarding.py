@@ -7,10 +7,30 @@ from dataclasses import replace
 from .. import config
 from ..core import errors, money, timers
 from ..core.model import Account
-from ..ports import PaymentEvent, PaymentsUnavailable
+from ..ports import PaymentEvent, PaymentsServerError, PaymentsUnavailable
 from ..repository import Ref
 from . import payouts
 from .deps import Caller, Deps, fetch, retrying
+
+
+def _connect_key(account: Account) -> str:
+    key = f"connect:{account.id}"
+    return f"{key}:k{account.connect_keys_spent}" if account.connect_keys_spent else key
+
+
+def _spend_connect_key(deps: Deps, account: Account) -> None:
+    """Stripe answered with a server error, which it gives again to every retry under that key for 24 hours: the
+    freelancer's next try takes a new key. (Had the failed request made the account, that one is left unused: a
+    Connect account holds no money until it is onboarded and paid.)"""
+    in_hand = [account]
+
+    def spend():
+        current = in_hand.pop() if in_hand else deps.repo.get_account(account.id)
+        if current.stripe_account_id or current.connect_keys_spent != account.connect_keys_spent:
+            return  # another request got an account, or moved the key on, meanwhile
+        deps.repo.commit(changed=[replace(current, connect_keys_spent=current.connect_keys_spent + 1)])
+
+    retrying(spend)
 
 
 def start_onboarding(deps: Deps, caller: Caller) -> str:
@@ -19,8 +39,12 @@ def start_onboarding(deps: Deps, caller: Caller) -> str:
     try:
         if not account.stripe_account_id:
             # The key makes concurrent first calls create one Stripe account, not two.
-            stripe_id = deps.payments.create_express_account(account_id=account.id, email=account.email,
-                                                             idempotency_key=f"connect:{account.id}")
+            try:
+                stripe_id = deps.payments.create_express_account(account_id=account.id, email=account.email,
+                                                                 idempotency_key=_connect_key(account))
+            except PaymentsServerError:
+                _spend_connect_key(deps, account)
+                raise
 
             in_hand = [account]
 

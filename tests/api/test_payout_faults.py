@@ -312,3 +312,15 @@ def test_a_server_error_stripe_replays_under_its_key_moves_the_refund_to_a_new_k
     assert ledger["totals"]["refunded"] == bounty["funding"]["amount_total"] and ledger["totals"]["held"] == 0
     stored = deps().repo.get_bounty(bounty["id"])
     assert (stored.refund_key, stored.refund_keys_spent, stored.refunded_slots) == (None, 0, 2)
+
+
+def test_a_server_error_stripe_replays_for_a_new_connect_account_moves_onboarding_to_a_new_key(
+        api, freelancer, stripe_server_errors):
+    stripe_server_errors(r"^/v1/accounts$")
+    code, body = api.post("/v1/accounts/me/payout-onboarding", key=freelancer["api_key"])
+    assert (code, body["error"]["code"]) == (503, "payments_unavailable")
+    assert deps().repo.get_account(freelancer["id"]).connect_keys_spent == 1
+    # The freelancer tries again: a new key, so not Stripe's kept 500.
+    assert api.ok("POST", "/v1/accounts/me/payout-onboarding", key=freelancer["api_key"])["url"]
+    stored = deps().repo.get_account(freelancer["id"])
+    assert stored.stripe_account_id and stored.connect_keys_spent == 1
