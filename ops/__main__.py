@@ -124,39 +124,29 @@ def _move_dead_letters(deps) -> int:
     return moved
 
 
-def index_unpaid(args, deps) -> int:
-    from chalicelib.adapters.dynamo_upgrades import index_unpaid_payouts
-
-    print(f"{index_unpaid_payouts()} unpaid payouts stored before the unpaid index were put into it")
-    return 0
-
-
-def file_unfunded_expiry(args, deps) -> int:
-    from chalicelib.adapters.dynamo_upgrades import file_unfunded_expiry as file
-
-    print(f"{file()} unfunded bounties posted before bounties got a deadline timer when posted were given one")
-    return 0
-
-
-def note_submissions(args, deps) -> int:
-    from chalicelib.adapters.dynamo_upgrades import note_submissions as note
-
-    print(f"{note()} participant records of an earlier release were given the list of their submissions")
-    return 0
+# Upgrade steps that only bring stored items up to date: the function of chalicelib.adapters.dynamo_upgrades each
+# runs, and what its count is of.
+STORED_ITEM_STEPS = {
+    "index-unpaid": ("index_unpaid_payouts", "unpaid payouts stored before the unpaid index were put into it"),
+    "file-unfunded-expiry": ("file_unfunded_expiry", "unfunded bounties posted before bounties got a deadline timer "
+                                                     "when posted were given one"),
+    "note-submissions": ("note_submissions", "participant records of an earlier release were given the list of "
+                                             "their submissions"),
+    "copy-work": ("copy_work", "claims, submissions and payouts were copied into their freelancer's list of work"),
+    "end-cancelled-claims": ("end_cancelled_claims", "cancelled bounties with claims still live were given the "
+                                                     "timer that ends them"),
+}
 
 
-def copy_work(args, deps) -> int:
-    from chalicelib.adapters.dynamo_upgrades import copy_work as copy
+def _stored_item_step(step: str):
+    def run(args, deps) -> int:
+        from chalicelib.adapters import dynamo_upgrades
 
-    print(f"{copy()} claims, submissions and payouts were copied into their freelancer's list of work")
-    return 0
+        function, counted = STORED_ITEM_STEPS[step]
+        print(f"{getattr(dynamo_upgrades, function)()} {counted}")
+        return 0
 
-
-def end_cancelled_claims(args, deps) -> int:
-    from chalicelib.adapters.dynamo_upgrades import end_cancelled_claims as end
-
-    print(f"{end(deps.clock.now())} cancelled bounties with claims still live were given the timer that ends them")
-    return 0
+    return run
 
 
 def cancel_unpaid_intents(args, deps) -> int:
@@ -238,9 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.bootstrap import deps
 
     handler = {"reconcile": reconcile, "failed-payouts": failed_payouts, "redrive": redrive,
-               "index-unpaid": index_unpaid, "file-unfunded-expiry": file_unfunded_expiry,
-               "note-submissions": note_submissions, "copy-work": copy_work,
-               "end-cancelled-claims": end_cancelled_claims, "cancel-unpaid-intents": cancel_unpaid_intents,
+               **{step: _stored_item_step(step) for step in STORED_ITEM_STEPS},
+               "cancel-unpaid-intents": cancel_unpaid_intents,
                "reshard-open": reshard_open,
                "reshard-timers": reshard_timers}[args.command]
     return handler(args, deps())
