@@ -22,7 +22,13 @@ class RefundOrder:
 
     @property
     def idempotency_key(self) -> str:
-        return f"refund:{self.key}" + (f":k{self.keys_spent}" if self.keys_spent else "")
+        return idempotency_key(f"refund:{self.key}", self.keys_spent)
+
+
+def idempotency_key(base: str, keys_spent: int) -> str:
+    """A Stripe idempotency key after `keys_spent` server errors, which Stripe replays under their key: each one
+    moves the request on to a new key."""
+    return f"{base}:k{keys_spent}" if keys_spent else base
 
 
 def settle_payout(bounty: Bounty, payout: Payout, freelancer: Account, *, transfer_id: str, now: datetime

@@ -148,6 +148,11 @@ def unpaid_intent(bounty: Bounty) -> str | None:
     return None
 
 
+def refunds_worker_needed(bounty: Bounty) -> bool:
+    """Whether a closed bounty has work for the refunds worker: escrow owed back, or an unpaid intent to cancel."""
+    return bool(bounty.refund_owed_slots or unpaid_intent(bounty))
+
+
 def intent_cancelled(bounty: Bounty, *, now: datetime) -> Bounty | None:
     """The bounty once Stripe has cancelled its unpaid intent: its client_secret can pay nothing any more, so it is
     no longer handed out. None when there is nothing to change (paid meanwhile, or recorded already)."""

@@ -74,5 +74,14 @@ def end_claims(bounty_id: str, now: datetime, shards: int) -> Timer:
     return timer(END_CLAIMS, bounty_id, now, shards)
 
 
+def for_close(before: Bounty, closed: Bounty, now: datetime, shards: int) -> list[Timer]:
+    """What closing a bounty (cancel, expiry) files with it: the safety net of a refund owed, and the end of the
+    claims it held live."""
+    filed = [resend_refund(closed.id, now, shards)] if closed.refund_owed_slots else []
+    if before.claimed_slots:
+        filed.append(end_claims(closed.id, now, shards))
+    return filed
+
+
 def for_submission(submission: Submission, shards: int) -> Timer:
     return timer(AUTO_APPROVE, submission.id, submission.auto_approve_at, shards)

@@ -293,13 +293,12 @@ def cancel_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
         closed = rules.close(bounty, status=CANCELLED, now=now)
         # Live claims cannot be used any more: a timer due now ends them (they are not read here, so the request
         # stays one read and one write however many there are).
-        end_claims = [timers.end_claims(bounty.id, now, config.timer_shards())] if bounty.claimed_slots else []
-        deps.repo.commit(changed=[closed], created=_refund_safety_net(closed, now) + end_claims, final=True)
+        deps.repo.commit(changed=[closed], created=timers.for_close(bounty, closed, now, config.timer_shards()),
+                         final=True)
         return closed
 
     bounty = retrying(attempt)
-    # The refunds worker returns what is owed, or cancels the payment of a bounty never paid.
-    if bounty.refund_owed_slots or rules.unpaid_intent(bounty):
+    if rules.refunds_worker_needed(bounty):
         deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty.id})
     return bounty
 

@@ -14,8 +14,7 @@ from .deps import Caller, Deps, fetch, retrying
 
 
 def _connect_key(account: Account) -> str:
-    key = f"connect:{account.id}"
-    return f"{key}:k{account.connect_keys_spent}" if account.connect_keys_spent else key
+    return money.idempotency_key(f"connect:{account.id}", account.connect_keys_spent)
 
 
 def _spend_connect_key(deps: Deps, account: Account) -> None:

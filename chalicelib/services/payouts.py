@@ -81,8 +81,8 @@ def _transfer_key(payout: Payout) -> str:
     (Stripe would otherwise replay the round's refusal), and so does a server error from Stripe, which it would
     replay too (`keys_spent`); the lookup by payout id inside transfer() still finds a transfer any earlier key
     made."""
-    key = f"transfer:{payout.id}:r{payout.attempts // config.max_receive_count()}"
-    return f"{key}:k{payout.keys_spent}" if payout.keys_spent else key
+    return money.idempotency_key(f"transfer:{payout.id}:r{payout.attempts // config.max_receive_count()}",
+                                 payout.keys_spent)
 
 
 def _key_surely_remembered(payout: Payout, now: datetime) -> bool:

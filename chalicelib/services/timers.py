@@ -83,15 +83,13 @@ def expire_bounty(deps: Deps, bounty_id: str) -> str:
             return "not_due"
         now = deps.clock.now()
         closed = rules.close(bounty, status=EXPIRED, now=now)
-        created = [timer_rules.resend_refund(bounty.id, now, config.timer_shards())] if closed.refund_owed_slots else []
-        if bounty.claimed_slots:  # they expire with it: their records say so too, as after a cancel
-            created.append(timer_rules.end_claims(bounty.id, now, config.timer_shards()))
-        deps.repo.commit(changed=[closed], created=created)
+        # Its live claims expire with it: the timer that ends them makes their records say so too.
+        deps.repo.commit(changed=[closed], created=timer_rules.for_close(bounty, closed, now, config.timer_shards()))
         return closed
 
     outcome = retrying(attempt)
     if outcome is None or outcome == "not_due":
         return outcome or "unchanged"
-    if outcome.refund_owed_slots or rules.unpaid_intent(outcome):  # what is owed back, or the unpaid intent
+    if rules.refunds_worker_needed(outcome):
         deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty_id})
     return EXPIRED
