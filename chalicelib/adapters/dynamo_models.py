@@ -113,6 +113,7 @@ class BountyModel(_Table):
     refund_key = UnicodeAttribute(null=True)
     refund_amount = NumberAttribute(default=0)
     refund_keys_spent = NumberAttribute(default=0)
+    funding_keys_spent = NumberAttribute(default=0)
     payment_intent_id = UnicodeAttribute(null=True)
     client_secret = UnicodeAttribute(null=True)
     charge_id = UnicodeAttribute(null=True)

@@ -134,6 +134,7 @@ class Bounty:
     client_secret: str | None = None
     charge_id: str | None = None
     funding_error: str | None = None
+    funding_keys_spent: int = 0  # funding idempotency keys a Stripe server error used up (Stripe replays those)
     # Its deadline's timer was filed when it was posted, so an unfunded bounty expires too. Bounties posted by an
     # earlier release get theirs from the `file-unfunded-expiry` upgrade step, or when they are funded.
     expiry_timer_filed: bool = False

@@ -161,6 +161,15 @@ def intent_cancelled(bounty: Bounty, *, now: datetime) -> Bounty | None:
     return replace(bounty, client_secret=None, updated_at=now)
 
 
+def spend_funding_key(bounty: Bounty, *, keys_spent: int, now: datetime) -> Bounty | None:
+    """Stripe answered a funding request with a server error, which it gives again to every retry under that
+    idempotency key for a day: the next attempt takes a new key. None when another attempt moved it on already,
+    or the bounty no longer takes funding (the webhook funded it meanwhile, say)."""
+    if bounty.status not in (AWAITING_FUNDING, FUNDING_FAILED) or bounty.funding_keys_spent != keys_spent:
+        return None
+    return replace(bounty, funding_keys_spent=keys_spent + 1, updated_at=now)
+
+
 def mark_funding_failed(bounty: Bounty, *, reason: str, now: datetime) -> Bounty | None:
     if bounty.status != AWAITING_FUNDING:
         return None

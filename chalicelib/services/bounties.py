@@ -6,9 +6,9 @@ import logging
 from datetime import datetime
 
 from .. import config, observability
-from ..core import errors, ledger, rules, timers
+from ..core import errors, ledger, money, rules, timers
 from ..core.model import CANCELLED, EXPIRED, FREELANCER, OPEN, Bounty, Participant, new_id
-from ..ports import PaymentDeclined, PaymentEvent, PaymentsUnavailable
+from ..ports import PaymentDeclined, PaymentEvent, PaymentsServerError, PaymentsUnavailable
 from ..repository import Page, Ref
 from .deps import Caller, Deps, fetch, retrying
 
@@ -50,8 +50,7 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
                                    code="deadline_passed")
     if bounty.payment_intent_id and not payment_method:
         return bounty  # its intent and client_secret stand
-    # Each payment method tried gets its own key: a retry with a new card must reach Stripe.
-    key = f"fund:{bounty.id}:{payment_method or 'none'}:{bounty.version}"
+    key = _funding_key(bounty, payment_method)
     in_hand = [bounty]
 
     def latest() -> Bounty:
@@ -69,6 +68,12 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
                 payment_method=payment_method, idempotency_key=key,
                 metadata={"bounty_id": bounty.id, "client_id": bounty.client_id},
             )
+    except PaymentsServerError as error:
+        retrying(lambda: _spend_funding_key(deps, latest(), bounty.funding_keys_spent))
+        raise errors.ServiceUnavailable(
+            f"Stripe failed, so bounty {bounty.id} is not funded yet; retry with POST /v1/bounties/{bounty.id}/fund "
+            "(a payment Stripe took anyway funds it once: any second one is refunded in full).",
+            code="payments_unavailable") from error
     except PaymentsUnavailable as error:
         raise errors.ServiceUnavailable(
             f"Stripe could not be reached, so bounty {bounty.id} is not funded yet; retry with "
@@ -94,6 +99,19 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
         return updated
 
     return retrying(record)
+
+
+def _funding_key(bounty: Bounty, payment_method: str | None) -> str:
+    """Each payment method tried, and each version of the bounty, gets its own key: a retry with a new card, or
+    after a decline, must reach Stripe; so must one after a server error, which Stripe would replay."""
+    base = f"fund:{bounty.id}:{payment_method or 'none'}:{bounty.version}"
+    return money.idempotency_key(base, bounty.funding_keys_spent)
+
+
+def _spend_funding_key(deps: Deps, bounty: Bounty, keys_spent: int) -> None:
+    moved = rules.spend_funding_key(bounty, keys_spent=keys_spent, now=deps.clock.now())
+    if moved is not None:
+        deps.repo.commit(changed=[moved])  # not the request's answer: it answers 503
 
 
 def _record_refusal(deps: Deps, bounty: Bounty, reason: str) -> Bounty:

@@ -184,6 +184,23 @@ def payable_freelancer(api, workers, freelancer):
     return freelancer
 
 
+@pytest.fixture
+def stripe_server_errors(localstripe_server):
+    """Has the Stripe stand-in answer chosen requests with a 500 and keep that answer under the request's
+    idempotency key, as Stripe does (the fault proxy's errors never reach Stripe, so nothing is kept)."""
+    import urllib.parse
+    import urllib.request
+
+    url = f"{localstripe_server.url}/_config/server_errors"
+
+    def inject(path: str, *, times: int = 1, after: bool = False) -> None:
+        form = urllib.parse.urlencode({"path": path, "times": times, "after": str(after).lower()}).encode()
+        urllib.request.urlopen(urllib.request.Request(url, data=form), timeout=10).close()
+
+    yield inject
+    urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
+
+
 @pytest.fixture(scope="session")
 def webhook_relay(chalice_app, localstripe_server):
     """localstripe delivers signed webhooks over HTTP; this receiver hands them, byte for byte, to the app

@@ -5,6 +5,7 @@ that is not the bounty's escrow goes back in full, once."""
 import os
 from datetime import timedelta
 
+import pytest
 import stripe
 
 DECLINED = "pm_card_chargeCustomerFail"  # declined by localstripe when charged
@@ -123,3 +124,63 @@ def test_a_duplicate_payment_stripe_will_not_refund_is_acknowledged_not_retried_
         metadata={"bounty_id": bounty["id"]})
     event = PaymentEvent(id="evt_odd", type="payment_intent.succeeded", data=unpaid.to_dict())
     assert bounties.apply_payment_event(deps(), event) == "refund_refused"
+
+
+def _charged_for(bounty_id: str) -> int:
+    """What Stripe holds of the client's money for a bounty: every intent naming it, paid, less its refunds."""
+    total = 0
+    for intent in _stripe().PaymentIntent.list(limit=100)["data"]:
+        if intent.to_dict()["metadata"].get("bounty_id") == bounty_id and intent["status"] == "succeeded":
+            refunds = _stripe().Refund.list(payment_intent=intent["id"], limit=100)["data"]
+            total += intent["amount"] - sum(r["amount"] for r in refunds if r["status"] in ("succeeded", "pending"))
+    return total
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["failed", "made-then-failed"])
+def test_a_server_error_stripe_replays_under_its_key_moves_funding_to_a_new_key(
+        api, workers, client_acct, stripe_server_errors, after):
+    """Stripe gives its kept 500 to every retry under the same key for a day: the client's retry with the same
+    card takes a new key and funds the bounty. Should the failed request have charged the card (`after`), that
+    payment funds the bounty once; a second one would be refunded in full as not its escrow."""
+    from chalicelib.bootstrap import deps
+
+    key = client_acct["api_key"]
+    stripe_server_errors(r"^/v1/payment_intents$", after=after)
+    code, body = api.post("/v1/bounties", {
+        "title": "t", "description": "d", "reward": {"amount": 500, "currency": "usd"},
+        "deadline": _deadline(), "payment_method": "pm_card_visa"}, key=key)
+    assert (code, body["error"]["code"]) == (503, "payments_unavailable"), body
+    [bounty] = api.ok("GET", "/v1/bounties?mine=true", key=key)["items"]
+    api.bounties.append(bounty["id"])
+    code, funded = api.post(f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    assert (code, funded.get("status")) == (200, "open") or funded["error"]["code"] == "already_funded", funded
+    assert deps().repo.get_bounty(bounty["id"]).funding_keys_spent == 1
+    workers.drain()
+    workers.wait_for(lambda: _charged_for(bounty["id"]) == bounty["funding"]["amount_total"])
+    own = api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)
+    assert own["status"] == "open"
+    totals = api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=key)["totals"]
+    assert totals["funded"] == totals["held"] == bounty["funding"]["amount_total"]
+
+
+def test_a_server_error_confirming_the_bountys_intent_moves_funding_to_a_new_key(
+        api, workers, client_acct, stripe_server_errors):
+    """Posted unpaid, then paid on its one intent: a 500 Stripe kept for the confirm does not block the retry,
+    which confirms the same intent (a confirm that went through already is taken as the funding)."""
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method=None)
+    stripe_server_errors(r"^/v1/payment_intents/[^/]+/confirm$", after=True)
+    code, body = api.post(f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    assert (code, body["error"]["code"]) == (503, "payments_unavailable"), body
+    code, funded = api.post(f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    assert (code, funded.get("status")) == (200, "open") or funded["error"]["code"] == "already_funded", funded
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)["funding"]["payment_intent_id"] == \
+        bounty["funding"]["payment_intent_id"]
+    workers.drain()
+    assert _charged_for(bounty["id"]) == bounty["funding"]["amount_total"]
+
+
+def _deadline() -> str:
+    from datetime import UTC, datetime
+
+    return (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -5,8 +5,6 @@ and our write, and approval racing cancel. The `api` fixture then checks every l
 from __future__ import annotations
 
 import json
-import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -267,20 +265,6 @@ def test_posting_a_paid_bounty_asks_stripe_once(api, faults, client_acct):
     assert (paid["status"], declined["status"]) == ("open", "funding_failed")
     assert declined["funding"]["payment_intent_id"]
     assert faults.requests == [("POST", "/v1/payment_intents")] * 2
-
-
-@pytest.fixture
-def stripe_server_errors(localstripe_server):
-    """Has the Stripe stand-in answer chosen requests with a 500 and keep that answer under the request's
-    idempotency key, as Stripe does (the fault proxy's errors never reach Stripe, so nothing is kept)."""
-    url = f"{localstripe_server.url}/_config/server_errors"
-
-    def inject(path: str, *, times: int = 1, after: bool = False) -> None:
-        form = urllib.parse.urlencode({"path": path, "times": times, "after": str(after).lower()}).encode()
-        urllib.request.urlopen(urllib.request.Request(url, data=form), timeout=10).close()
-
-    yield inject
-    urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["failed", "made-then-failed"])

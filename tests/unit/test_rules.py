@@ -87,6 +87,16 @@ def test_funding_transitions_are_replay_safe():
     assert rules.mark_funded(other, payment_intent_id="pi_stranger", charge_id=None, now=NOW) is None
 
 
+def test_a_server_error_moves_funding_to_a_new_key_once():
+    created = replace(bounty(), status=AWAITING_FUNDING, payment_intent_id=None, charge_id=None)
+    moved = rules.spend_funding_key(created, keys_spent=0, now=NOW)
+    assert moved.funding_keys_spent == 1 and moved.status == AWAITING_FUNDING
+    assert rules.spend_funding_key(moved, keys_spent=0, now=NOW) is None  # another attempt moved it on already
+    failed = rules.mark_funding_failed(moved, reason="declined", now=NOW)
+    assert rules.spend_funding_key(failed, keys_spent=1, now=NOW).funding_keys_spent == 2
+    assert rules.spend_funding_key(bounty(), keys_spent=0, now=NOW) is None  # funded meanwhile: nothing to move
+
+
 def test_claim_submit_approve_keeps_slots_balanced():
     b = bounty()
     b, p, c = rules.claim(b, who(), claim_id="clm_1", now=NOW)
