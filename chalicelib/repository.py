@@ -43,7 +43,7 @@ class IdempotencyRecord:
 
     key: str
     fingerprint: str
-    state: str  # in_progress | done
+    state: str  # in_progress | done | resumable (body: the id a retry picks up, IdempotencyLock.resume)
     created_at: datetime
     expires_at: datetime
     status_code: int | None = None
@@ -66,6 +66,9 @@ class IdempotencyLock:
     taken: bool = False
     version: int = 0  # of the record as this request last wrote it
     answered: tuple[int, str] | None = None  # the answer stored with it, if any
+    # The id of what the request made before it failed on our side's account (Stripe unreachable after the bounty
+    # was stored, say): a retry with the key picks that up instead of making another. Set by the use case.
+    resume: str | None = None
 
     def answer_in(self, records: list[Any]) -> tuple[tuple[int, str], IdempotencyRecord] | None:
         answer = self.answer_from(records) if self.answer_from and self.record_for else None

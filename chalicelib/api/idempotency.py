@@ -73,15 +73,16 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
     lock = IdempotencyLock(pending, answer_from=answer_from, record_for=record_for)
     with holding(lock):
         try:
-            response = run()
+            response = _attempt(deps, lock, run)
         except errors.IdempotencyKeyTaken as taken:
             check(deps, caller)  # a stored answer goes only to the key's owner
-            return _replay(deps, record_key, fingerprint, now, taken.record)
-        except BaseException:
-            _forget_unanswered(deps, lock)
-            raise
+            earlier = _earlier(deps, record_key, fingerprint, now, taken.record)
+            if earlier.state != "resumable":
+                return _replay(earlier)
+            _take_over(deps, lock, earlier)
+            response = _attempt(deps, lock, run)
     if response.status_code >= 500:
-        _forget_unanswered(deps, lock)  # a failure on our side must not be replayed forever
+        _after_failure(deps, lock)  # a failure on our side must not be replayed forever
         return response
     body = response.body if isinstance(response.body, str) else json.dumps(response.body)
     answer = (response.status_code, body)
@@ -100,14 +101,46 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
     return response
 
 
-def _forget_unanswered(deps: Deps, lock: IdempotencyLock) -> None:
-    """After a failure: a key taken without an answer is let go, so a retry runs again. One whose answer was stored
-    with the change keeps it (the change happened), and a retry gets that answer."""
-    if lock.taken and lock.answered is None:
+def _attempt(deps: Deps, lock: IdempotencyLock, run: Callable[[], Response]) -> Response:
+    try:
+        return run()
+    except errors.IdempotencyKeyTaken:
+        raise
+    except BaseException:
+        _after_failure(deps, lock)
+        raise
+
+
+def _after_failure(deps: Deps, lock: IdempotencyLock) -> None:
+    """A key taken without an answer is let go, so a retry runs again; or, when the use case made something a retry
+    must pick up rather than make again (`lock.resume`), kept as resumable. One whose answer was stored with the
+    change keeps it (the change happened), and a retry gets that answer."""
+    if not lock.taken or lock.answered is not None:
+        return
+    if lock.resume is None:
         _forget(deps, lock.record.key)
+        return
+    resumable = replace(lock.record, state="resumable", body=lock.resume, version=lock.version)
+    try:
+        deps.repo.commit(changed=[resumable])
+    except errors.ConcurrentUpdate:
+        pass  # a concurrent retry picked it up meanwhile
 
 
-def _replay(deps: Deps, record_key: str, fingerprint: str, now, earlier: IdempotencyRecord | None) -> Response:
+def _take_over(deps: Deps, lock: IdempotencyLock, earlier: IdempotencyRecord) -> None:
+    """Picks up a resumable key, in a versioned write so two retries cannot both resume."""
+    lock.taken, lock.resume = True, earlier.body
+    try:
+        deps.repo.commit(changed=[replace(earlier, state="in_progress", body=None)])
+    except errors.ConcurrentUpdate as error:
+        raise errors.StateConflict("A request with this Idempotency-Key is still being processed; retry in a moment.",
+                                   code="idempotency_key_in_use") from error
+    lock.version = earlier.version + 1
+
+
+def _earlier(deps: Deps, record_key: str, fingerprint: str, now,
+             earlier: IdempotencyRecord | None) -> IdempotencyRecord:
+    """The record that holds the key, when it is this request's to reuse (409 otherwise)."""
     earlier = earlier or deps.repo.get_idempotency(record_key)
     if earlier is None or earlier.expires_at <= now:
         if earlier is not None:
@@ -117,10 +150,14 @@ def _replay(deps: Deps, record_key: str, fingerprint: str, now, earlier: Idempot
     if earlier.fingerprint != fingerprint:
         raise errors.StateConflict("This Idempotency-Key was already used for a different request; "
                                    "use a new key for a new request.", code="idempotency_key_reused")
-    if earlier.state != "done":
+    if earlier.state not in ("done", "resumable"):
         raise errors.StateConflict("A request with this Idempotency-Key is still being processed; "
                                    "retry in a moment.", code="idempotency_key_in_use")
-    return Response(body=unseal(_sealing_secret(), record_key, earlier.body), status_code=earlier.status_code,
+    return earlier
+
+
+def _replay(earlier: IdempotencyRecord) -> Response:
+    return Response(body=unseal(_sealing_secret(), earlier.key, earlier.body), status_code=earlier.status_code,
                     headers={"Content-Type": "application/json", "Idempotent-Replayed": "true"})
 
 

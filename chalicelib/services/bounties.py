@@ -9,7 +9,7 @@ from .. import config, observability
 from ..core import errors, ledger, money, rules, timers
 from ..core.model import CANCELLED, EXPIRED, FREELANCER, OPEN, Bounty, Participant, new_id
 from ..ports import PaymentDeclined, PaymentEvent, PaymentsServerError, PaymentsUnavailable
-from ..repository import Page, Ref
+from ..repository import Page, Ref, current_lock
 from .deps import Caller, Deps, fetch, retrying
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,9 @@ def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, r
                   slots: int, deadline: datetime, review_window_seconds: int, claim_seconds: int | None,
                   estimated_minutes: int | None, tags: list[str], payment_method: str | None) -> Bounty:
     caller.require("client")
+    lock = current_lock()
+    if lock is not None and lock.resume:
+        return _resume_creation(deps, caller, lock.resume, payment_method)
     bounty = rules.new_bounty(
         bounty_id=new_id("bty_"), client_id=caller.account_id, title=title, description=description,
         reward=reward, currency=currency, slots=slots, deadline=deadline,
@@ -31,6 +34,20 @@ def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, r
     deps.repo.commit(created=[bounty, timers.for_bounty(bounty, config.timer_shards())], guard=caller.guard())
     caller.guard_held()
     bounty.version = 1  # as stored: no need to read it back
+    try:
+        return fund_bounty(deps, caller, bounty.id, payment_method=payment_method, known=bounty)
+    except errors.ServiceUnavailable:
+        if lock is not None:  # a retry with the Idempotency-Key funds this bounty rather than posting another
+            lock.resume = bounty.id
+        raise
+
+
+def _resume_creation(deps: Deps, caller: Caller, bounty_id: str, payment_method: str | None) -> Bounty:
+    """A retry of a post whose bounty was stored but not funded (Stripe failed): the same bounty, funded now,
+    or as the webhook left it meanwhile."""
+    bounty = get_own_bounty(deps, caller, bounty_id)
+    if bounty.status not in (rules.AWAITING_FUNDING, rules.FUNDING_FAILED):
+        return bounty
     return fund_bounty(deps, caller, bounty.id, payment_method=payment_method, known=bounty)
 
 

@@ -184,3 +184,28 @@ def _deadline() -> str:
     from datetime import UTC, datetime
 
     return (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["failed", "made-then-failed"])
+def test_a_post_retried_with_its_idempotency_key_after_stripe_failed_funds_the_same_bounty(
+        api, workers, client_acct, stripe_server_errors, after):
+    """The bounty was stored before Stripe failed: the retry with the key picks it up and funds it (or finds it
+    funded by the payment the failed request made), rather than posting a second bounty and charging again."""
+    key = client_acct["api_key"]
+    body = {"title": "t", "description": "d", "reward": {"amount": 500, "currency": "usd"},
+            "deadline": _deadline(), "payment_method": "pm_card_visa"}
+    headers = {"Idempotency-Key": f"post-{after}"}
+    stripe_server_errors(r"^/v1/payment_intents$", after=after)
+    code, failed = api.post("/v1/bounties", body, key=key, headers=headers)
+    assert (code, failed["error"]["code"]) == (503, "payments_unavailable"), failed
+    [stored] = api.ok("GET", "/v1/bounties?mine=true", key=key)["items"]
+    code, posted = api.post("/v1/bounties", body, key=key, headers=headers)
+    assert code == 201 and posted["id"] == stored["id"] and posted["status"] == "open", posted
+    assert api.post("/v1/bounties", body, key=key, headers=headers) == (201, posted)  # the answer, replayed
+    code, other = api.post("/v1/bounties", {**body, "title": "another"}, key=key, headers=headers)
+    assert (code, other["error"]["code"]) == (409, "idempotency_key_reused")
+    assert [b["id"] for b in api.ok("GET", "/v1/bounties?mine=true", key=key)["items"]] == [stored["id"]]
+    workers.drain()
+    workers.wait_for(lambda: _charged_for(stored["id"]) == posted["funding"]["amount_total"])
+    totals = api.ok("GET", f"/v1/bounties/{stored['id']}/ledger", key=key)["totals"]
+    assert totals["funded"] == totals["held"] == posted["funding"]["amount_total"]
