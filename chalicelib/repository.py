@@ -35,6 +35,7 @@ class KeyGuard:
     key_hash: str
     account_id: str
     role: str
+    session_begun: float | None = None  # a web session's: it must not have been ended since (ApiKey.sessions_from)
 
 
 @dataclass

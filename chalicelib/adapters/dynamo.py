@@ -412,7 +412,10 @@ def _raise_if_race(error: TransactWriteError, reasons: list[str | None]) -> None
 
 def _holds(guard: KeyGuard):
     key = m.ApiKeyModel
-    return (key.account_id == guard.account_id) & (key.role == guard.role) & (key.revoked == False)  # noqa: E712
+    holds = (key.account_id == guard.account_id) & (key.role == guard.role) & (key.revoked == False)  # noqa: E712
+    if guard.session_begun is not None:
+        holds &= key.sessions_from.does_not_exist() | (key.sessions_from <= guard.session_begun)
+    return holds
 
 
 def _conditional_item(record: Any, is_new: bool):

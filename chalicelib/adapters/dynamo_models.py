@@ -80,6 +80,7 @@ class ApiKeyModel(_Table):
     role = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     revoked = BooleanAttribute(default=False)
+    sessions_from = NumberAttribute(null=True)
     by_account = _index("by_account", "account_id", "key_id")()
 
 

@@ -96,6 +96,8 @@ class ApiKey:
     role: str
     created_at: datetime
     revoked: bool = False
+    # Web sessions signed in with this key before this moment (unix seconds) are over: their owner signed out.
+    sessions_from: float | None = None
     version: int = 0
 
 

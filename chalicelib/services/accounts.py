@@ -126,6 +126,16 @@ def authenticate(deps: Deps, authorization: str | None, *, check_now: bool = Fal
     return caller
 
 
+def end_web_sessions(deps: Deps, caller: Caller, now: float) -> None:
+    """Signing out of the web form ends every session signed in with the caller's key until now, wherever its
+    cookie is (a shared phone, a copied cookie), not only the browser's: its next page or form is refused. One
+    write, on the key's record, which every page reads anyway; nothing when the key no longer holds."""
+    if caller.unchecked_hash is None:
+        return  # a session from before sessions kept the key's hash: it ends when its cookie does
+    deps.repo.set_if(ApiKey, caller.unchecked_hash, {"sessions_from": now},
+                     expected={"account_id": caller.account_id, "role": caller.role, "revoked": False})
+
+
 def get_me(deps: Deps, caller: Caller) -> Account:
     account, = fetch(deps, caller, Ref(Account, caller.account_id))
     if account is None:

@@ -41,6 +41,7 @@ class Caller:
     role: str
     key_id: str | None = None
     unchecked_hash: str | None = None
+    session_begun: float | None = None  # for a web session: when it was signed in (unix seconds)
 
     @property
     def checked(self) -> bool:
@@ -51,7 +52,7 @@ class Caller:
 
     def guard(self) -> KeyGuard | None:
         """For a write that is the request's first call: it happens only if the key holds."""
-        return None if self.checked else KeyGuard(self.unchecked_hash, self.account_id, self.role)
+        return None if self.checked else KeyGuard(self.unchecked_hash, self.account_id, self.role, self.session_begun)
 
     def confirm(self, api_key: ApiKey | None) -> None:
         """Checks the stored key against what the caller presented; Unauthenticated unless it matches."""
@@ -59,10 +60,14 @@ class Caller:
             return
         presented = self.unchecked_hash
         if (api_key is None or api_key.revoked or not hmac.compare_digest(api_key.key_hash, presented)
-                or api_key.account_id != self.account_id or api_key.role != self.role):
+                or api_key.account_id != self.account_id or api_key.role != self.role or self._session_ended(api_key)):
             raise errors.Unauthenticated("This API key is not valid; check it or create a new account.")
         self.key_id = api_key.key_id
         self.unchecked_hash = None
+
+    def _session_ended(self, api_key: ApiKey) -> bool:
+        return (self.session_begun is not None and api_key.sessions_from is not None
+                and self.session_begun < api_key.sessions_from)
 
     def guard_held(self) -> None:
         """A write carrying guard() went through: the key holds."""

@@ -11,6 +11,7 @@ import functools
 import logging
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,12 +32,13 @@ from . import fmt, session
 log = logging.getLogger(__name__)
 bp = Blueprint(__name__)
 
-FORM = ["application/x-www-form-urlencoded"]
+FORM = ("application/x-www-form-urlencoded",)
 TEMPLATES = Path(__file__).with_name("templates")
 MAX_FORM_BYTES = 256 * 1024
 LIST_LIMIT = 20
 OWN_LIMIT = 100  # a bounty's thread: messages per page
-REVOKED = "You were signed out because the API key you signed in with was revoked."
+REVOKED = ("You were signed out: you signed out of this session elsewhere, or the API key you signed in with "
+           "was revoked.")
 PAGE_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
@@ -59,6 +61,7 @@ class Ctx:
     form: dict[str, str] = field(default_factory=dict)
     flash: tuple[str, str] | None = None  # shown on the page rendered now
     flash_cookie: bool = False  # the shown flash came from a cookie, to be cleared
+    session_found: bool = True  # the request carried a valid session cookie
     cookies: list[str] = field(default_factory=list)  # Set-Cookie values to send
 
     @property
@@ -98,13 +101,16 @@ def _context(request) -> Ctx:
     cookies = session.parse_cookies(request.headers.get("cookie"))
     now = time.time()
     current = session.load(cookies.get(session.COOKIE), now)
-    ctx = Ctx(request=request, session=current or session.new_session(now))
+    ctx = Ctx(request=request, session=current or session.new_session(now), session_found=current is not None)
     if current is None:
-        ctx.start_session(ctx.session)  # anonymous, so the sign-in form has a token to carry
+        # Anonymous, so the sign-in form has a token to carry. Not on a POST: one without our cookie is refused
+        # anyway, and a cross-site one (the browser withholds SameSite=Lax cookies) must not replace the session.
+        if request.method != "POST":
+            ctx.start_session(ctx.session)
     elif current.signed_in and current.role == FREELANCER and current.key_hash:
         # Checked in the page's first read, or on its own before anything is sent (see _run_checked).
         ctx.caller = Caller(account_id=current.account_id, role=current.role, key_id=current.key_id,
-                            unchecked_hash=current.key_hash)
+                            unchecked_hash=current.key_hash, session_begun=current.begun_at)
     elif current.signed_in:
         caller = Caller(account_id=current.account_id, role=current.role, key_id=current.key_id)
         if caller.role == FREELANCER and _key_is_live(caller):  # a session from before key hashes were kept
@@ -120,6 +126,11 @@ def _context(request) -> Ctx:
 
 def _key_is_live(caller: Caller) -> bool:
     return any(k.key_id == caller.key_id and not k.revoked for k in accounts.list_keys(deps(), caller))
+
+
+def _is_form(request) -> bool:
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    return content_type in FORM
 
 
 def _parse_form(request) -> dict[str, str]:
@@ -173,8 +184,11 @@ def _safe_next(target: str | None) -> str:
     return target if rest != target and rest[:1] in ("", "/", "?") else home
 
 
-def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = False, blueprint: Blueprint = bp):
-    """Registers a page. POSTs must carry the session's CSRF token; `signed_in` pages send visitors to sign in."""
+def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = False, blueprint: Blueprint = bp,
+         get_goes_to: Callable[..., str] | None = None):
+    """Registers a page. POSTs must carry the session's CSRF token; `signed_in` pages send visitors to sign in.
+    A form's address opened as a page (reloaded after a refusal shown there, or typed in) redirects to
+    `get_goes_to(**path params)`, the page the form is on, rather than answering a bare 405."""
 
     def decorate(handler):
         @functools.wraps(handler)
@@ -184,12 +198,12 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
             try:
                 ctx = _context(request)
                 if request.method == "POST":
+                    if not _is_form(request):
+                        return _finish(ctx, render(ctx, "message.html", status=415, title="Not a form",
+                                                   error="This address takes the site's own forms only."))
                     ctx.form = _parse_form(request)
                     if not session.csrf_ok(ctx.session, ctx.form.get("csrf")):
-                        return _finish(ctx, render(
-                            ctx, "message.html", status=403, title="Form refused",
-                            error="This form was refused: it did not come from this site's current page. "
-                                  "Go back, reload the page and try again."))
+                        return _finish(ctx, _refused(ctx))
                 if signed_in and ctx.caller is None:
                     ctx.flash_next("Sign in with your freelancer API key first.", "error")
                     return _finish(ctx, redirect(ctx, url("/web/signin", next=_here(request))))
@@ -210,11 +224,35 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
                 return _finish(ctx, render(ctx, "message.html", status=500, title="Something went wrong",
                                            error="Something went wrong on our side; it was logged. Try again."))
 
-        options = {"content_types": FORM} if "POST" in methods else {}
+        # Any content type reaches the page, so a wrong one gets a page rather than Chalice's JSON.
+        options = {"content_types": ["*/*"]} if "POST" in methods else {}
         blueprint.route(path, methods=list(methods), **options)(run)
+        if get_goes_to is not None:
+            def form_address_opened(**params):
+                return redirect(None, url(get_goes_to(**params)))
+
+            form_address_opened.__name__ = f"{handler.__name__}_opened"
+            blueprint.route(path, methods=["GET"])(form_address_opened)
         return run
 
     return decorate
+
+
+TYPED_FIELDS = (("content", "Your work"), ("links", "Links"), ("body", "Your message"))
+
+
+def _refused(ctx: Ctx) -> Response:
+    """A form without its session's token: from another site, from a page of an earlier session, or sent after
+    the session ended. What the freelancer typed is shown back, so it is not lost with the page."""
+    kept = [(label, ctx.form[name]) for name, label in TYPED_FIELDS if ctx.form.get(name, "").strip()]
+    if not ctx.session_found:
+        return render(ctx, "message.html", status=403, title="Session ended", kept=kept, signin_link=True,
+                      error="Your session has ended (it lasts 12 hours, and signing out ends it), so this form "
+                            "was not sent. Sign in again, then send it once more.")
+    return render(ctx, "message.html", status=403, title="Form refused", kept=kept,
+                  error="This form was refused: it did not come from this site's current page (it came from "
+                        "another site, or from a page shown before you last signed in or out). Go back, reload "
+                        "the page and try again.")
 
 
 def _run_checked(ctx: Ctx, handler, params: dict, *, signed_in: bool) -> Response:
@@ -320,10 +358,13 @@ def signin(ctx: Ctx):
     return redirect(ctx, target)
 
 
-@view("/web/signout", methods=("POST",))
+@view("/web/signout", methods=("POST",), get_goes_to=lambda: "/web/")
 def signout(ctx: Ctx):
-    ctx.caller = None  # signing out shows nothing and changes nothing stored: no key to check
-    ctx.start_session(session.new_session(time.time()))
+    now = time.time()
+    if ctx.caller is not None:  # every session of this key signed in until now ends, wherever its cookie is
+        accounts.end_web_sessions(deps(), ctx.caller, now)
+        ctx.caller = None  # nothing else to check
+    ctx.start_session(session.new_session(now))
     ctx.flash_next("Signed out.")
     return redirect(ctx, url("/web/"))
 
@@ -386,7 +427,7 @@ def _bounty_action(ctx: Ctx, bounty_id: str, action, typed: dict | None = None) 
         return _bounty_page(ctx, bounty_id, status=error.status, error=error.message, typed=typed)
 
 
-@view("/web/bounties/{bounty_id}/claim", methods=("POST",))
+@view("/web/bounties/{bounty_id}/claim", methods=("POST",), get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}")
 def claim(ctx: Ctx, bounty_id: str):
     def action():
         claimed = work.claim_bounty(deps(), ctx.caller, bounty_id)
@@ -397,7 +438,7 @@ def claim(ctx: Ctx, bounty_id: str):
     return _bounty_action(ctx, bounty_id, action)
 
 
-@view("/web/claims/{claim_id}/release", methods=("POST",))
+@view("/web/claims/{claim_id}/release", methods=("POST",), get_goes_to=lambda claim_id: "/web/me")
 def release(ctx: Ctx, claim_id: str):
     if ctx.caller is None:
         return redirect(ctx, url("/web/signin"))
@@ -406,7 +447,8 @@ def release(ctx: Ctx, claim_id: str):
     return redirect(ctx, url(f"/web/bounties/{released.bounty_id}"))
 
 
-@view("/web/bounties/{bounty_id}/submissions", methods=("POST",))
+@view("/web/bounties/{bounty_id}/submissions", methods=("POST",),
+      get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}")
 def submit(ctx: Ctx, bounty_id: str):
     typed = {"content": ctx.form.get("content", ""), "links": ctx.form.get("links", "")}
 
@@ -422,7 +464,8 @@ def submit(ctx: Ctx, bounty_id: str):
     return _bounty_action(ctx, bounty_id, action, typed)
 
 
-@view("/web/bounties/{bounty_id}/messages", methods=("POST",))
+@view("/web/bounties/{bounty_id}/messages", methods=("POST",),
+      get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}")
 def post_message(ctx: Ctx, bounty_id: str):
     typed = {"message": ctx.form.get("body", "")}
 
@@ -466,7 +509,7 @@ def submission_page(ctx: Ctx, submission_id: str):
                   seconds=earnings.work_seconds(submission.claimed_at, submission.created_at))
 
 
-@view("/web/onboarding", methods=("POST",), signed_in=True)
+@view("/web/onboarding", methods=("POST",), signed_in=True, get_goes_to=lambda: "/web/me")
 def start_onboarding(ctx: Ctx):
     try:
         link = onboarding.start_onboarding(deps(), ctx.caller)

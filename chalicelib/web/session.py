@@ -39,10 +39,16 @@ class Session:
     key_id: str | None = None
     name: str | None = None
     key_hash: str | None = None  # absent from sessions begun before it was recorded
+    begun: float | None = None  # unix seconds; absent from sessions begun before it was recorded
 
     @property
     def signed_in(self) -> bool:
         return self.account_id is not None
+
+    @property
+    def begun_at(self) -> float:
+        """When it was signed in: what signing out elsewhere compares (ApiKey.sessions_from)."""
+        return self.begun if isinstance(self.begun, int | float) else float(self.expires - LIFETIME_SECONDS)
 
 
 def deployed() -> bool:
@@ -82,7 +88,7 @@ def unsign(purpose: str, value: str | None) -> dict | None:
 def new_session(now: float, *, account_id: str | None = None, role: str | None = None, key_id: str | None = None,
                 name: str | None = None, key_hash: str | None = None) -> Session:
     return Session(nonce=secrets.token_urlsafe(16), expires=int(now) + LIFETIME_SECONDS, account_id=account_id,
-                   role=role, key_id=key_id, name=name, key_hash=key_hash)
+                   role=role, key_id=key_id, name=name, key_hash=key_hash, begun=now)
 
 
 def load(value: str | None, now: float) -> Session | None:

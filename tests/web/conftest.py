@@ -104,15 +104,36 @@ def new_page(browser, web_base):
         context.close()
 
 
+# What a thumb taps outside running text: each at least 44 px high (Apple's guideline; Google's 48 dp is close).
+TAP_TARGETS = "header a, header button, a.tag, a.back, a.button, main button"
+TAP_HEIGHT = 44
+# Table cells that must stay whole on a phone (amounts, statuses): one line each.
+WHOLE_CELLS = "td:not(:first-child), th:not(:first-child)"
+
+
 def shoot(page, name: str) -> None:
     """Full-page screenshots at phone and desktop width into docs/screenshots/, and the phone layout's
-    promise: nothing wider than the 360-px screen (no sideways scrolling)."""
+    promises: nothing wider than the 360-px screen (no sideways scrolling), tap targets a thumb can hit, and
+    amounts and statuses never broken across lines."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, (width, height) in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})
         if label == "phone":
             scroll_width = page.evaluate("document.documentElement.scrollWidth")
             assert scroll_width <= width, f"{name}: {scroll_width}px wide on a {width}px screen"
+            small = page.evaluate("""([selector, least]) => [...document.querySelectorAll(selector)]
+                .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < least)
+                .map(e => `${e.tagName} "${e.textContent.trim()}" ${Math.round(e.getBoundingClientRect().height)}px`)
+            """, [TAP_TARGETS, TAP_HEIGHT - 0.5])
+            assert small == [], f"{name}: tap targets under {TAP_HEIGHT}px high on a phone: {small}"
+            broken = page.evaluate("""(selector) => [...document.querySelectorAll(selector)]
+                .filter(e => e.getClientRects().length && e.textContent.trim()
+                        && (() => { const r = document.createRange(); r.selectNodeContents(e);
+                                    const tops = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+                                    return tops.size > 1; })())
+                .map(e => e.textContent.trim())
+            """, WHOLE_CELLS)
+            assert broken == [], f"{name}: cells broken across lines on a phone: {broken}"
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
     page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})
 

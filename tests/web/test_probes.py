@@ -166,7 +166,8 @@ def test_sign_in_refuses_unknown_keys_and_client_keys_with_a_message(http, new_p
     assert page.locator("header >> text=Sign in").count() == 1
 
 
-REVOKED = "You were signed out because the API key you signed in with was revoked."
+REVOKED = ("You were signed out: you signed out of this session elsewhere, or the API key you signed in with "
+           "was revoked.")
 
 
 def _revoke_first_key(http, freelancer: dict) -> dict:

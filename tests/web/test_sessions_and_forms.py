@@ -1,0 +1,116 @@
+"""The session's edges: a post from another site leaves it alone, signing out ends it wherever its cookie is, a
+form sent after it ended says so and gives back what was typed; and a form's address is never a dead end."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from tests.web.conftest import shoot, sign_in
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _send(web_base: str, method: str, path: str, *, form: dict | None = None, cookie: str | None = None,
+          content_type: str = "application/x-www-form-urlencoded") -> tuple[int, dict, str]:
+    """A request as a browser on another site (or one whose cookie is gone) sends it: no cookie unless given."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(web_base + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", content_type)
+    if cookie:
+        request.add_header("Cookie", cookie)
+    opener = urllib.request.build_opener(_NoRedirects)
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def _session_cookie(page) -> str:
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "bb_session"]
+    return f"bb_session={cookie['value']}"
+
+
+def test_a_cross_site_post_without_the_cookie_leaves_the_session_alone(http, new_page, web_base):
+    """Browsers withhold a SameSite=Lax cookie from another site's form post: that post is refused, and must not
+    sign the freelancer out by setting a fresh session in its answer."""
+    client, freelancer = http.account("client"), http.account("freelancer")
+    bounty = http.bounty(client["api_key"])
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    status, headers, _ = _send(web_base, "POST", f"/web/bounties/{bounty['id']}/claim", form={"note": "x"})
+    assert status == 403 and "Set-Cookie" not in headers
+    page.goto("/web/me")
+    assert page.url.endswith("/web/me")
+    assert http.ok("GET", "/v1/claims", key=freelancer["api_key"])["items"] == []
+
+
+def test_signing_out_ends_the_session_wherever_its_cookie_is(http, new_page, web_base):
+    client, freelancer = http.account("client"), http.account("freelancer")
+    bounty = http.bounty(client["api_key"])
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    page.goto(f"/web/bounties/{bounty['id']}")
+    copied, token = _session_cookie(page), page.locator("#claim input[name=csrf]").input_value()
+    other_device = new_page(javascript=False)
+    sign_in(other_device, freelancer["api_key"])
+    page.click("header button")
+    assert page.inner_text("#flash") == "Signed out."
+
+    status, headers, _ = _send(web_base, "GET", "/web/me", cookie=copied)
+    assert status == 303 and "/web/signin" in headers["Location"]
+    status, _, _ = _send(web_base, "POST", f"/web/bounties/{bounty['id']}/claim", form={"csrf": token},
+                         cookie=copied)
+    assert status == 303
+    assert http.ok("GET", "/v1/claims", key=freelancer["api_key"])["items"] == []
+    other_device.goto("/web/me")  # sessions of the key signed in before the sign-out end too
+    assert "/web/signin" in other_device.url
+
+    sign_in(page, freelancer["api_key"])  # signing in again works at once
+    page.goto("/web/me")
+    assert page.url.endswith("/web/me")
+
+
+def test_a_form_sent_after_the_session_ended_says_so_and_gives_back_what_was_typed(http, new_page, web_base):
+    client, freelancer = http.account("client"), http.account("freelancer")
+    bounty = http.bounty(client["api_key"])
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    page.goto(f"/web/bounties/{bounty['id']}")
+    page.click("#claim button")
+    essay = "Three careful paragraphs <b>of work</b>\nand a second line."
+    page.fill("#content", essay)
+    page.fill("#links", "https://example.com/work")
+    page.context.clear_cookies()  # the session ran out (12 hours) while the freelancer typed
+    page.click("#submit button")
+    assert page.inner_text("h1") == "Session ended"
+    assert "Your session has ended" in page.inner_text("#flash")
+    assert page.locator("#kept textarea").nth(0).input_value() == essay
+    assert page.locator("#kept textarea").nth(1).input_value() == "https://example.com/work"
+    shoot(page, "session-ended")
+    page.click("#signin-again")
+    assert "/web/signin" in page.url
+
+
+def test_a_forms_address_opened_as_a_page_goes_to_the_page_of_the_form(http, web_base):
+    client = http.account("client")
+    bounty = http.bounty(client["api_key"])
+    for path, target in ((f"/web/bounties/{bounty['id']}/submissions", f"/web/bounties/{bounty['id']}"),
+                         (f"/web/bounties/{bounty['id']}/claim", f"/web/bounties/{bounty['id']}"),
+                         (f"/web/bounties/{bounty['id']}/messages", f"/web/bounties/{bounty['id']}"),
+                         ("/web/claims/clm_x/release", "/web/me"), ("/web/signout", "/web/"),
+                         ("/web/onboarding", "/web/me")):
+        status, headers, _ = _send(web_base, "GET", path)
+        assert (status, headers["Location"]) == (303, target), path
+
+
+def test_a_form_post_of_another_content_type_gets_a_page(http, web_base):
+    status, headers, body = _send(web_base, "POST", "/web/signin", form={"api_key": "x"},
+                                  content_type="application/json")
+    assert status == 415 and headers["Content-Type"].startswith("text/html") and "Not a form" in body
