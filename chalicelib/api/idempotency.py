@@ -101,11 +101,30 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
     return response
 
 
+# Refusals that are no answer to the request itself, so never kept for its key: the key's owner is unknown (401),
+# or the refusal is about the moment, not the request (a lost race, a limit, our side failing): a retry may pass.
+NOT_KEPT = ("concurrent_update",)
+
+
+def _kept(error: errors.DomainError) -> bool:
+    return (not isinstance(error, errors.Unauthenticated) and error.status not in (429,) and error.status < 500
+            and error.code not in NOT_KEPT)
+
+
 def _attempt(deps: Deps, lock: IdempotencyLock, run: Callable[[], Response]) -> Response:
+    """The request's response; a refusal of the request itself (404, 409, 422, ...) is a response like any other,
+    kept for its key and given again to a repeat (the same status and body), as API.md promises."""
     try:
         return run()
     except errors.IdempotencyKeyTaken:
         raise
+    except errors.DomainError as error:
+        if not _kept(error):
+            _after_failure(deps, lock)
+            raise
+        from .http import error_response  # http imports this module
+
+        return error_response(error.status, error.code, error.message)
     except BaseException:
         _after_failure(deps, lock)
         raise

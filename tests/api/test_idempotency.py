@@ -136,3 +136,38 @@ def test_the_key_costs_no_call_of_its_own(api, client_acct, freelancer):
     code, data = api.call("POST", f"/v1/bounties/{bounty_id}/messages", {"body": "hi"}, key=freelancer["api_key"],
                           headers=headers)
     assert code == 409 and data["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_refusal_is_the_first_response_too_and_is_given_again(api, client_acct, freelancer):
+    """A 409 is kept for its key: the same request later gets the same 409, even once it would pass, so a retry
+    never turns a refusal the client saw into an action it did not expect; a new key asks afresh."""
+    other = api.account("freelancer")
+    bounty = api.bounty(client_acct["api_key"], slots=1)
+    held = api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", key=other["api_key"], status=201)
+    claim = f"/v1/bounties/{bounty['id']}/claims"
+    first = api.post(claim, key=freelancer["api_key"], headers={"Idempotency-Key": "claim-1"})
+    assert first[0] == 409 and first[1]["error"]["code"] == "no_slots_left"
+    api.ok("POST", f"/v1/claims/{held['id']}/release", key=other["api_key"])
+    assert api.post(claim, key=freelancer["api_key"], headers={"Idempotency-Key": "claim-1"}) == first
+    assert api.post(claim, key=freelancer["api_key"], headers={"Idempotency-Key": "claim-2"})[0] == 201
+
+
+def test_a_key_refused_once_is_still_bound_to_its_request(api, client_acct):
+    key = client_acct["api_key"]
+    bad = {**_body("x"), "slots": 0}
+    first = api.post("/v1/bounties", bad, key=key, headers={"Idempotency-Key": "bound"})
+    assert first[0] == 422
+    code, data = api.post("/v1/bounties", _body("x"), key=key, headers={"Idempotency-Key": "bound"})
+    assert (code, data["error"]["code"]) == (409, "idempotency_key_reused")
+    missing = api.post("/v1/bounties/bty_nope/cancel", key=key, headers={"Idempotency-Key": "bound-404"})
+    assert missing[0] == 404
+    assert api.post("/v1/bounties/bty_nope/cancel", key=key, headers={"Idempotency-Key": "bound-404"}) == missing
+    code, data = api.post("/v1/bounties/bty_other/cancel", key=key, headers={"Idempotency-Key": "bound-404"})
+    assert (code, data["error"]["code"]) == (409, "idempotency_key_reused")
+
+
+def test_an_unknown_api_key_is_never_kept_for_an_idempotency_key(api, client_acct):
+    body = _body("after a typo")
+    code, _ = api.post("/v1/bounties", body, key="bk_typo", headers={"Idempotency-Key": "typo"})
+    assert code == 401
+    assert api.post("/v1/bounties", body, key=client_acct["api_key"], headers={"Idempotency-Key": "typo"})[0] == 201
