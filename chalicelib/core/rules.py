@@ -191,6 +191,12 @@ def close(bounty: Bounty, *, status: str, now: datetime) -> Bounty:
     )
 
 
+def cancel(bounty: Bounty, *, now: datetime) -> Bounty:
+    """The owner's cancel. Past the deadline the bounty has expired, whether or not its timer has run yet (it
+    fires up to a minute late): it closes as expired, so the answer does not hang on the timer's lag."""
+    return close(bounty, status=EXPIRED if now >= bounty.deadline else CANCELLED, now=now)
+
+
 def slots_left(bounty: Bounty) -> int:
     return bounty.free_slots if bounty.status == OPEN else 0
 

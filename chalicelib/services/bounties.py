@@ -325,7 +325,7 @@ def cancel_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
     def attempt() -> Bounty:
         bounty = get_own_bounty(deps, caller, bounty_id)
         now = deps.clock.now()
-        closed = rules.close(bounty, status=CANCELLED, now=now)
+        closed = rules.cancel(bounty, now=now)
         # Live claims cannot be used any more: a timer due now ends them (they are not read here, so the request
         # stays one read and one write however many there are).
         deps.repo.commit(changed=[closed], created=timers.for_close(bounty, closed, now, config.timer_shards()),

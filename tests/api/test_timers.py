@@ -197,6 +197,18 @@ def test_cancel_racing_expiry_refunds_once(api, workers, clock, client_acct):
     assert workers.refunded_on_stripe(bounty) == bounty["funding"]["amount_total"]
 
 
+def test_a_cancel_after_the_deadline_closes_the_bounty_as_expired_before_its_timer_runs(api, workers, clock,
+                                                                                      client_acct):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, slots=2, deadline=_at(clock, 60))
+    clock.advance(61)
+    closed = api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=key)
+    assert closed["status"] == "expired"
+    assert timers.expire_bounty(deps(), bounty["id"]) == "unchanged"
+    workers.drain()
+    assert _totals(api, key, bounty["id"])["refunded"] == bounty["funding"]["amount_total"]
+
+
 def _purge(workers, queue: str) -> None:
     """The message sent after the commit is lost (the function died right after committing)."""
     sqs = workers.runner.sqs
