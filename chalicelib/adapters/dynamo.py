@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import hashlib
 import time
@@ -39,6 +37,7 @@ from ..core.model import (
 from ..repository import IdempotencyRecord, KeyGuard, Page, Ref, current_lock
 from . import dynamo_models as m
 from . import dynamo_work
+from .cursors import decode_cursor, encode_cursor
 
 _MODEL_OF: dict[type, type[m._Table]] = {
     Account: m.AccountModel,
@@ -102,24 +101,6 @@ def _to_item(record: Any, version: int) -> m._Table:
 def _to_record(item: m._Table) -> Any:
     record_type = _RECORD_OF[type(item)]
     return record_type(**{f.name: getattr(item, f.name) for f in dataclasses.fields(record_type)})
-
-
-# ---- cursors -----------------------------------------------------------------------------------------
-
-def encode_cursor(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    try:
-        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        value = ""
-    if "#" not in value:
-        raise errors.Invalid("cursor is not one this API handed out; start again without it.", code="invalid_cursor")
-    return value
 
 
 class DynamoRepository:
@@ -196,19 +177,20 @@ class DynamoRepository:
         return [_to_record(item) for item in m.ApiKeyModel.by_account.query(account_id)]
 
     def _page(self, index, hash_value: str, *, limit: int, cursor: str | None, filter_condition=None) -> Page:
-        after = decode_cursor(cursor)
+        listing = f"{index.Meta.index_name}:{hash_value}"
+        after = decode_cursor(listing, cursor)
         range_condition = index._model.sort_key < after if after else None
         items = list(index.query(hash_value, range_condition, filter_condition=filter_condition,
                                  scan_index_forward=False, limit=limit + 1))
         records = [_to_record(item) for item in items[:limit]]
-        next_cursor = encode_cursor(items[limit - 1].sort_key) if len(items) > limit else None
+        next_cursor = encode_cursor(listing, items[limit - 1].sort_key) if len(items) > limit else None
         return Page(records, next_cursor)
 
     def list_open_bounties(self, *, limit: int, cursor: str | None, tag: str | None = None,
                            min_reward: int | None = None) -> Page:
         """Newest first across the shards of the sparse open index: each shard gives its newest
         limit+1 after the cursor, and the merge keeps the newest `limit`."""
-        after = decode_cursor(cursor)
+        after = decode_cursor("open", cursor)
         index = m.BountyModel.open_newest
         condition = None
         if tag:
@@ -223,7 +205,7 @@ class DynamoRepository:
                                       scan_index_forward=False, limit=limit + 1)
         candidates.sort(key=lambda item: item.sort_key, reverse=True)
         records = [_to_record(item) for item in candidates[:limit]]
-        next_cursor = encode_cursor(candidates[limit - 1].sort_key) if len(candidates) > limit else None
+        next_cursor = encode_cursor("open", candidates[limit - 1].sort_key) if len(candidates) > limit else None
         return Page(records, next_cursor)
 
     def list_client_bounties(self, client_id: str, *, limit: int, cursor: str | None,
@@ -272,16 +254,18 @@ class DynamoRepository:
 
     def list_messages(self, bounty_id: str, *, limit: int, cursor: str | None) -> Page:
         """Oldest first, as a thread reads; the cursor is the last message id seen."""
-        after = decode_cursor(cursor)
+        listing = f"messages:{bounty_id}"
+        after = decode_cursor(listing, cursor)
         range_condition = m.MessageModel.id > after.split("#", 1)[1] if after else None
         items = list(m.MessageModel.query(bounty_id, range_condition, consistent_read=True, limit=limit + 1))
         records = [_to_record(item) for item in items[:limit]]
         last = items[limit - 1] if len(items) > limit else None
-        return Page(records, encode_cursor(_sort_key(last.created_at, last.id)) if last else None)
+        return Page(records, encode_cursor(listing, _sort_key(last.created_at, last.id)) if last else None)
 
     def list_work(self, freelancer_id: str, *, limit: int, cursor: str | None = None) -> Page:
-        entries, more = dynamo_work.newest(freelancer_id, limit, before=decode_cursor(cursor))
-        return Page(entries, encode_cursor(more) if more else None)
+        listing = f"work:{freelancer_id}"
+        entries, more = dynamo_work.newest(freelancer_id, limit, before=decode_cursor(listing, cursor))
+        return Page(entries, encode_cursor(listing, more) if more else None)
 
     def due_timers(self, shard: str, *, until: str, limit: int) -> list[Timer]:
         """Timers of one shard due at or before `until` (a due_prefix): a key range, so the read

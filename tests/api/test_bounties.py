@@ -97,6 +97,26 @@ def test_list_open_newest_first_with_filters_and_cursor(api, client_acct):
     assert all(b["funding"] is None for b in rich["items"])
 
 
+def test_a_cursor_is_good_only_as_handed_out_and_only_for_its_own_list(api, client_acct):
+    import base64
+
+    key = client_acct["api_key"]
+    tag = f"t{uuid.uuid4().hex[:10]}"
+    for _ in range(3):
+        api.bounty(key, tags=[tag])
+    cursor = api.ok("GET", f"/v1/bounties?tag={tag}&limit=1")["next_cursor"]
+    mine_cursor = api.ok("GET", "/v1/bounties?mine=true&limit=1", key=key)["next_cursor"]
+    body = cursor.split(".")[0]
+    made_up = base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00#bty_x").decode().rstrip("=")
+    edited = cursor[:-1] + ("A" if cursor[-1] != "A" else "B")
+    for forged in (made_up, body, f"{made_up}.{cursor.split('.')[1]}", edited, mine_cursor):
+        code, data = api.get(f"/v1/bounties?tag={tag}&limit=1&cursor={forged}")
+        assert (code, data["error"]["code"]) == (422, "invalid_cursor"), forged
+    code, data = api.get(f"/v1/bounties?mine=true&limit=1&cursor={cursor}", key=key)
+    assert (code, data["error"]["code"]) == (422, "invalid_cursor")
+    assert len(api.ok("GET", f"/v1/bounties?mine=true&limit=1&cursor={mine_cursor}", key=key)["items"]) == 1
+
+
 def test_list_mine_includes_every_status_and_filters_by_status(api):
     client = api.account("client")
     key = client["api_key"]
