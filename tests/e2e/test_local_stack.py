@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
@@ -97,3 +99,35 @@ def test_a_method_and_path_with_no_route_is_404_in_our_error_shape(http, local_s
         assert data["error"]["code"] == "not_found" and data["error"]["message"], data
     code, _ = http.call("GET", "/v1/openapi.json")
     assert code == 200
+
+
+def test_unserved_methods_get_405_in_our_error_shape_with_what_is_allowed(http, local_stack):
+    for method, path, allowed in (("HEAD", "/v1/bounties", "GET, POST"), ("DELETE", "/v1/openapi.json", "GET"),
+                                  ("POST", "/v1/openapi.json", "GET")):
+        request = urllib.request.Request(http.base_url + path, method=method)
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            raise AssertionError(f"{method} {path} was served")
+        except urllib.error.HTTPError as error:
+            assert (error.code, error.headers["Allow"]) == (405, allowed), (method, path)
+            body = error.read()
+            assert method == "HEAD" or json.loads(body)["error"]["code"] == "method_not_allowed"
+    for method in ("TRACE", "FOO"):
+        request = urllib.request.Request(http.base_url + "/v1/bounties", method=method)
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            raise AssertionError(f"{method} was served")
+        except urllib.error.HTTPError as error:
+            assert error.code == 405 and json.loads(error.read())["error"]["code"] == "method_not_allowed"
+
+
+def test_a_burst_of_connections_is_served_not_reset(http, local_stack):
+    """API Gateway takes every connection of a burst; the local server queues them rather than resetting some."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fetch(_):
+        with urllib.request.urlopen(http.base_url + "/v1/bounties?limit=100", timeout=60) as response:
+            return response.status
+
+    with ThreadPoolExecutor(max_workers=100) as pool:
+        assert set(pool.map(fetch, range(200))) == {200}
