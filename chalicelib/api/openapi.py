@@ -31,7 +31,7 @@ ERROR_STATUSES = {
 QUERY_SCHEMAS = {
     "limit": {"type": "integer", "minimum": 1, "maximum": s.MAX_PAGE, "default": 20},
     "cursor": {"type": "string", "maxLength": s.MAX_CURSOR},
-    "tag": {"type": "string", "maxLength": s.MAX_TAG},
+    "tag": {"type": "string", "maxLength": s.MAX_TAG, "pattern": s.TAG_PATTERN},
     "min_reward": {"type": "integer", "minimum": 0, "maximum": rules.MAX_REWARD},
     "status": {"type": "string", "enum": list(s.BOUNTY_STATUSES)},
     "mine": {"type": "boolean", "default": False},
@@ -84,7 +84,8 @@ def document() -> dict:
         if doc.body is not None:
             operation["requestBody"] = {
                 "description": f"JSON, at most {s.MAX_BODY_BYTES} bytes; unknown fields are refused.",
-                "required": doc.body is not s.Empty,
+                # Required only when the body has a required field: no body at all is read as {}.
+                "required": any(field.is_required() for field in doc.body.model_fields.values()),
                 "content": {"application/json": {"schema": refs[(doc.body, "validation")]}},
             }
         if doc.auth not in (None, "optional"):
