@@ -10,6 +10,7 @@
   server error too), with another body a 400, as Stripe does;
 - server errors on demand (`POST /_config/server_errors` with `path`, a regex, `times`, and `after=true` to do the
   work first), answered and remembered under the request's key as Stripe's own 500s are;
+- Stripe's test payment methods for declined charges (`pm_card_chargeDeclined` and its kin), declined when charged;
 - a count of the API requests served (`GET /_config/request_count`), so the benchmarks count Stripe round trips.
 
 Never shipped in the Lambda package (devtools/ is not part of it).
@@ -183,6 +184,27 @@ def _declines_carry_the_intent() -> None:
     PaymentIntent._report_failure = report_failure
 
 
+# -- Stripe's test payment methods for a declined charge (localstripe knows only pm_card_chargeCustomerFail) --
+
+DECLINED_CHARGE_CARD = "4000000000000341"  # a card localstripe attaches but declines when charged
+DECLINING_TEST_METHODS = ("pm_card_chargeDeclined", "pm_card_chargeDeclinedInsufficientFunds",
+                          "pm_card_chargeDeclinedLostCard", "pm_card_chargeDeclinedStolenCard",
+                          "pm_card_chargeDeclinedExpiredCard", "pm_card_chargeDeclinedIncorrectCvc",
+                          "pm_card_chargeDeclinedProcessingError", "pm_card_visa_chargeDeclined")
+
+
+def _more_declining_test_methods() -> None:
+    original = PaymentMethod._try_get_canonical_test_article.__func__
+
+    def canonical(cls, id):  # noqa: A002 - localstripe's naming
+        if id in DECLINING_TEST_METHODS:
+            card = {"number": DECLINED_CHARGE_CARD, "exp_month": "12", "exp_year": "2030", "cvc": "123"}
+            return PaymentMethod(type="card", card=card)
+        return original(cls, id)
+
+    PaymentMethod._try_get_canonical_test_article = classmethod(canonical)
+
+
 # -- confirming a PaymentIntent with a payment method, as Stripe.js does (localstripe answers 500) --
 
 _CONFIRM_PATH = re.compile(r"^/v1/payment_intents/(pi_\w+)/confirm$")
@@ -337,6 +359,7 @@ def install(app: web.Application) -> None:
     """Adds the routes and middleware; call before the app starts."""
     _accept_transfer_group()
     _declines_carry_the_intent()
+    _more_declining_test_methods()
     _refuse_over_refunds()
     _list_refunds_of_unpaid_intents()
     app.middlewares.insert(0, idempotency_middleware)

@@ -55,6 +55,14 @@ def iso(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def work_time(seconds: float | None) -> str:
+    """Time worked, as the achieved rate counts it: under a minute counts as a minute (core.rules.hourly_rate), so
+    the page says so rather than show a rate beside "0 s"."""
+    if seconds is not None and seconds < 60:
+        return "under a minute (counted as one)"
+    return duration(seconds)
+
+
 def duration(seconds: float | None) -> str:
     """Roughly how long: "45 s", "12 min", "3 h 05 min", "2 days 4 h", "3 days"."""
     if seconds is None:

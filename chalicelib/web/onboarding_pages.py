@@ -11,9 +11,10 @@ bp = Blueprint(__name__)
 
 @view("/web/onboarding/complete", blueprint=bp)
 def onboarding_complete(ctx: Ctx):
-    return render(ctx, "message.html", title="Payout details received",
-                  text="Stripe has your details. Payouts waiting for you are sent as soon as Stripe confirms your "
-                       "account; My work shows their status.")
+    # Stripe sends the freelancer here whether or not they finished (its return URL), so this page claims nothing.
+    return render(ctx, "message.html", title="Back from Stripe",
+                  text="If you finished Stripe's form, payouts waiting for you are sent as soon as Stripe confirms "
+                       "your account. My work shows whether payouts are set up; if not, start again from there.")
 
 
 @view("/web/onboarding/refresh", blueprint=bp)

@@ -160,7 +160,8 @@ def _templates():
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(url=url)
     env.filters.update(money=lambda m: fmt.money(m.amount, m.currency) if m is not None else "—",
-                       amount=fmt.money, when=fmt.when, iso=fmt.iso, status=fmt.status, duration=fmt.duration)
+                       amount=fmt.money, when=fmt.when, iso=fmt.iso, status=fmt.status, duration=fmt.duration,
+                       work_time=fmt.work_time)
     env.globals.update(until=fmt.until)
     return env
 
@@ -176,9 +177,13 @@ def _finish(ctx: Ctx | None, response: Response) -> Response:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only our own pages: never an open redirect."""
+    """Only our own pages: never an open redirect, nor a dot-segment that leads out of /web/ (the browser would
+    resolve `/web/../v1/...` to an API address)."""
     home = url("/web/")
     if not target or "\\" in target or target.startswith("//"):
+        return home
+    path = urllib.parse.unquote(urllib.parse.urlsplit(target).path)
+    if any(segment in (".", "..") for segment in path.split("/")):
         return home
     rest = target.removeprefix(base_path() + "/web")
     return target if rest != target and rest[:1] in ("", "/", "?") else home

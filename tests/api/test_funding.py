@@ -209,3 +209,12 @@ def test_a_post_retried_with_its_idempotency_key_after_stripe_failed_funds_the_s
     workers.wait_for(lambda: _charged_for(stored["id"]) == posted["funding"]["amount_total"])
     totals = api.ok("GET", f"/v1/bounties/{stored['id']}/ledger", key=key)["totals"]
     assert totals["funded"] == totals["held"] == posted["funding"]["amount_total"]
+
+
+@pytest.mark.parametrize("method", ["pm_card_chargeDeclined", "pm_card_chargeDeclinedInsufficientFunds",
+                                    "pm_card_visa_chargeDeclined"])
+def test_stripes_declining_test_cards_are_declined_by_the_stand_in_too(api, client_acct, method):
+    """A client trying Stripe's documented decline test cards locally sees a decline, not an unknown method."""
+    bounty = api.bounty(client_acct["api_key"], payment_method=method)
+    assert bounty["status"] == "funding_failed", bounty
+    assert bounty["funding"]["error"] == "The card was declined.", bounty["funding"]

@@ -43,3 +43,9 @@ def test_status_labels():
     assert fmt.status("pending_review") == "Pending review"
     assert fmt.status("awaiting_onboarding") == "Waiting for your payout set-up"
     assert fmt.status("something_new") == "Something new"
+
+
+def test_work_under_a_minute_is_said_to_count_as_one():
+    assert fmt.work_time(0.4) == fmt.work_time(59) == "under a minute (counted as one)"
+    assert fmt.work_time(60) == "1 min" and fmt.work_time(45 * 60) == "45 min"
+    assert fmt.work_time(None) == "—"

@@ -115,7 +115,7 @@ def test_find_claim_submit_and_get_paid_without_javascript(http, workers, clock,
     assert "/_config/connect/onboard/" in page.url
     page.click("text=Complete onboarding")
     assert page.url.endswith("/web/onboarding/complete")
-    assert page.inner_text("h1") == "Payout details received"
+    assert page.inner_text("h1") == "Back from Stripe"
     assert page.locator("header >> text=My work").count() == 1  # still signed in after Stripe's site (Lax)
     # The webhook arrives on its own time and then re-queues the payout: run the workers until it is paid.
     def paid() -> bool:

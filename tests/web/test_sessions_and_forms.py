@@ -114,3 +114,20 @@ def test_a_form_post_of_another_content_type_gets_a_page(http, web_base):
     status, headers, body = _send(web_base, "POST", "/web/signin", form={"api_key": "x"},
                                   content_type="application/json")
     assert status == 415 and headers["Content-Type"].startswith("text/html") and "Not a form" in body
+
+
+def test_after_sign_in_only_pages_of_the_web_form_are_gone_to(web_base):
+    from chalicelib.web import pages
+
+    for target in ("/web/me", "/web/bounties/bty_1?x=1", "/web/"):
+        assert pages._safe_next(target) == target
+    for target in ("//evil.example/web/", "https://evil.example/web/", "/web@evil", "/v1/accounts/me",
+                   "/web/../v1/accounts/me", "/web/%2e%2e/v1/accounts/me", "/web/./me", "\\\\evil", None, ""):
+        assert pages._safe_next(target) == "/web/", target
+
+
+def test_a_minimum_reward_that_is_not_an_amount_says_so_and_claims_no_filter(http, new_page):
+    page = new_page(javascript=False)
+    page.goto("/web/?min_reward=abc")
+    assert page.locator("#flash").count() == 1
+    assert "Show all" not in page.inner_text("main")
