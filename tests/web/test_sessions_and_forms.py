@@ -37,13 +37,20 @@ def _session_cookie(page) -> str:
     return f"bb_session={cookie['value']}"
 
 
-def test_a_cross_site_post_without_the_cookie_leaves_the_session_alone(http, new_page, web_base):
-    """Browsers withhold a SameSite=Lax cookie from another site's form post: that post is refused, and must not
-    sign the freelancer out by setting a fresh session in its answer."""
+def _on_a_bounty_page(http, new_page):
+    """A freelancer signed in, on the page of a fresh bounty: (the bounty, the freelancer, the page)."""
     client, freelancer = http.account("client"), http.account("freelancer")
     bounty = http.bounty(client["api_key"])
     page = new_page(javascript=False)
     sign_in(page, freelancer["api_key"])
+    page.goto(f"/web/bounties/{bounty['id']}")
+    return bounty, freelancer, page
+
+
+def test_a_cross_site_post_without_the_cookie_leaves_the_session_alone(http, new_page, web_base):
+    """Browsers withhold a SameSite=Lax cookie from another site's form post: that post is refused, and must not
+    sign the freelancer out by setting a fresh session in its answer."""
+    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
     status, headers, _ = _send(web_base, "POST", f"/web/bounties/{bounty['id']}/claim", form={"note": "x"})
     assert status == 403 and "Set-Cookie" not in headers
     page.goto("/web/me")
@@ -52,11 +59,7 @@ def test_a_cross_site_post_without_the_cookie_leaves_the_session_alone(http, new
 
 
 def test_signing_out_ends_the_session_wherever_its_cookie_is(http, new_page, web_base):
-    client, freelancer = http.account("client"), http.account("freelancer")
-    bounty = http.bounty(client["api_key"])
-    page = new_page(javascript=False)
-    sign_in(page, freelancer["api_key"])
-    page.goto(f"/web/bounties/{bounty['id']}")
+    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
     copied, token = _session_cookie(page), page.locator("#claim input[name=csrf]").input_value()
     other_device = new_page(javascript=False)
     sign_in(other_device, freelancer["api_key"])
@@ -78,11 +81,7 @@ def test_signing_out_ends_the_session_wherever_its_cookie_is(http, new_page, web
 
 
 def test_a_form_sent_after_the_session_ended_says_so_and_gives_back_what_was_typed(http, new_page, web_base):
-    client, freelancer = http.account("client"), http.account("freelancer")
-    bounty = http.bounty(client["api_key"])
-    page = new_page(javascript=False)
-    sign_in(page, freelancer["api_key"])
-    page.goto(f"/web/bounties/{bounty['id']}")
+    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
     page.click("#claim button")
     essay = "Three careful paragraphs <b>of work</b>\nand a second line."
     page.fill("#content", essay)
