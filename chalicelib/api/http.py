@@ -87,11 +87,45 @@ def parse_body(request, model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:
+        if (whole := _with_whole_numbers(raw, error)) is not None:
+            return _parse_whole(model, whole)
         if any(item["type"] == "json_invalid" for item in error.errors()):
             raise errors.DomainError("The request body is not valid JSON.", code="invalid_json") from error
         if any(item["type"] == "model_type" and not item["loc"] for item in error.errors()):
             raise errors.Invalid("The request body must be a JSON object.") from error
         raise errors.Invalid(_validation_message(error)) from error
+
+
+def _parse_whole(model: type[BaseModel], raw: bytes) -> BaseModel:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        raise errors.Invalid(_validation_message(error)) from error
+
+
+WHOLE_LIMIT = 2**53  # beyond it a JSON number written with a fraction or exponent is no exact whole number
+
+
+def _with_whole_numbers(raw: bytes, error: ValidationError) -> bytes | None:
+    """The body again with its whole numbers written as floats (500.0, 5e2) written as integers, when that is why
+    it was refused: JSON has one number type, and the OpenAPI document's "integer" (JSON Schema's) takes 500.0 as
+    500. None otherwise; 500.5 and true are refused as before (strict models)."""
+    def whole(item: dict) -> bool:
+        value = item.get("input")
+        return (item["type"] == "int_type" and isinstance(value, float) and value.is_integer()
+                and abs(value) < WHOLE_LIMIT)
+
+    if not any(whole(item) for item in error.errors()):
+        return None
+
+    def number(token: str):
+        value = float(token)
+        return int(value) if value.is_integer() and abs(value) < WHOLE_LIMIT else value
+
+    try:
+        return json.dumps(json.loads(raw, parse_float=number)).encode()
+    except (ValueError, RecursionError):  # what the first parse took, this one may not: keep its refusal
+        return None
 
 
 def caller_of(request, *, required: bool) -> Caller | None:

@@ -66,6 +66,22 @@ def test_reward_limits_are_refused_and_stated_in_the_document(api, client_acct, 
     assert (reward["minimum"], reward["maximum"]) == (rules.MIN_REWARD, rules.MAX_REWARD)
 
 
+def test_whole_numbers_written_as_floats_are_taken_as_the_documents_integers_and_fractions_are_not(
+        api, client_acct, freelancer):
+    """JSON Schema's "integer" (the document's) takes 500.0 and 5e2 as 500; 500.5 and true stay refused."""
+    from datetime import UTC, datetime, timedelta
+
+    deadline = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    raw = ('{"title": "t", "description": "d", "reward": {"amount": 5e2, "currency": "usd"}, "slots": 2.0, '
+           f'"deadline": "{deadline}", "estimated_minutes": 30.0, "payment_method": "pm_card_visa"}}')
+    code, bounty = api.call("POST", "/v1/bounties", key=client_acct["api_key"], raw=raw)
+    assert code == 201 and (bounty["reward"]["amount"], bounty["slots"]) == (500, 2), bounty
+    for amount in ("500.5", "true", "1e400"):
+        code, body = api.call("POST", "/v1/bounties", key=client_acct["api_key"],
+                              raw=raw.replace("5e2", amount))
+        assert code == 422 and "reward.amount" in body["error"]["message"], (amount, body)
+
+
 def test_the_document_states_every_query_and_path_limit_and_every_error_status(api):
     doc = api.ok("GET", "/v1/openapi.json")
     for route in ROUTES:
