@@ -8,6 +8,7 @@ import re
 from chalice import Blueprint
 from pydantic.json_schema import models_json_schema
 
+from .. import config
 from ..core import rules
 from ..core.model import PAYOUT_STATUSES, UNPAID
 from . import idempotency
@@ -68,6 +69,9 @@ def document() -> dict:
         wanted |= {(doc.response, "serialization")} if doc.response else set()
     keyed = sorted(wanted, key=lambda pair: (pair[0].__name__, pair[1]))
     refs, defs = models_json_schema(keyed, ref_template=REF)
+    reward = defs.get("$defs", {}).get("Reward")
+    if reward is not None:  # the currencies this deployment takes (SUPPORTED_CURRENCIES), in any case
+        reward["properties"]["currency"]["pattern"] = _any_case(sorted(config.supported_currencies()))
     paths: dict = {}
     for doc in ROUTES:
         operation = {
@@ -103,6 +107,13 @@ def document() -> dict:
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "paths": paths,
     }
+
+
+def _any_case(words: list[str]) -> str:
+    """A pattern matching exactly these words, in upper or lower case letter by letter (JSON Schema patterns have
+    no case-insensitive flag)."""
+    spelled = ["".join(f"[{c.lower()}{c.upper()}]" for c in word) for word in words]
+    return "^(" + "|".join(spelled) + ")$"
 
 
 def _parameters(doc) -> list[dict]:

@@ -49,3 +49,16 @@ def test_each_status_filter_lists_the_values_its_path_takes(api):
     assert "open" in values("/v1/bounties")
     for value in values("/v1/bounties"):
         api.ok("GET", f"/v1/bounties?status={value}")
+
+
+def test_the_reward_currency_is_stated_as_the_currencies_the_server_takes(api, client_acct):
+    import re
+
+    pattern = api.ok("GET", "/v1/openapi.json")["components"]["schemas"]["Reward"]["properties"]["currency"]["pattern"]
+    for currency, taken in (("usd", True), ("USD", True), ("xyz", False), ("usdx", False)):
+        assert bool(re.fullmatch(pattern, currency)) is taken, currency
+        code, body = api.post("/v1/bounties", {"title": "t", "description": "d", "payment_method": None,
+                                               "reward": {"amount": 500, "currency": currency},
+                                               "deadline": "2099-01-01T00:00:00Z"}, key=client_acct["api_key"])
+        # The far deadline is refused too: the message says whether the currency was.
+        assert code == 422 and ("currency" in body["error"]["message"].lower()) is not taken, (currency, body)
