@@ -140,7 +140,8 @@ class Repository(Protocol):
     def delete(self, record: Any) -> None: ...
 
     def set_if(self, kind: type, key: str, values: dict[str, Any], *, expected: dict[str, Any],
-               along: Any = (), created: Any = ()) -> bool:
-        """Sets fields of a record without reading it, only if it exists and holds `expected`; False if not.
+               along: Any = (), created: Any = (), at_most: dict[str, Any] | None = None) -> bool:
+        """Sets fields of a record without reading it, only if it exists and holds `expected` (and each field of
+        `at_most` is unset or no more than its value); False if not.
         `along`: records changed in the same transaction (ConcurrentUpdate if any changed since read); `created`:
         records created in it (ConcurrentUpdate if any exists already)."""

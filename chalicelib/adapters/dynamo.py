@@ -335,11 +335,13 @@ class DynamoRepository:
             raise
 
     def set_if(self, kind: type, key: str, values: dict[str, Any], *, expected: dict[str, Any],
-               along: Sequence[Any] = (), created: Sequence[Any] = ()) -> bool:
+               along: Sequence[Any] = (), created: Sequence[Any] = (), at_most: dict[str, Any] | None = None) -> bool:
         model = _MODEL_OF[kind]
         condition = getattr(model, model._hash_keyname).exists()
         for name, value in expected.items():
             condition &= getattr(model, name) == value
+        for name, value in (at_most or {}).items():
+            condition &= getattr(model, name).does_not_exist() | (getattr(model, name) <= value)
         actions = [getattr(model, name).set(value) for name, value in values.items()] + [model.version.add(1)]
         item = model(**{model._hash_keyname: key})
         puts = [(record, False) for record in along] + [(record, True) for record in created]

@@ -102,13 +102,15 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
 
 
 # Refusals that are no answer to the request itself, so never kept for its key: the key's owner is unknown (401),
-# or the refusal is about the moment, not the request (a lost race, a limit, our side failing): a retry may pass.
-NOT_KEPT = ("concurrent_update",)
+# the body was never read (415: the content type is not part of the request's fingerprint, so a retry that fixes
+# it is the same request), or the refusal is about the moment, not the request (a lost race, a limit, our side
+# failing): a retry may pass.
+NOT_KEPT_STATUSES = (401, 415, 429)
+NOT_KEPT_CODES = ("concurrent_update",)
 
 
 def _kept(error: errors.DomainError) -> bool:
-    return (not isinstance(error, errors.Unauthenticated) and error.status not in (429,) and error.status < 500
-            and error.code not in NOT_KEPT)
+    return error.status not in NOT_KEPT_STATUSES and error.status < 500 and error.code not in NOT_KEPT_CODES
 
 
 def _attempt(deps: Deps, lock: IdempotencyLock, run: Callable[[], Response]) -> Response:

@@ -12,7 +12,7 @@ from .. import config
 from ..core import errors
 from ..core.model import CLIENT, FREELANCER, Account, ApiKey, new_id
 from ..repository import KeyGuard, Ref
-from .deps import Caller, Deps, check, fetch
+from .deps import Caller, Deps, check, fetch, retrying
 
 KEY_PREFIX = "bk_"
 NAMED_ACCOUNT = re.compile(r"acct_[0-9a-f]{1,40}")  # ids as core.model.new_id makes them
@@ -75,6 +75,20 @@ def revoke_key(deps: Deps, caller: Caller, key_id: str) -> ApiKey:
         if target is None:
             raise errors.NotFound(f"No key {key_id} of yours exists.")
         return target
+    # The listing comes from an index that may lag: a write that finds the key changed since (signed out of the web
+    # form, say) reads it again from the table and tries once more.
+    listed = [target]
+
+    def attempt() -> ApiKey:
+        current = listed.pop() if listed else deps.repo.get_api_key(target.key_hash)
+        if current is None or current.revoked:
+            return current or target
+        return _revoke_with_a_witness(deps, caller, keys, current)
+
+    return retrying(attempt)
+
+
+def _revoke_with_a_witness(deps: Deps, caller: Caller, keys: list[ApiKey], target: ApiKey) -> ApiKey:
     revoked = replace(target, revoked=True)
     # The write also proves that another key stays live: the listing comes from an index that may lag, and two
     # revocations may race, so a key it shows live is only a candidate. The caller's own key comes first.
@@ -132,8 +146,11 @@ def end_web_sessions(deps: Deps, caller: Caller, now: float) -> None:
     write, on the key's record, which every page reads anyway; nothing when the key no longer holds."""
     if caller.unchecked_hash is None:
         return  # a session from before sessions kept the key's hash: it ends when its cookie does
+    # A session ended already (a copied cookie, after its owner signed out) may not end the owner's newer ones.
+    begun = {"sessions_from": caller.session_begun} if caller.session_begun is not None else None
     deps.repo.set_if(ApiKey, caller.unchecked_hash, {"sessions_from": now},
-                     expected={"account_id": caller.account_id, "role": caller.role, "revoked": False})
+                     expected={"account_id": caller.account_id, "role": caller.role, "revoked": False},
+                     at_most=begun)
 
 
 def get_me(deps: Deps, caller: Caller) -> Account:

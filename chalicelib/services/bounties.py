@@ -34,12 +34,11 @@ def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, r
     deps.repo.commit(created=[bounty, timers.for_bounty(bounty, config.timer_shards())], guard=caller.guard())
     caller.guard_held()
     bounty.version = 1  # as stored: no need to read it back
-    try:
-        return fund_bounty(deps, caller, bounty.id, payment_method=payment_method, known=bounty)
-    except errors.ServiceUnavailable:
-        if lock is not None:  # a retry with the Idempotency-Key funds this bounty rather than posting another
-            lock.resume = bounty.id
-        raise
+    if lock is not None:
+        # Should anything fail from here on (Stripe, or our own write after Stripe charged), a retry with the
+        # Idempotency-Key funds this bounty, or finds it funded, rather than posting another and charging again.
+        lock.resume = bounty.id
+    return fund_bounty(deps, caller, bounty.id, payment_method=payment_method, known=bounty)
 
 
 def _resume_creation(deps: Deps, caller: Caller, bounty_id: str, payment_method: str | None) -> Bounty:

@@ -110,3 +110,29 @@ def test_a_method_a_path_does_not_answer_is_405_in_the_error_shape(api, client_a
     # And the routes themselves still answer, without the header.
     response = api.client.http.get("/v1/bounties")
     assert response.status_code == 200 and "Allow" not in response.headers
+
+
+def test_revoking_a_key_its_web_sign_out_just_changed_is_not_a_500(api, freelancer, monkeypatch):
+    """Signing out of the web form writes on the key's record; a revocation that listed the key from the (lagging)
+    index just before writes at a stale version, reads the key again, and revokes it."""
+    import time
+
+    from chalicelib.bootstrap import deps
+    from chalicelib.services import accounts
+
+    first = freelancer["api_key"]
+    second = api.ok("POST", "/v1/accounts/me/keys", key=first, status=201)
+    target = next(k for k in api.ok("GET", "/v1/accounts/me/keys", key=first)["items"] if k["id"] != second["id"])
+    repo = deps().repo
+    listed_by_index = repo.list_api_keys
+
+    def listing_then_web_sign_out(account_id):
+        keys = listed_by_index(account_id)
+        accounts.end_web_sessions(deps(), accounts.authenticate(deps(), f"Bearer {first}"), time.time())
+        return keys
+
+    monkeypatch.setattr(repo, "list_api_keys", listing_then_web_sign_out)
+    revoked = api.ok("DELETE", f"/v1/accounts/me/keys/{target['id']}", key=second["api_key"])
+    assert revoked["revoked"] is True
+    code, _ = api.get("/v1/accounts/me", key=first)
+    assert code == 401

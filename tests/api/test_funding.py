@@ -218,3 +218,30 @@ def test_stripes_declining_test_cards_are_declined_by_the_stand_in_too(api, clie
     bounty = api.bounty(client_acct["api_key"], payment_method=method)
     assert bounty["status"] == "funding_failed", bounty
     assert bounty["funding"]["error"] == "The card was declined.", bounty["funding"]
+
+
+def test_a_post_whose_own_write_failed_after_stripe_charged_is_funded_once_by_its_retry(
+        api, workers, client_acct, monkeypatch):
+    """Stripe charged the card, then storing that failed on our side (a throttled write, say): the 500 says a retry
+    with the same Idempotency-Key is safe, and it is: the retry funds the bounty the first attempt stored, with
+    the charge already made (Stripe replays it under the same key), and posts no second bounty."""
+    from chalicelib.services import bounties
+
+    real, failures = bounties._commit_funded, [RuntimeError("ProvisionedThroughputExceededException")]
+
+    def failing_once(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bounties, "_commit_funded", failing_once)
+    key, headers = client_acct["api_key"], {"Idempotency-Key": "post-once"}
+    body = {"title": "t", "description": "d", "reward": {"amount": 500, "currency": "usd"},
+            "deadline": _deadline(), "payment_method": "pm_card_visa"}
+    code, failed = api.post("/v1/bounties", body, key=key, headers=headers)
+    assert (code, failed["error"]["code"]) == (500, "internal_error")
+    code, posted = api.post("/v1/bounties", body, key=key, headers=headers)
+    assert code == 201 and posted["status"] == "open", posted
+    workers.drain()
+    assert [b["id"] for b in api.ok("GET", "/v1/bounties?mine=true", key=key)["items"]] == [posted["id"]]
+    workers.wait_for(lambda: _charged_for(posted["id"]) == posted["funding"]["amount_total"])

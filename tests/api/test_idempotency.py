@@ -171,3 +171,15 @@ def test_an_unknown_api_key_is_never_kept_for_an_idempotency_key(api, client_acc
     code, _ = api.post("/v1/bounties", body, key="bk_typo", headers={"Idempotency-Key": "typo"})
     assert code == 401
     assert api.post("/v1/bounties", body, key=client_acct["api_key"], headers={"Idempotency-Key": "typo"})[0] == 201
+
+
+def test_a_refused_content_type_is_not_kept_so_the_same_request_sent_right_runs(api, client_acct):
+    """The content type is not part of what the key is bound to (method, path, body), and a 415 never read the
+    body: the same body sent as JSON under the key is the request, and runs."""
+    import json
+
+    key = client_acct["api_key"]
+    code, _ = api.call("POST", "/v1/bounties", raw=json.dumps(_body("typed")), key=key,
+                       headers={"Idempotency-Key": "ctype", "Content-Type": "text/plain"})
+    assert code == 415
+    assert api.post("/v1/bounties", _body("typed"), key=key, headers={"Idempotency-Key": "ctype"})[0] == 201

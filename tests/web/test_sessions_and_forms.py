@@ -130,3 +130,17 @@ def test_a_minimum_reward_that_is_not_an_amount_says_so_and_claims_no_filter(htt
     page.goto("/web/?min_reward=abc")
     assert page.locator("#flash").count() == 1
     assert "Show all" not in page.inner_text("main")
+
+
+def test_a_session_ended_already_cannot_end_its_owners_newer_ones(http, new_page, web_base):
+    """A copied cookie, ended by its owner's sign-out, posts sign-out itself: that changes nothing, so whoever holds
+    the copy cannot keep signing the owner out."""
+    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
+    copied, token = _session_cookie(page), page.locator("header input[name=csrf]").input_value()
+    page.click("header button")
+    fresh = new_page(javascript=False)
+    sign_in(fresh, freelancer["api_key"])
+    status, _, _ = _send(web_base, "POST", "/web/signout", form={"csrf": token}, cookie=copied)
+    assert status == 303
+    fresh.goto("/web/me")
+    assert fresh.url.endswith("/web/me")
