@@ -234,7 +234,9 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
         blueprint.route(path, methods=list(methods), **options)(run)
         if get_goes_to is not None:
             def form_address_opened(**params):
-                return redirect(None, url(get_goes_to(**params)))
+                # Ids quoted whole: a decoded '../' in one cannot lead the redirect out of the form's page.
+                quoted = {name: urllib.parse.quote(value, safe="") for name, value in params.items()}
+                return redirect(None, url(get_goes_to(**quoted)))
 
             form_address_opened.__name__ = f"{handler.__name__}_opened"
             blueprint.route(path, methods=["GET"])(form_address_opened)
