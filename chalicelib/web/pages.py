@@ -234,9 +234,7 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
         blueprint.route(path, methods=list(methods), **options)(run)
         if get_goes_to is not None:
             def form_address_opened(**params):
-                # Ids quoted whole: a decoded '../' in one cannot lead the redirect out of the form's page.
-                quoted = {name: urllib.parse.quote(value, safe="") for name, value in params.items()}
-                return redirect(None, url(get_goes_to(**quoted)))
+                return redirect(None, form_page(get_goes_to, params))
 
             form_address_opened.__name__ = f"{handler.__name__}_opened"
             blueprint.route(path, methods=["GET"])(form_address_opened)
@@ -260,6 +258,12 @@ def _refused(ctx: Ctx) -> Response:
                   error="This form was refused: it did not come from this site's current page (it came from "
                         "another site, or from a page shown before you last signed in or out). Go back, reload "
                         "the page and try again.")
+
+
+def form_page(get_goes_to: Callable[..., str], params: dict[str, str]) -> str:
+    """Where a form's address opened as a page goes: the page of the form, its ids quoted whole, so one holding a
+    '../' (API Gateway hands path parameters over decoded) cannot lead the redirect out of that page."""
+    return url(get_goes_to(**{name: urllib.parse.quote(value, safe="") for name, value in params.items()}))
 
 
 def _run_checked(ctx: Ctx, handler, params: dict, *, signed_in: bool) -> Response:

@@ -107,11 +107,11 @@ def test_a_forms_address_opened_as_a_page_goes_to_the_page_of_the_form(http, web
                          ("/web/onboarding", "/web/me")):
         status, headers, _ = _send(web_base, "GET", path)
         assert (status, headers["Location"]) == (303, target), path
-    # An id with a '../' in it (decoded, as API Gateway decodes path parameters, or not) stays one quoted segment.
-    for sneaky in ("..%2F..%2Fv1%2Faccounts%2Fme", "..%252F..%252Fv1"):
-        status, headers, _ = _send(web_base, "GET", f"/web/bounties/{sneaky}/claim")
-        rest = headers["Location"].removeprefix("/web/bounties/")
-        assert status == 303 and rest != headers["Location"] and "/" not in rest, headers["Location"]
+    # An id holding a '../' (API Gateway hands path parameters over decoded) stays one quoted segment.
+    from chalicelib.web import pages
+
+    location = pages.form_page(lambda bounty_id: f"/web/bounties/{bounty_id}", {"bounty_id": "../../v1/accounts/me"})
+    assert location == "/web/bounties/..%2F..%2Fv1%2Faccounts%2Fme"
 
 
 def test_a_form_post_of_another_content_type_gets_a_page(http, web_base):
