@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 from chalicelib import config
@@ -47,6 +48,7 @@ def save(path: Path, *, include_queues: bool = True) -> dict[str, int]:
             items.extend(page["Items"])
         state["tables"][table] = items
     if include_queues:
+        _release_in_flight()
         for url in sqs.list_queues(QueueNamePrefix=config.queue_prefix()).get("QueueUrls", []):
             state["queues"][url.rsplit("/", 1)[-1]] = _take_all(sqs, url)
     tmp = path.with_suffix(".tmp")
@@ -119,6 +121,17 @@ def _our_tables(dynamodb) -> list[str]:
     for page in dynamodb.get_paginator("list_tables").paginate():
         names.extend(n for n in page["TableNames"] if n.startswith(prefix))
     return names
+
+
+def _release_in_flight() -> None:
+    """Messages a handler received and holds out of sight (backing off after a failure) are made visible first, so
+    they are saved too (devtools.moto_server's dev route: SQS itself cannot list them)."""
+    import urllib.request
+
+    from devtools.servers import RELEASE_PATH
+
+    request = urllib.request.Request(os.environ["AWS_ENDPOINT_URL"] + RELEASE_PATH, data=b"", method="POST")
+    urllib.request.urlopen(request, timeout=30).close()
 
 
 def _take_all(sqs, url: str) -> list[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+RELEASE_PATH = "/_dev/sqs/release-in-flight"  # devtools.moto_server: received messages made visible again
 
 
 def free_port() -> int:
@@ -53,10 +56,27 @@ def wait_for_http(url: str, *, timeout: float = 30.0, process: subprocess.Popen 
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def end_with_parent() -> None:
+    """Run in a child before it starts (Popen's preexec_fn): Linux sends it SIGTERM when the process that started
+    it dies, however it dies (kill -9, a closed terminal), so no server outlives the stack holding its port and a
+    restart finds its ports free. Elsewhere nothing happens."""
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _spawn(name: str, args: Sequence[str], ready_url: str, base_url: str, log: Path | None) -> Server:
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(),
-                               start_new_session=True)  # Ctrl-C reaches the parent, which stops us in order
+                               start_new_session=True,  # Ctrl-C reaches the parent, which stops us in order
+                               preexec_fn=end_with_parent)
     try:
         wait_for_http(ready_url, process=process)
     except Exception:

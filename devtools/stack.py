@@ -19,7 +19,16 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from devtools.servers import LOOPBACK, Server, free_port, start_localstripe, start_moto, wait_for_http
+from chalicelib import config
+from devtools.servers import (
+    LOOPBACK,
+    Server,
+    end_with_parent,
+    free_port,
+    start_localstripe,
+    start_moto,
+    wait_for_http,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_ID = "local-api"
@@ -121,6 +130,9 @@ class LocalStack:
             "LOCAL_SCHEDULE_SECONDS": str(self.schedule_seconds), "PYTHONUNBUFFERED": "1",
             # moto is slower than DynamoDB, the more so on a busy laptop: not the deployed call limits.
             "AWS_CONNECT_TIMEOUT_SECONDS": "10", "AWS_READ_TIMEOUT_SECONDS": "60",
+            # Where items are stored: written into env.json too, so operator commands file and read them where the
+            # stack's workers do (`TIMER_SHARDS=2 make run`, say).
+            "TIMER_SHARDS": str(config.timer_shards()), "OPEN_INDEX_SHARDS": str(config.open_index_shards()),
         }
         env.update(self.extra_env)
         return env
@@ -140,7 +152,8 @@ class LocalStack:
         logs = self._log_dir()
         out = open(logs / f"{name}.log", "ab") if logs and self.quiet else None  # noqa: SIM115 - the child's
         process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **self.env}, stdout=out,
-                                   stderr=subprocess.STDOUT if out else None, start_new_session=True)
+                                   stderr=subprocess.STDOUT if out else None, start_new_session=True,
+                                   preexec_fn=end_with_parent)
         self.processes.append(process)
 
     def _log_dir(self) -> Path | None:
@@ -171,7 +184,7 @@ def _terminate(process: subprocess.Popen) -> None:
 def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal was closed
         signal.signal(signum, lambda *_: stop.set())
     checkpoint = float(os.environ.get("CHECKPOINT_SECONDS", "30"))  # 0: only on a graceful stop
     with LocalStack(port=port, checkpoint_seconds=checkpoint) as stack:

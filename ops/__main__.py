@@ -26,6 +26,10 @@ def _environment(args) -> None:
     else:
         stage = args.stage
         os.environ["STAGE"] = stage
+        from infra.build_template import shard_settings
+
+        for name, value in shard_settings(stage).items():  # where the stage's functions store items
+            os.environ.setdefault(name, value)
         # From an operator's machine, far from the region and reading whole tables: not the functions' call limits.
         os.environ.setdefault("AWS_CONNECT_TIMEOUT_SECONDS", "10")
         os.environ.setdefault("AWS_READ_TIMEOUT_SECONDS", "60")
@@ -38,11 +42,14 @@ def _environment(args) -> None:
 def reconcile(args, deps) -> int:
     from chalicelib.services.reconcile import reconcile_bounty
 
+    if not (args.bounty or args.client or args.all):
+        sys.exit("reconcile: name what to check: --bounty ID, --client ACCOUNT or --all (see --help)")
     bounty_ids = list(args.bounty)
     if args.client:
         bounty_ids += _client_bounties(deps, args.client)
     if args.all:
         bounty_ids += _every_bounty()
+    bounty_ids = list(dict.fromkeys(bounty_ids))  # each once, however it was named
     problems = []
     for bounty_id in bounty_ids:
         problems += reconcile_bounty(deps, bounty_id)
@@ -96,12 +103,29 @@ def redrive(args, deps) -> int:
             page_cursor = page.next_cursor
             if page_cursor is None:
                 break
-    for payout_id in payout_ids:
-        payouts.redrive(deps, payout_id)
+    if not payout_ids and not args.dlq:
+        sys.exit("redrive: name payout ids, or --all-failed, or --dlq (see --help)")
+    from chalicelib.core import errors
+    from chalicelib.core.model import PAID
+
+    sent, refused = 0, 0
+    for payout_id in dict.fromkeys(payout_ids):  # each once, however often named
+        try:
+            payouts.redrive(deps, payout_id)
+        except errors.DomainError as error:
+            stored = deps.repo.get_payout(payout_id)
+            if stored is not None and stored.status == PAID:  # re-driven (or paid) already: safe to repeat
+                print(f"{payout_id} is paid already: nothing to send")
+                continue
+            print(f"{payout_id} not re-driven: {error}")
+            refused += 1
+            continue
         print(f"{payout_id} queued again")
+        sent += 1
     moved = _move_dead_letters(deps) if args.dlq else 0
-    print(f"{len(payout_ids)} payouts re-driven, {moved} dead letters moved back to their queues")
-    return 0
+    print(f"{sent} payouts re-driven, {moved} dead letters moved back to their queues"
+          + (f", {refused} not re-driven" if refused else ""))
+    return 1 if refused else 0
 
 
 def _move_dead_letters(deps) -> int:
@@ -181,6 +205,11 @@ def reshard_timers(args, deps) -> int:
     return 0
 
 
+def _command(commands, name: str, *, help: str):  # noqa: A002 - argparse's naming
+    """A subcommand whose one-line help is also its own --help description."""
+    return commands.add_parser(name, help=help, description=help)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     where = parser.add_mutually_exclusive_group(required=True)
@@ -188,34 +217,34 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--stage", help="a deployed stage (AWS credentials from the environment)")
     parser.add_argument("--state-dir", default=str(ROOT / ".local"), help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("reconcile", help="compare bounties' ledgers with Stripe; exit 1 on a difference")
+    check = _command(commands, "reconcile", help="compare bounties' ledgers with Stripe; exit 1 on a difference")
     check.add_argument("--bounty", action="append", default=[], help="a bounty id (repeatable)")
     check.add_argument("--client", help="every bounty of this client account")
     check.add_argument("--all", action="store_true", help="every bounty (reads the whole table)")
-    commands.add_parser("failed-payouts", help="list payouts that failed after every retry")
-    again = commands.add_parser("redrive", help="send failed payouts (and dead letters) through again")
+    _command(commands, "failed-payouts", help="list payouts that failed after every retry")
+    again = _command(commands, "redrive", help="send failed payouts (and dead letters) through again")
     again.add_argument("payout", nargs="*", help="payout ids")
     again.add_argument("--all-failed", action="store_true", help="every failed payout")
     again.add_argument("--dlq", action="store_true", help="also move every dead letter back to its queue")
-    commands.add_parser("index-unpaid", help="once after upgrading: put unpaid payouts stored by an older release "
+    _command(commands, "index-unpaid", help="once after upgrading: put unpaid payouts stored by an older release "
                                              "into the unpaid index (reads the whole payouts table)")
-    commands.add_parser("file-unfunded-expiry", help="once after upgrading: file the deadline timer of unfunded "
+    _command(commands, "file-unfunded-expiry", help="once after upgrading: file the deadline timer of unfunded "
                                                      "bounties an older release posted without one, so they expire "
                                                      "(reads the whole bounties table)")
-    commands.add_parser("note-submissions", help="once after upgrading: list on each participant record of an older "
+    _command(commands, "note-submissions", help="once after upgrading: list on each participant record of an older "
                                                  "release its freelancer's submissions to the bounty (reads the whole "
                                                  "participants table)")
-    commands.add_parser("copy-work", help="once after upgrading: copy each claim, submission and payout an older "
+    _command(commands, "copy-work", help="once after upgrading: copy each claim, submission and payout an older "
                                           "release stored into its freelancer's list of work (reads the whole "
                                           "claims, submissions and payouts tables)")
-    commands.add_parser("end-cancelled-claims", help="once after upgrading: end the claims still live on bounties an "
+    _command(commands, "end-cancelled-claims", help="once after upgrading: end the claims still live on bounties an "
                                                      "older release cancelled (reads the whole claims table)")
-    commands.add_parser("cancel-unpaid-intents", help="once after upgrading: cancel on Stripe the payment of each "
+    _command(commands, "cancel-unpaid-intents", help="once after upgrading: cancel on Stripe the payment of each "
                                                       "bounty an older release cancelled or expired before it was "
                                                       "paid (reads the whole bounties table)")
-    reshard = commands.add_parser("reshard-open", help="after changing OPEN_INDEX_SHARDS: move open bounties to the "
+    reshard = _command(commands, "reshard-open", help="after changing OPEN_INDEX_SHARDS: move open bounties to the "
                                                        "shards the new setting gives them")
-    timers = commands.add_parser("reshard-timers", help="after changing TIMER_SHARDS: move every timer to the "
+    timers = _command(commands, "reshard-timers", help="after changing TIMER_SHARDS: move every timer to the "
                                                         "shard the new setting gives it (or it never fires)")
     for command, setting in ((reshard, "OPEN_INDEX_SHARDS"), (timers, "TIMER_SHARDS")):
         command.add_argument("--from", dest="previous", type=_shard_count, required=True, metavar="N",
@@ -232,7 +261,24 @@ def main(argv: list[str] | None = None) -> int:
                "cancel-unpaid-intents": cancel_unpaid_intents,
                "reshard-open": reshard_open,
                "reshard-timers": reshard_timers}[args.command]
-    return handler(args, deps())
+    try:
+        return handler(args, deps())
+    except Exception as error:
+        if not _reaching_aws(error):
+            raise
+        where = "the local stack" if args.local else f"stage {args.stage}"
+        sys.exit(f"ops: {args.command} on {where} could not reach its tables or queues: {error}\n"
+                 "Check AWS_REGION (or AWS_DEFAULT_REGION) and the credentials in the environment, and that the stage "
+                 "is deployed (`make deploy STAGE=...`); locally, that `make run` is running.")
+
+
+def _reaching_aws(error: BaseException) -> bool:
+    """Whether an error is about reaching AWS (no region, no credentials, no such table or queue), which an
+    operator fixes in their environment, rather than a fault of the command."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
+
+    return isinstance(error, BotoCoreError | ClientError | PynamoDBException)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from .. import config, observability
-from ..core import money, timers
+from ..core import errors, money, timers
 from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, QUEUED, Account, Bounty, Payout
 from ..ports import PaymentsServerError
 from ..repository import Ref
@@ -174,6 +174,12 @@ def redrive(deps: Deps, payout_id: str) -> Payout:
     after the commit, so a timer filed with it sends the payout again if that message is lost."""
     now = deps.clock.now()
     safety_net = timers.resend_payout(payout_id, now, config.timer_shards())
-    payout = _update(deps, payout_id, lambda p: money.requeue(p, now=now), also=[safety_net])
+
+    def requeue(payout: Payout | None) -> Payout:
+        if payout is None:
+            raise errors.NotFound(f"No payout {payout_id} exists.")
+        return money.requeue(payout, now=now)
+
+    payout = _update(deps, payout_id, requeue, also=[safety_net])
     deps.queue.send(config.payouts_queue_name(), {"payout_id": payout_id})
     return payout

@@ -55,3 +55,47 @@ def test_reconcile_failed_payouts_redrive_and_upgrade_commands(http, local_stack
     assert resharded.returncode == 0 and resharded.stdout.startswith("0 open bounties moved"), resharded
     refused = _ops(local_stack, "reshard-open", "--from", "0", "--to", "1")
     assert refused.returncode == 2 and "at least 1" in refused.stderr
+
+
+def test_operator_mistakes_get_a_sentence_and_a_failing_exit_not_a_traceback(local_stack):
+    import json
+
+    settings = json.loads((local_stack.state_dir / "env.json").read_text())  # what `--local` commands run with
+    assert settings["TIMER_SHARDS"] and settings["OPEN_INDEX_SHARDS"]  # where the stack's workers store items
+    nothing = _ops(local_stack, "reconcile")
+    assert nothing.returncode == 1 and "--bounty ID, --client ACCOUNT or --all" in nothing.stderr, nothing
+    assert _ops(local_stack, "redrive").returncode == 1
+    unknown = _ops(local_stack, "redrive", "pay_doesnotexist")
+    assert unknown.returncode == 1 and "No payout pay_doesnotexist exists" in unknown.stdout, unknown
+    assert "Traceback" not in unknown.stderr
+    help_page = _ops(local_stack, "redrive", "--help")
+    assert "send failed payouts (and dead letters) through again" in help_page.stdout
+
+
+def test_a_redrive_repeated_after_the_payout_was_paid_reports_it_and_goes_on(http, local_stack):
+    """`redrive` is safe to repeat: a payout paid meanwhile is reported and skipped, the rest are still sent."""
+    import time
+    import urllib.request
+
+    client, freelancer = http.account("client"), http.account("freelancer")
+    bounty = http.ok("POST", "/v1/bounties", {
+        "title": "Paid once", "description": "ops", "reward": {"amount": 600, "currency": "usd"},
+        "deadline": _deadline(3600), "payment_method": "pm_card_visa"}, status=201, key=client["api_key"])
+    sub = http.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201,
+                  key=freelancer["api_key"])
+    approved = http.ok("POST", f"/v1/submissions/{sub['id']}/approve", {}, key=client["api_key"])
+    payout_id = approved["payout_id"]
+    link = http.ok("POST", "/v1/accounts/me/payout-onboarding", key=freelancer["api_key"])["url"]
+    urllib.request.urlopen(urllib.request.Request(link.replace("return_url=", "no_return="), data=b""),
+                           timeout=10).close()  # the stand-in's "Complete onboarding" button
+    for _ in range(150):
+        payouts = http.ok("GET", "/v1/payouts", key=freelancer["api_key"])["items"]
+        if payouts and payouts[0]["status"] == "paid":
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the payout was not paid")
+    again = _ops(local_stack, "redrive", payout_id, payout_id, "pay_doesnotexist")
+    assert again.returncode == 1, again
+    assert again.stdout.count(f"{payout_id} is paid already") == 1 and "No payout pay_doesnotexist" in again.stdout
+    assert "Traceback" not in again.stderr

@@ -70,3 +70,72 @@ def test_a_crash_loses_at_most_the_last_checkpoint(tmp_path):
         stack.servers.clear()
     with LocalStack(port=port, state_dir=tmp_path, quiet=True) as stack:
         assert Http(stack.url).ok("GET", "/v1/accounts/me", key=client["api_key"])["id"] == client["id"]
+
+
+def test_killing_the_stack_itself_takes_its_servers_with_it_so_it_starts_again(tmp_path):
+    """`kill -9` of `make run`'s own process (not of everything, as above): its servers, each in a session of its
+    own, must not live on holding their ports, or the next start fails with "Address already in use"."""
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from devtools.stack import ROOT
+
+    ports = {"PORT": free_port(), "MOTO_PORT": free_port(), "STRIPE_PORT": free_port()}
+    driver = ("import sys, time; from pathlib import Path; from devtools.stack import LocalStack\n"
+              f"stack = LocalStack(port={ports['PORT']}, state_dir=Path(sys.argv[1]), quiet=True,\n"
+              "                   checkpoint_seconds=0.5).__enter__()\n"
+              "print('up', flush=True); time.sleep(600)")
+    env = {**os.environ, **{name: str(port) for name, port in ports.items()}}
+    stack = subprocess.Popen([sys.executable, "-c", driver, str(tmp_path)], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert stack.stdout.readline().strip() == "up"
+        client = Http(f"http://127.0.0.1:{ports['PORT']}").account("client")
+        assert json.loads((tmp_path / "env.json").read_text())["AWS_ENDPOINT_URL"].endswith(str(ports["MOTO_PORT"]))
+        saved = tmp_path / "aws-state.json"
+        for _ in range(200):  # the next checkpoint after the sign-up: a crash loses only what came after it
+            if saved.exists() and client["id"] in saved.read_text():
+                break
+            time.sleep(0.1)
+    finally:
+        os.kill(stack.pid, signal.SIGKILL)
+        stack.wait()
+
+    def listening(port: int) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    for _ in range(100):
+        if not any(listening(port) for port in ports.values()):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"servers of the killed stack still listen: {ports}")
+    with LocalStack(port=ports["PORT"], state_dir=tmp_path, quiet=True) as again:
+        assert Http(again.url).ok("GET", "/v1/accounts/me", key=client["api_key"])["id"] == client["id"]
+
+
+def test_a_message_a_handler_holds_out_of_sight_is_saved_on_stopping_and_comes_back(tmp_path):
+    """A handler that failed backs its message off for minutes (invisible, received, not deleted): a stop then must
+    save it with the visible ones, and the next start must queue it again."""
+    import boto3
+
+    port = free_port()
+    with LocalStack(port=port, state_dir=tmp_path, quiet=True) as stack:
+        sqs = boto3.client("sqs", endpoint_url=stack.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                           aws_access_key_id="local", aws_secret_access_key="local")
+        # A dead-letter queue: saved like every queue of ours, and polled by nothing, so the probe stays put.
+        [dlq] = [u for u in sqs.list_queues()["QueueUrls"] if u.endswith("payouts-dlq")]
+        sqs.send_message(QueueUrl=dlq, MessageBody='{"probe": "held"}')
+        held = sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=600)["Messages"]
+        assert [m["Body"] for m in held] == ['{"probe": "held"}']
+    with LocalStack(port=port, state_dir=tmp_path, quiet=True) as stack:
+        sqs = boto3.client("sqs", endpoint_url=stack.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                           aws_access_key_id="local", aws_secret_access_key="local")
+        [dlq] = [u for u in sqs.list_queues()["QueueUrls"] if u.endswith("payouts-dlq")]
+        back = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+        assert [m["Body"] for m in back] == ['{"probe": "held"}']

@@ -190,3 +190,24 @@ def test_a_failed_move_names_the_command_and_records_nothing(aws):
                                     new_stage=False, dry_run=False)
     assert f"Run it again: python -m ops --stage {STAGE} reshard-open --from 4 --to 1" in str(failed.value)
     assert ssm.describe_parameters()["Parameters"] == []
+
+
+def test_ops_on_a_stage_stores_items_where_its_functions_do(tmp_path, monkeypatch):
+    """The shard counts come from infra/stages.json (what the stage's package was built with), so an upgrade step's
+    timer lands in a shard the stage's sweep reads; an explicit setting in the environment still wins."""
+    import argparse
+    import os
+
+    from infra import build_template
+    from ops.__main__ import _environment
+
+    stages = tmp_path / "stages.json"
+    stages.write_text(json.dumps({"default": {"open_index_shards": 1, "timer_shards": 4},
+                                  STAGE: {"timer_shards": 2, "open_index_shards": 3}}))
+    monkeypatch.setattr(build_template, "STAGES_FILE", stages)
+    # A copy: the command points everything at the stage (secrets from SSM, ...), which must not outlive the test.
+    monkeypatch.setattr(os, "environ", {name: value for name, value in os.environ.items()
+                                        if name not in ("TIMER_SHARDS", "OPEN_INDEX_SHARDS")})
+    os.environ["OPEN_INDEX_SHARDS"] = "5"
+    _environment(argparse.Namespace(local=False, stage=STAGE, state_dir=None))
+    assert (os.environ["TIMER_SHARDS"], os.environ["OPEN_INDEX_SHARDS"]) == ("2", "5")
