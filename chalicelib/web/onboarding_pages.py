@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .pages import Ctx, render, view
+from .edge import Ctx, render, view
 
 bp = Blueprint(__name__)
 

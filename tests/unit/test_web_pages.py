@@ -5,7 +5,7 @@ import pytest
 
 from chalicelib.api import schemas
 from chalicelib.core import errors
-from chalicelib.web import pages
+from chalicelib.web import edge
 
 
 @pytest.fixture
@@ -14,15 +14,15 @@ def behind_stage(monkeypatch):
 
 
 def test_links_live_under_the_public_base_path(behind_stage):
-    assert pages.url("/web/") == "/api/web/"
-    assert pages.url("/web/", tag="a b", min_reward="", cursor=None) == "/api/web/?tag=a+b"
-    assert pages.cookie_path() == "/api/"
+    assert edge.url("/web/") == "/api/web/"
+    assert edge.url("/web/", tag="a b", min_reward="", cursor=None) == "/api/web/?tag=a+b"
+    assert edge.cookie_path() == "/api/"
 
 
 def test_links_at_the_root_locally(monkeypatch):
     monkeypatch.setenv("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
-    assert pages.url("/web/me") == "/web/me"
-    assert pages.cookie_path() == "/"
+    assert edge.url("/web/me") == "/web/me"
+    assert edge.cookie_path() == "/"
 
 
 @pytest.mark.parametrize("target, expected", [
@@ -39,7 +39,7 @@ def test_links_at_the_root_locally(monkeypatch):
     (None, "/api/web/"),
 ])
 def test_after_sign_in_only_our_own_pages(behind_stage, target, expected):
-    assert pages._safe_next(target) == expected
+    assert edge.safe_next(target) == expected
 
 
 LABELS = {"content": "Your work", "links": "Links"}
@@ -54,10 +54,10 @@ LABELS = {"content": "Your work", "links": "Links"}
 ])
 def test_form_input_is_checked_by_the_api_models_with_plain_messages(data, message):
     with pytest.raises(errors.Invalid) as refused:
-        pages._validate(schemas.SubmitWork, data, LABELS)
+        edge.validate(schemas.SubmitWork, data, LABELS)
     assert refused.value.message == message
 
 
 def test_valid_form_input_passes_through_the_same_models():
-    body = pages._validate(schemas.SubmitWork, {"content": "  done  ", "links": ["https://a.example/x"]}, LABELS)
+    body = edge.validate(schemas.SubmitWork, {"content": "  done  ", "links": ["https://a.example/x"]}, LABELS)
     assert (body.content, body.links) == ("done", ["https://a.example/x"])

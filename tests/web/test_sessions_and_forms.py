@@ -108,9 +108,9 @@ def test_a_forms_address_opened_as_a_page_goes_to_the_page_of_the_form(http, web
         status, headers, _ = _send(web_base, "GET", path)
         assert (status, headers["Location"]) == (303, target), path
     # An id holding a '../' (API Gateway hands path parameters over decoded) stays one quoted segment.
-    from chalicelib.web import pages
+    from chalicelib.web import edge
 
-    location = pages.form_page(lambda bounty_id: f"/web/bounties/{bounty_id}", {"bounty_id": "../../v1/accounts/me"})
+    location = edge.form_page(lambda bounty_id: f"/web/bounties/{bounty_id}", {"bounty_id": "../../v1/accounts/me"})
     assert location == "/web/bounties/..%2F..%2Fv1%2Faccounts%2Fme"
 
 
@@ -121,13 +121,13 @@ def test_a_form_post_of_another_content_type_gets_a_page(http, web_base):
 
 
 def test_after_sign_in_only_pages_of_the_web_form_are_gone_to(web_base):
-    from chalicelib.web import pages
+    from chalicelib.web import edge
 
     for target in ("/web/me", "/web/bounties/bty_1?x=1", "/web/"):
-        assert pages._safe_next(target) == target
+        assert edge.safe_next(target) == target
     for target in ("//evil.example/web/", "https://evil.example/web/", "/web@evil", "/v1/accounts/me",
                    "/web/../v1/accounts/me", "/web/%2e%2e/v1/accounts/me", "/web/./me", "\\\\evil", None, ""):
-        assert pages._safe_next(target) == "/web/", target
+        assert edge.safe_next(target) == "/web/", target
 
 
 def test_a_minimum_reward_that_is_not_an_amount_says_so_and_claims_no_filter(http, new_page):
