@@ -42,8 +42,9 @@ def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, r
 
 
 def _resume_creation(deps: Deps, caller: Caller, bounty_id: str, payment_method: str | None) -> Bounty:
-    """A retry of a post whose bounty was stored but not funded (Stripe failed): the same bounty, funded now,
-    or as the webhook left it meanwhile."""
+    """A retry of a post whose bounty was stored before the request failed (Stripe, or our own write after Stripe
+    charged): the same bounty, funded now (under the same Stripe key, so a charge made already is replayed, not
+    repeated), or as the webhook left it meanwhile."""
     bounty = get_own_bounty(deps, caller, bounty_id)
     if bounty.status not in (rules.AWAITING_FUNDING, rules.FUNDING_FAILED):
         return bounty
