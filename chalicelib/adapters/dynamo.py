@@ -341,7 +341,7 @@ class DynamoRepository:
         for name, value in expected.items():
             condition &= getattr(model, name) == value
         for name, value in (at_most or {}).items():
-            condition &= getattr(model, name).does_not_exist() | (getattr(model, name) <= value)
+            condition &= _unset_or_at_most(getattr(model, name), value)
         actions = [getattr(model, name).set(value) for name, value in values.items()] + [model.version.add(1)]
         item = model(**{model._hash_keyname: key})
         puts = [(record, False) for record in along] + [(record, True) for record in created]
@@ -399,9 +399,13 @@ def _raise_if_race(error: TransactWriteError, reasons: list[str | None]) -> None
 def _holds(guard: KeyGuard):
     key = m.ApiKeyModel
     holds = (key.account_id == guard.account_id) & (key.role == guard.role) & (key.revoked == False)  # noqa: E712
-    if guard.session_begun is not None:
-        holds &= key.sessions_from.does_not_exist() | (key.sessions_from <= guard.session_begun)
+    if guard.session_begun is not None:  # a web session its owner has not signed out of since it began
+        holds &= _unset_or_at_most(key.sessions_from, guard.session_begun)
     return holds
+
+
+def _unset_or_at_most(attribute, value):
+    return attribute.does_not_exist() | (attribute <= value)
 
 
 def _conditional_item(record: Any, is_new: bool):
