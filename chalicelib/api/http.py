@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -70,6 +71,8 @@ def _validation_message(error: ValidationError) -> str:
             parts.append(f"unknown field '{where}'")
         elif item["type"] == "missing":
             parts.append(f"'{where}' is required")
+        elif item["type"] == "value_error":  # our own checks (api/text.py): their sentence without pydantic's prefix
+            parts.append(f"'{where}' {item['ctx']['error']}")
         else:
             parts.append(f"'{where}': {item['msg']}")
     return "Invalid request: " + "; ".join(parts) + "."
@@ -90,6 +93,9 @@ def parse_body(request, model: type[BaseModel]) -> BaseModel:
         if (whole := _with_whole_numbers(raw, error)) is not None:
             return _parse_whole(model, whole)
         if any(item["type"] == "json_invalid" for item in error.errors()):
+            if any("number out of range" in item["msg"] for item in error.errors()):
+                # valid JSON (it sets no limit on digits), past any limit of ours: a refused value, not bad syntax
+                raise errors.Invalid("A number in the request body is out of range.") from error
             raise errors.DomainError("The request body is not valid JSON.", code="invalid_json") from error
         if any(item["type"] == "model_type" and not item["loc"] for item in error.errors()):
             raise errors.Invalid("The request body must be a JSON object.") from error
@@ -119,8 +125,8 @@ def _with_whole_numbers(raw: bytes, error: ValidationError) -> bytes | None:
         return None
 
     def number(token: str):
-        value = float(token)
-        return int(value) if value.is_integer() and abs(value) < WHOLE_LIMIT else value
+        exact = Decimal(token)  # float(token) would take 500.00000000000001 for 500
+        return int(exact) if exact == exact.to_integral_value() and abs(exact) < WHOLE_LIMIT else float(token)
 
     try:
         return json.dumps(json.loads(raw, parse_float=number)).encode()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from ..core import model, rules
+from .text import readable, readable_line, readable_or_empty
 
 # Limits, documented in docs/LIMITS.md; change both together.
 MAX_BODY_BYTES = 64 * 1024
@@ -33,7 +34,15 @@ def _z(moment: datetime) -> str:
 
 
 Timestamp = Annotated[datetime, PlainSerializer(_z, return_type=str)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def text(max_length: int, *, one_line: bool = False):
+    """Typed text: trimmed, 1 to `max_length` characters, something visible, no control characters (api/text.py).
+    The length check comes first, so its error stays the string one ("at most N characters")."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
+                     AfterValidator(readable_line if one_line else readable)]
+
+
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
                                        pattern=TAG_PATTERN)]
 Link = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_LINK, pattern=r"^https?://\S+$")]
@@ -60,14 +69,14 @@ class Reward(Money):
 
 class CreateAccount(Request):
     role: Literal["client", "freelancer"]
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: text(100, one_line=True)
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
                                             pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
 class CreateBounty(Request):
-    title: Annotated[Text, StringConstraints(max_length=MAX_TITLE)]
-    description: Annotated[Text, StringConstraints(max_length=MAX_DESCRIPTION)]
+    title: text(MAX_TITLE, one_line=True)
+    description: text(MAX_DESCRIPTION)
     reward: Reward
     slots: Annotated[int, Field(ge=1, le=rules.MAX_SLOTS)] = 1
     deadline: Annotated[AwareDatetime, Field(description="With a time zone; 60 seconds to 365 days ahead.")]
@@ -83,21 +92,22 @@ class FundBounty(Request):
 
 
 class SubmitWork(Request):
-    content: Annotated[Text, StringConstraints(max_length=MAX_CONTENT)]
+    content: text(MAX_CONTENT)
     links: Annotated[list[Link], Field(max_length=MAX_LINKS)] = []
 
 
 class Approve(Request):
     rating: Annotated[int, Field(ge=1, le=5)] | None = None
-    feedback: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_REASON)] | None = None
+    feedback: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_REASON),
+                        AfterValidator(readable_or_empty)] | None = None
 
 
 class Reject(Request):
-    reason: Annotated[Text, StringConstraints(max_length=MAX_REASON)]
+    reason: text(MAX_REASON)
 
 
 class PostMessage(Request):
-    body: Annotated[Text, StringConstraints(max_length=MAX_MESSAGE)]
+    body: text(MAX_MESSAGE)
 
 
 class Empty(Request):

@@ -324,4 +324,6 @@ def _explain(item: dict, labels: dict[str, str]) -> str:
         return f"{label}: at most {limit} of them."
     if kind == "string_pattern_mismatch" and len(loc) > 1:
         return f"{label}: line {int(loc[1]) + 1} is not a full http:// or https:// address."
+    if kind == "value_error":  # our own checks (api/text.py): their sentence without pydantic's prefix
+        return f"{label} {item['ctx']['error']}."
     return f"{label}: {item['msg']}."

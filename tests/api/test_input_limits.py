@@ -3,6 +3,8 @@ stated in /v1/openapi.json (docs/LIMITS.md lists them all). Regression tests for
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from chalicelib.api.http import ROUTES
@@ -76,10 +78,44 @@ def test_whole_numbers_written_as_floats_are_taken_as_the_documents_integers_and
            f'"deadline": "{deadline}", "estimated_minutes": 30.0, "payment_method": "pm_card_visa"}}')
     code, bounty = api.call("POST", "/v1/bounties", key=client_acct["api_key"], raw=raw)
     assert code == 201 and (bounty["reward"]["amount"], bounty["slots"]) == (500, 2), bounty
-    for amount in ("500.5", "true", "1e400"):
+    # 500.00000000000001 is 500 to a float; written exactly, it is no whole number.
+    for amount in ("500.5", "true", "1e400", "500.00000000000001", "5.000000000000000001e2"):
         code, body = api.call("POST", "/v1/bounties", key=client_acct["api_key"],
                               raw=raw.replace("5e2", amount))
         assert code == 422 and "reward.amount" in body["error"]["message"], (amount, body)
+
+
+def test_a_number_with_more_digits_than_the_parser_takes_is_an_out_of_range_value_not_bad_json(api, client_acct):
+    """JSON sets no limit on digits, so the body is JSON; the value is past every limit of ours: 422, not 400."""
+    raw = '{"title": "t", "description": "d", "reward": {"amount": %s}, "deadline": "2099-01-01T00:00:00Z"}'
+    code, body = api.call("POST", "/v1/bounties", key=client_acct["api_key"], raw=raw % ("9" * 5000))
+    assert code == 422 and body["error"]["code"] == "validation_error", body
+    assert "out of range" in body["error"]["message"]
+    code, body = api.call("POST", "/v1/bounties", key=client_acct["api_key"], raw=raw % "[9")
+    assert code == 400 and body["error"]["code"] == "invalid_json", body
+
+
+@pytest.mark.parametrize("field, text, says", [
+    ("title", "\u200b\u200b", "visible character"),  # zero-width spaces only: shows as nothing
+    ("title", "\ufeff \u2060", "visible character"),  # a byte-order mark and a word joiner
+    ("title", "Two\nlines", "U+000A"),  # a title is one line
+    ("title", "NUL\u0000here", "U+0000"),
+    ("description", "bell\u0007", "U+0007"),
+    ("description", "\u200d", "visible character"),
+])
+def test_text_that_shows_as_nothing_or_holds_control_characters_is_refused(api, client_acct, field, text, says):
+    body = {"title": "t", "description": "d", "reward": {"amount": 500}, "deadline": "2099-01-01T00:00:00Z",
+            field: text}
+    code, answer = api.call("POST", "/v1/bounties", key=client_acct["api_key"], raw=json.dumps(body))
+    assert code == 422 and answer["error"]["code"] == "validation_error", answer
+    assert f"'{field}' must" in answer["error"]["message"] and says in answer["error"]["message"], answer
+
+
+def test_multi_line_text_keeps_its_tabs_and_line_breaks(api, client_acct, open_bounty):
+    raw = json.dumps({"body": "First line\r\n\tindented \u00e9 \u4e2d \U0001f600"})
+    code, message = api.call("POST", f"/v1/bounties/{open_bounty['id']}/messages", key=client_acct["api_key"],
+                             raw=raw)
+    assert code == 201 and message["body"] == "First line\r\n\tindented \u00e9 \u4e2d \U0001f600", message
 
 
 def test_the_document_states_every_query_and_path_limit_and_every_error_status(api):

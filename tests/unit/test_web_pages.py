@@ -48,6 +48,8 @@ LABELS = {"content": "Your work", "links": "Links"}
 @pytest.mark.parametrize("data, message", [
     ({"content": "   ", "links": []}, "Your work cannot be empty."),
     ({"content": "x" * (schemas.MAX_CONTENT + 1), "links": []}, "Your work is too long: at most 20,000 characters."),
+    ({"content": "\u200b \u200b", "links": []}, "Your work must contain at least one visible character."),
+    ({"content": "done\x00", "links": []}, "Your work must not contain the control character U+0000."),
     ({"content": "ok", "links": ["https://a.example"] * (schemas.MAX_LINKS + 1)}, "Links: at most 10 of them."),
     ({"content": "ok", "links": ["https://a.example", "ftp://b.example"]},
      "Links: line 2 is not a full http:// or https:// address."),
@@ -61,3 +63,5 @@ def test_form_input_is_checked_by_the_api_models_with_plain_messages(data, messa
 def test_valid_form_input_passes_through_the_same_models():
     body = edge.validate(schemas.SubmitWork, {"content": "  done  ", "links": ["https://a.example/x"]}, LABELS)
     assert (body.content, body.links) == ("done", ["https://a.example/x"])
+    typed = edge.validate(schemas.SubmitWork, {"content": "line one\r\n\tline two", "links": []}, LABELS)
+    assert typed.content == "line one\r\n\tline two"  # a textarea's line breaks and tabs are kept

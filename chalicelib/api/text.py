@@ -1,0 +1,41 @@
+"""What free text a person typed may hold: something visible, and no control characters.
+
+A title made of zero-width spaces, or a NUL in a message, passes a length check yet shows as nothing (or breaks the
+page, a CSV export or a terminal) wherever it is read, so it is refused where it is typed, with a 422 that says why.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+LINE_BREAKS = "\n\r"
+KEPT_CONTROLS = "\t" + LINE_BREAKS  # what multi-line text (descriptions, work, messages) may hold
+
+
+def readable(text: str) -> str:
+    """Multi-line text: tabs and line breaks allowed, other control characters not; at least one visible one."""
+    return _visible(_without_controls(text, allowed=KEPT_CONTROLS))
+
+
+def readable_line(text: str) -> str:
+    """One line (a title, a name): no control characters at all, line breaks included; at least one visible one."""
+    return _visible(_without_controls(text, allowed="\t"))
+
+
+def readable_or_empty(text: str) -> str:
+    """Optional text (approval feedback): empty is fine, control characters are not."""
+    return _without_controls(text, allowed=KEPT_CONTROLS)
+
+
+def _without_controls(text: str, *, allowed: str) -> str:
+    for character in text:
+        if unicodedata.category(character) == "Cc" and character not in allowed:
+            raise ValueError(f"must not contain the control character U+{ord(character):04X}")
+    return text
+
+
+def _visible(text: str) -> str:
+    # Format characters (Cf: zero-width spaces and joiners, the byte-order mark, direction marks) draw nothing.
+    if not any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text):
+        raise ValueError("must contain at least one visible character")
+    return text
