@@ -44,12 +44,15 @@ class IdempotencyRecord:
 
     key: str
     fingerprint: str
-    state: str  # in_progress | done | resumable (body: the id a retry picks up, IdempotencyLock.resume)
+    # in_progress | done | resumable. In the first and last, body is the id a retry picks up, if the use case made
+    # one (IdempotencyLock.resume); in `done`, the sealed answer.
+    state: str
     created_at: datetime
     expires_at: datetime
     status_code: int | None = None
     body: str | None = None
     version: int = field(default=0)
+    taken_at: datetime | None = None  # when the attempt holding it began (created_at for records made before it)
 
 
 @dataclass
@@ -67,8 +70,9 @@ class IdempotencyLock:
     taken: bool = False
     version: int = 0  # of the record as this request last wrote it
     answered: tuple[int, str] | None = None  # the answer stored with it, if any
-    # The id of what the request made before it failed on our side's account (Stripe unreachable after the bounty
-    # was stored, say): a retry with the key picks that up instead of making another. Set by the use case.
+    # The id of what the request makes in its first write (a bounty, stored before Stripe is asked): a retry with
+    # the key picks that up instead of making another, after the request failed on our side's account or died
+    # (a timeout) without a word. Set by the use case before that write, which stores it with the key.
     resume: str | None = None
 
     def answer_in(self, records: list[Any]) -> tuple[tuple[int, str], IdempotencyRecord] | None:

@@ -285,7 +285,7 @@ class DynamoRepository:
         lock = current_lock()
         locking = lock is not None and not lock.taken and bool(writes or deleted or increments)
         answered = lock.answer_in(list(changed) + list(created)) if lock is not None and final else None
-        stored = answered[1] if answered else lock.record if locking else None
+        stored = answered[1] if answered else replace(lock.record, body=lock.resume) if locking else None
         if stored is not None:  # last of the puts: its cancellation reason is found by position
             writes.append((stored, True) if locking else (replace(stored, version=lock.version), False))
         copy_puts, copy_updates = dynamo_work.copies(list(changed) + list(created))

@@ -243,10 +243,11 @@ class IdempotencyModel(_Table):
     entity = "idempotency"
     key = UnicodeAttribute(hash_key=True)
     fingerprint = UnicodeAttribute()
-    state = UnicodeAttribute()  # in_progress | done
+    state = UnicodeAttribute()  # in_progress | done | resumable
     status_code = NumberAttribute(null=True)
     body = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    taken_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute()
 
 

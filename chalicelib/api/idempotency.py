@@ -19,6 +19,10 @@ from ..services.deps import Caller, Deps, check
 
 RETENTION = timedelta(hours=24)
 MAX_KEY = 255
+# How long a key stays with the attempt that took it. Past this, no attempt can still be running (API Gateway
+# answers 504 after 29 s, and the API function's own timeout is 29 s), so one that never let go died (a timeout,
+# a lost container): a retry takes the key over rather than being told to wait for 24 hours.
+ATTEMPT_LEASE = timedelta(seconds=90)
 
 
 def _fingerprint(request) -> str:
@@ -63,7 +67,7 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
     fingerprint = _fingerprint(request)
     now = deps.clock.now()
     pending = IdempotencyRecord(key=record_key, fingerprint=fingerprint, state="in_progress", created_at=now,
-                                expires_at=now + RETENTION)
+                                expires_at=now + RETENTION, taken_at=now)
 
     def record_for(answer: tuple[int, str]) -> IdempotencyRecord:
         # Sealed: an answer can hold a secret (a new account's API key) that must not sit in the table.
@@ -77,9 +81,9 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
         except errors.IdempotencyKeyTaken as taken:
             check(deps, caller)  # a stored answer goes only to the key's owner
             earlier = _earlier(deps, record_key, fingerprint, now, taken.record)
-            if earlier.state != "resumable":
+            if earlier.state == "done":
                 return _replay(earlier)
-            _take_over(deps, lock, earlier)
+            _take_over(deps, lock, earlier, now)
             response = _attempt(deps, lock, run)
     if response.status_code >= 500:
         _after_failure(deps, lock)  # a failure on our side must not be replayed forever
@@ -148,11 +152,14 @@ def _after_failure(deps: Deps, lock: IdempotencyLock) -> None:
         pass  # a concurrent retry picked it up meanwhile
 
 
-def _take_over(deps: Deps, lock: IdempotencyLock, earlier: IdempotencyRecord) -> None:
-    """Picks up a resumable key, in a versioned write so two retries cannot both resume."""
+def _take_over(deps: Deps, lock: IdempotencyLock, earlier: IdempotencyRecord, now) -> None:
+    """Picks up a key whose attempt ended without an answer (resumable, or in progress past its lease), in a
+    versioned write, so two retries cannot both resume, and an attempt somehow still running cannot store its
+    change or answer after (its own writes carry the version it took). What it made (the body) stays with the
+    key, should this attempt die too."""
     lock.taken, lock.resume = True, earlier.body
     try:
-        deps.repo.commit(changed=[replace(earlier, state="in_progress", body=None)])
+        deps.repo.commit(changed=[replace(earlier, state="in_progress", taken_at=now)])
     except errors.ConcurrentUpdate as error:
         raise errors.StateConflict("A request with this Idempotency-Key is still being processed; retry in a moment.",
                                    code="idempotency_key_in_use") from error
@@ -171,10 +178,10 @@ def _earlier(deps: Deps, record_key: str, fingerprint: str, now,
     if earlier.fingerprint != fingerprint:
         raise errors.StateConflict("This Idempotency-Key was already used for a different request; "
                                    "use a new key for a new request.", code="idempotency_key_reused")
-    if earlier.state not in ("done", "resumable"):
+    if earlier.state == "in_progress" and now < (earlier.taken_at or earlier.created_at) + ATTEMPT_LEASE:
         raise errors.StateConflict("A request with this Idempotency-Key is still being processed; "
                                    "retry in a moment.", code="idempotency_key_in_use")
-    return earlier
+    return earlier  # done, resumable, or in progress past its lease (its attempt died)
 
 
 def _replay(earlier: IdempotencyRecord) -> Response:

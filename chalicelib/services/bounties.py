@@ -29,15 +29,16 @@ def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, r
         estimated_minutes=estimated_minutes, tags=tags, now=deps.clock.now(),
         fee_bps=config.platform_fee_bps(), currencies=config.supported_currencies(),
     )
+    if lock is not None:
+        # Should anything fail after the write below (Stripe, our own write after Stripe charged, or the function
+        # timing out), a retry with the Idempotency-Key funds this bounty, or finds it funded, rather than posting
+        # another and charging again. The write stores the id with the key.
+        lock.resume = bounty.id
     # Stored before Stripe is asked, so a webhook about this bounty always finds it; the write also checks the key.
     # Its deadline's timer goes with it: a bounty that is never funded expires too.
     deps.repo.commit(created=[bounty, timers.for_bounty(bounty, config.timer_shards())], guard=caller.guard())
     caller.guard_held()
     bounty.version = 1  # as stored: no need to read it back
-    if lock is not None:
-        # Should anything fail from here on (Stripe, or our own write after Stripe charged), a retry with the
-        # Idempotency-Key funds this bounty, or finds it funded, rather than posting another and charging again.
-        lock.resume = bounty.id
     return fund_bounty(deps, caller, bounty.id, payment_method=payment_method, known=bounty)
 
 

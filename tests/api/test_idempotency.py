@@ -183,3 +183,66 @@ def test_a_refused_content_type_is_not_kept_so_the_same_request_sent_right_runs(
                        headers={"Idempotency-Key": "ctype", "Content-Type": "text/plain"})
     assert code == 415
     assert api.post("/v1/bounties", _body("typed"), key=key, headers={"Idempotency-Key": "ctype"})[0] == 201
+
+
+def _left_in_progress(record_key: str, *, began):
+    """The key's record as an attempt that died leaves it: in progress, no answer (an attempt that ended in our
+    sight lets go or stores an answer)."""
+    from dataclasses import replace
+
+    from chalicelib.bootstrap import deps
+
+    done = deps().repo.get_idempotency(record_key)
+    deps().repo.commit(changed=[replace(done, state="in_progress", status_code=None, body=None, taken_at=began)])
+
+
+def test_a_key_whose_attempt_died_is_taken_over_after_its_lease_not_held_for_a_day(api, clock, client_acct):
+    """A function that times out cannot let its key go: within the lease a repeat waits (409), after it the retry
+    runs, rather than every retry getting `idempotency_key_in_use` for the key's 24 hours."""
+    from chalicelib.api.idempotency import ATTEMPT_LEASE
+
+    key, headers = client_acct["api_key"], {"Idempotency-Key": "died-once"}
+    first = api.ok("POST", "/v1/accounts/me/keys", {}, status=201, key=key, headers=headers)
+    _left_in_progress(f"{client_acct['id']}#died-once", began=clock.now())
+    clock.advance(ATTEMPT_LEASE.total_seconds() - 1)
+    code, waiting = api.post("/v1/accounts/me/keys", {}, key=key, headers=headers)
+    assert (code, waiting["error"]["code"]) == (409, "idempotency_key_in_use"), waiting
+    clock.advance(1)
+    code, again = api.post("/v1/accounts/me/keys", {}, key=key, headers=headers)
+    assert code == 201 and again["id"] != first["id"], again  # its answer was never stored: it runs again
+    assert api.post("/v1/accounts/me/keys", {}, key=key, headers=headers) == (201, again)  # and is kept now
+
+
+def test_a_post_whose_attempt_died_after_storing_its_bounty_is_resumed_after_the_lease(
+        api, workers, clock, client_acct, monkeypatch):
+    """The bounty is named with the key from the write that stores it, so a retry after a timeout (an attempt that
+    never let go) funds that bounty once, rather than waiting a day or posting and charging a second one."""
+    import threading
+
+    from chalicelib.api import idempotency
+    from chalicelib.api.idempotency import ATTEMPT_LEASE
+    from chalicelib.services import bounties
+
+    real, failures = bounties._commit_funded, [TimeoutError("the function ran out of time")]
+
+    def dying_once(*args, **kwargs):
+        if failures and threading.current_thread() is threading.main_thread():  # not a webhook's (relay thread)
+            raise failures.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bounties, "_commit_funded", dying_once)
+    monkeypatch.setattr(idempotency, "_after_failure", lambda deps, lock: None)  # a dead function cleans nothing
+    key, headers = client_acct["api_key"], {"Idempotency-Key": "post-died"}
+    body = {**_body("timed out"), "payment_method": "pm_card_visa"}
+    assert api.post("/v1/bounties", body, key=key, headers=headers)[0] == 500
+    [stored] = api.ok("GET", "/v1/bounties?mine=true", key=key)["items"]
+    code, waiting = api.post("/v1/bounties", body, key=key, headers=headers)
+    assert (code, waiting["error"]["code"]) == (409, "idempotency_key_in_use"), waiting
+    clock.advance(ATTEMPT_LEASE.total_seconds())
+    code, posted = api.post("/v1/bounties", body, key=key, headers=headers)
+    assert code == 201 and posted["id"] == stored["id"] and posted["status"] == "open", posted
+    assert api.post("/v1/bounties", body, key=key, headers=headers) == (201, posted)
+    workers.drain()
+    assert [b["id"] for b in api.ok("GET", "/v1/bounties?mine=true", key=key)["items"]] == [stored["id"]]
+    totals = api.ok("GET", f"/v1/bounties/{stored['id']}/ledger", key=key)["totals"]
+    assert totals["funded"] == totals["held"] == posted["funding"]["amount_total"]
