@@ -50,7 +50,7 @@ def _canonical_body(raw: bytes) -> bytes:
     """Key order and white space do not make a different request."""
     try:
         return json.dumps(json.loads(raw or b"{}"), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):  # no JSON, or nested too deep for Python: the bytes are the request
         return raw
 
 

@@ -174,8 +174,8 @@ def safe_next(target: str | None) -> str:
     """Only our own pages: never an open redirect, nor a dot-segment that leads out of /web/ (the browser would
     resolve `/web/../v1/...` to an API address)."""
     home = url("/web/")
-    if not target or "\\" in target or target.startswith("//"):
-        return home
+    if not target or "\\" in target or target.startswith("//") or not target.isprintable():
+        return home  # not printable: a line break would end the Location header (a 500), a tab hide a host
     path = urllib.parse.unquote(urllib.parse.urlsplit(target).path)
     if any(segment in (".", "..") for segment in path.split("/")):
         return home

@@ -95,6 +95,15 @@ def test_a_number_with_more_digits_than_the_parser_takes_is_an_out_of_range_valu
     assert code == 400 and body["error"]["code"] == "invalid_json", body
 
 
+def test_a_body_nested_deeper_than_python_parses_is_400_with_or_without_an_idempotency_key(api, client_acct):
+    deep = "[" * 30_000 + "]" * 30_000  # under the 64 KiB limit; a RecursionError in json.loads
+    for headers in ({}, {"Idempotency-Key": "deep"}):
+        code, body = api.call("POST", "/v1/accounts", raw=deep, headers=headers)
+        assert (code, body["error"]["code"]) == (400, "invalid_json"), (headers, body)
+        code, body = api.call("POST", "/v1/bounties", raw=deep, key=client_acct["api_key"], headers=headers)
+        assert (code, body["error"]["code"]) == (400, "invalid_json"), (headers, body)
+
+
 @pytest.mark.parametrize("field, text, says", [
     ("title", "\u200b\u200b", "visible character"),  # zero-width spaces only: shows as nothing
     ("title", "\ufeff \u2060", "visible character"),  # a byte-order mark and a word joiner

@@ -37,6 +37,9 @@ def test_links_at_the_root_locally(monkeypatch):
     ("/api/web/\\\\evil.example", "/api/web/"),
     ("", "/api/web/"),
     (None, "/api/web/"),
+    ("/api/web/\r\nSet-Cookie: x=1", "/api/web/"),  # a line break would end the Location header: was a 500
+    ("/api/web/\tme", "/api/web/"),
+    ("/api/web/%0d%0ax", "/api/web/%0d%0ax"),  # still encoded: harmless in a header
 ])
 def test_after_sign_in_only_our_own_pages(behind_stage, target, expected):
     assert edge.safe_next(target) == expected
