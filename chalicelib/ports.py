@@ -25,10 +25,15 @@ class PaymentEvent:
     id: str
     type: str
     data: dict[str, Any] = field(default_factory=dict)  # event.data.object as a plain dict
+    account: str | None = None  # the connected account it happened on (Connect endpoint); None: the platform's own
 
 
 class InvalidWebhook(Exception):
     """The payload or its signature did not verify."""
+
+
+class MalformedWebhook(InvalidWebhook):
+    """Signed, but not shaped as a Stripe event (no id or type, data that is no object)."""
 
 
 class PaymentDeclined(Exception):

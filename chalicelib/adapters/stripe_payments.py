@@ -17,6 +17,7 @@ from ..core.reconcile import StripeMoney, StripeMovement
 from ..ports import (
     FundingIntent,
     InvalidWebhook,
+    MalformedWebhook,
     PaymentDeclined,
     PaymentEvent,
     PaymentsServerError,
@@ -103,12 +104,11 @@ class StripePayments:
                 break
             except stripe.SignatureVerificationError:
                 continue  # maybe another endpoint's secret
-            except ValueError as error:
-                raise InvalidWebhook("The webhook body is not a Stripe event.") from error
+            except (ValueError, AttributeError, TypeError) as error:  # signed, then not an event: `[]`, `null`
+                raise MalformedWebhook("The webhook body is not a Stripe event.") from error
         if event is None:
             raise InvalidWebhook("The Stripe signature does not verify.")
-        data = event.to_dict().get("data", {}).get("object", {})
-        return PaymentEvent(id=event["id"], type=event["type"], data=data)
+        return _event_of(event.to_dict())
 
     def cancel_funding_intent(self, *, payment_intent_id: str, idempotency_key: str) -> str:
         with _translated_errors():
@@ -237,3 +237,14 @@ class _translated_errors:  # noqa: N801 - used as a statement: `with _translated
         if isinstance(error, stripe.StripeError):
             raise PaymentDeclined(error.user_message or str(error)) from error
         return False
+
+
+def _event_of(event: dict) -> PaymentEvent:
+    """The fields we act on, each of the type Stripe gives it; anything else is no event of Stripe's."""
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    account = event.get("account")
+    if not (isinstance(event.get("id"), str) and isinstance(event.get("type"), str) and isinstance(obj, dict)
+            and (account is None or isinstance(account, str))):
+        raise MalformedWebhook("The webhook body is not a Stripe event.")
+    return PaymentEvent(id=event["id"], type=event["type"], data=obj, account=account)

@@ -6,7 +6,7 @@ from chalice import Blueprint
 
 from ..bootstrap import deps
 from ..core import errors
-from ..ports import InvalidWebhook
+from ..ports import InvalidWebhook, MalformedWebhook
 from ..services import bounties, onboarding
 from . import schemas as s
 from .http import route
@@ -25,6 +25,9 @@ HANDLERS = {
 def stripe_webhook(request, caller, body):
     try:
         event = deps().payments.parse_webhook(request.raw_body or b"", request.headers.get("stripe-signature"))
+    except MalformedWebhook as error:
+        raise errors.DomainError("The event is signed, but it is not shaped as a Stripe event.",
+                                 code="invalid_event") from error
     except InvalidWebhook as error:
         raise errors.DomainError("The event's signature did not verify against our webhook secret.",
                                  code="invalid_signature") from error

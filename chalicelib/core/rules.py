@@ -115,6 +115,15 @@ def attach_funding(bounty: Bounty, *, payment_intent_id: str, client_secret: str
     return replace(bounty, payment_intent_id=payment_intent_id, client_secret=client_secret, updated_at=now)
 
 
+def is_escrow_payment(bounty: Bounty, *, payment_intent_id: str, amount: int | None, currency: str) -> bool:
+    """Whether a payment Stripe reports for this bounty is its escrow: its own intent, or, while it has none on
+    record (our write of it failed after Stripe charged), one for exactly the escrow, in its currency. The
+    metadata naming the bounty alone proves nothing: anyone with the platform's key could write it."""
+    if bounty.payment_intent_id is not None:
+        return bounty.payment_intent_id == payment_intent_id
+    return amount == bounty.amount_total and currency.lower() == bounty.currency
+
+
 def mark_funded(bounty: Bounty, *, payment_intent_id: str, charge_id: str | None, now: datetime) -> Bounty | None:
     """Stripe says the escrow was paid. None when there is nothing to change (a replayed event)."""
     if bounty.status not in (AWAITING_FUNDING, FUNDING_FAILED):

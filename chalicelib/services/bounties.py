@@ -156,27 +156,34 @@ def _commit_funded(deps: Deps, bounty: Bounty, payment_intent_id: str, charge_id
 
 
 def apply_payment_event(deps: Deps, event: PaymentEvent) -> str:
-    """Stripe's word on a PaymentIntent moves the bounty; replays and strangers change nothing."""
+    """Stripe's word on a PaymentIntent moves the bounty; replays and strangers change nothing. Only the platform's
+    own payments count: one on a connected account (a freelancer's) is that account's money, whatever it says."""
     intent = event.data
-    bounty_id = (intent.get("metadata") or {}).get("bounty_id")
-    if not bounty_id or not str(bounty_id).startswith("bty_"):
+    metadata = intent.get("metadata")
+    bounty_id = metadata.get("bounty_id") if isinstance(metadata, dict) else None
+    if event.account is not None or not isinstance(bounty_id, str) or not bounty_id.startswith("bty_"):
         return "ignored"
+    if not isinstance(intent.get("id"), str):
+        return "ignored"
+    paid = next((v for v in (intent.get("amount_received"), intent.get("amount")) if _is_amount(v) and v), None)
+    currency = intent.get("currency") if isinstance(intent.get("currency"), str) else ""
 
     def attempt() -> str:
         bounty = deps.repo.get_bounty(bounty_id)
         if bounty is None:
             return "ignored"
+        escrow = rules.is_escrow_payment(bounty, payment_intent_id=intent["id"], amount=paid, currency=currency)
         if event.type == "payment_intent.succeeded":
+            if not escrow:  # the client (or someone) paid what is not this bounty's escrow: it all goes back
+                return _refund_stray_payment(deps, bounty, intent)
             charge = intent.get("latest_charge")
             charge_id = charge.get("id") if isinstance(charge, dict) else charge
-            done = _commit_funded(deps, bounty, intent["id"], charge_id)
-            if done is None and bounty.payment_intent_id not in (None, intent["id"]):
-                return _refund_stray_payment(deps, bounty, intent)
+            done = _commit_funded(deps, bounty, intent["id"], charge_id if isinstance(charge_id, str) else None)
             if done is None and bounty.status in (CANCELLED, EXPIRED):
                 return _refund_late_payment(deps, bounty, intent["id"], charge_id)
             return "funded" if done else "unchanged"
         if event.type == "payment_intent.payment_failed":
-            if bounty.payment_intent_id not in (None, intent["id"]):
+            if not escrow:
                 return "ignored"
             error = intent.get("last_payment_error") or {}
             failed = rules.mark_funding_failed(bounty, reason=error.get("message") or "The payment failed.",
@@ -188,6 +195,10 @@ def apply_payment_event(deps: Deps, event: PaymentEvent) -> str:
         return "ignored"
 
     return retrying(attempt)
+
+
+def _is_amount(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _refund_stray_payment(deps: Deps, bounty: Bounty, intent: dict) -> str:

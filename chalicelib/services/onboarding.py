@@ -68,8 +68,9 @@ def start_onboarding(deps: Deps, caller: Caller) -> str:
 def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
     """account.updated: the freelancer can (or can no longer) receive transfers."""
     stripe_account = event.data
-    account_id = (stripe_account.get("metadata") or {}).get("account_id")
-    if not account_id or not stripe_account.get("id"):
+    metadata = stripe_account.get("metadata")
+    account_id = metadata.get("account_id") if isinstance(metadata, dict) else None
+    if not isinstance(account_id, str) or not account_id or not isinstance(stripe_account.get("id"), str):
         return "ignored"
     enabled = bool(stripe_account.get("payouts_enabled"))
 

@@ -108,3 +108,68 @@ def test_each_endpoints_signing_secret_is_accepted(api, client_acct):
     body, headers = _signed(event, secret="whsec_someone_else")
     with pytest.raises(InvalidWebhook):
         payments.parse_webhook(body.encode(), headers["Stripe-Signature"])
+
+
+def _foreign_intent(bounty_id: str, amount: int) -> dict:
+    """A real, paid PaymentIntent on the Stripe stand-in that names the bounty but is not its escrow."""
+    stripe.api_key = os.environ["STRIPE_SECRET_KEY"]
+    stripe.api_base = os.environ["STRIPE_API_BASE"]
+    intent = stripe.PaymentIntent.create(amount=amount, currency="usd", metadata={"bounty_id": bounty_id},
+                                         payment_method="pm_card_visa", confirm=True)
+    assert intent["status"] == "succeeded"
+    return intent.to_dict()
+
+
+def test_a_payment_naming_a_bounty_funds_it_only_if_it_is_the_escrow(api, workers, client_acct):
+    """A bounty whose funding failed has no intent on record (Stripe refused the payment method). A signed event
+    about some other payment that names it, for a cent, must not open it with a ledger that says 550 was paid:
+    one on a connected account is ignored, one on the platform is refunded in full as a stray."""
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method="pm_bogus")
+    assert bounty["status"] == "funding_failed" and bounty["funding"]["payment_intent_id"] is None, bounty
+    foreign = _foreign_intent(bounty["id"], amount=60)
+    on_connected = {**_event("payment_intent.succeeded", foreign), "account": "acct_someone"}
+    body, headers = _signed(on_connected)
+    assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
+        200, {"received": True, "outcome": "ignored"})
+    body, headers = _signed(_event("payment_intent.succeeded", foreign))
+    assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
+        200, {"received": True, "outcome": "refunded_duplicate"})
+    refunds = stripe.Refund.list(payment_intent=foreign["id"])["data"]
+    assert [r["amount"] for r in refunds] == [60]
+    after = api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)
+    assert after["status"] == "funding_failed", after
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=key)["totals"]["funded"] == 0
+    # Its own payment still funds it.
+    funded = api.ok("POST", f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    assert funded["status"] == "open", funded
+
+
+@pytest.mark.parametrize("raw", [
+    "[]", "null", '"event"', '{"id": "evt_1", "type": "payment_intent.succeeded", "data": "object"}',
+    '{"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": []}}',
+    '{"id": 7, "type": "payment_intent.succeeded", "data": {"object": {}}}',
+    '{"id": "evt_1", "type": "account.updated", "account": ["acct_1"], "data": {"object": {}}}',
+])
+def test_a_signed_body_that_is_no_stripe_event_is_400(api, raw):
+    stamp = int(time.time())
+    secret = os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0].strip()
+    signature = hmac.new(secret.encode(), f"{stamp}.{raw}".encode(), hashlib.sha256).hexdigest()
+    headers = {"Stripe-Signature": f"t={stamp},v1={signature}"}
+    code, body = api.call("POST", "/v1/webhooks/stripe", raw=raw, headers=headers)
+    assert (code, body["error"]["code"]) == (400, "invalid_event"), body
+
+
+@pytest.mark.parametrize("event_type, data", [
+    ("payment_intent.succeeded", {"id": "pi_x", "metadata": "bty_1"}),
+    ("payment_intent.succeeded", {"id": ["pi_x"], "metadata": {"bounty_id": "bty_1"}}),
+    ("payment_intent.payment_failed", {"metadata": {"bounty_id": ["bty_1"]}}),
+    ("account.updated", {"id": "acct_1", "metadata": {"account_id": ["acc_1"]}}),
+    ("account.updated", {"id": ["acct_1"], "metadata": {"account_id": "acc_1"}}),
+    ("account.updated", {"id": "acct_1", "metadata": "acc_1"}),
+])
+def test_an_event_whose_fields_are_of_other_types_is_acknowledged_and_ignored(api, event_type, data):
+    """Signed by Stripe, so no 4xx that would make Stripe send it again for days; nothing we can act on."""
+    body, headers = _signed({"id": "evt_odd", "object": "event", "type": event_type, "data": {"object": data}})
+    assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
+        200, {"received": True, "outcome": "ignored"})

@@ -87,6 +87,20 @@ def test_funding_transitions_are_replay_safe():
     assert rules.mark_funded(other, payment_intent_id="pi_stranger", charge_id=None, now=NOW) is None
 
 
+def test_a_payment_is_the_escrow_if_it_is_the_bountys_intent_or_exactly_the_escrow_while_it_has_none():
+    created = replace(bounty(), status=AWAITING_FUNDING, payment_intent_id=None, charge_id=None)
+    total = created.amount_total
+
+    def escrow(b, intent="pi_1", amount=total, currency="usd"):
+        return rules.is_escrow_payment(b, payment_intent_id=intent, amount=amount, currency=currency)
+
+    assert escrow(created) and escrow(created, currency="USD")
+    assert not escrow(created, amount=1) and not escrow(created, amount=None) and not escrow(created, currency="eur")
+    attached = rules.attach_funding(created, payment_intent_id="pi_2", client_secret="s", now=NOW)
+    assert escrow(attached, intent="pi_2", amount=None)  # its own intent: Stripe charged what we asked
+    assert not escrow(attached, intent="pi_1")  # the right amount on another intent: a second payment
+
+
 def test_a_server_error_moves_funding_to_a_new_key_once():
     created = replace(bounty(), status=AWAITING_FUNDING, payment_intent_id=None, charge_id=None)
     moved = rules.spend_funding_key(created, keys_spent=0, now=NOW)
