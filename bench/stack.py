@@ -198,7 +198,7 @@ class Stack:
     def schedule(self, name: str = "sweep_timers") -> tuple[Tally, float]:
         with self.meter.measure() as tally:
             started = time.perf_counter()
-            self.client.lambda_.invoke(name, self.runner._scheduled_event(name))
+            self.runner.invoke(name, self.runner._scheduled_event(name))
             seconds = time.perf_counter() - started
         return tally, seconds
 

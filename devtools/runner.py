@@ -35,6 +35,7 @@ class LocalRunner:
         self.batch_sizes = {s.queue: s.batch_size or 10 for s in app.event_sources if hasattr(s, "queue")}
         self.schedules = [s.name for s in app.event_sources if hasattr(s, "schedule_expression")]
         self._urls: dict[str, str] = {}
+        self.failed_deliveries = 0  # messages a handler failed (reported, or the whole batch when it raised)
 
     def _url(self, queue: str) -> str:
         if queue not in self._urls:
@@ -53,15 +54,25 @@ class LocalRunner:
             batch = messages[start:start + size]
             records = [self._record(queue, m) for m in batch]
             try:
-                result = self.client.lambda_.invoke(self.queue_handlers[queue], {"Records": records}).payload or {}
+                result = self.invoke(self.queue_handlers[queue], {"Records": records}).payload or {}
                 failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             except Exception:
                 log.exception("handler for %s raised; the whole batch comes back", queue)
+                self.failed_deliveries += len(batch)
                 continue
+            self.failed_deliveries += len(failed)
             for message in batch:
                 if message["MessageId"] not in failed:
                     self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
+
+    def invoke(self, name: str, event: dict):
+        """Runs one handler on one event, as that function: its calls get that function's permissions
+        (devtools/local_iam.py)."""
+        from . import local_iam
+
+        with local_iam.running(name):
+            return self.client.lambda_.invoke(name, event)
 
     def _record(self, queue: str, message: dict) -> dict:
         return {
@@ -83,7 +94,7 @@ class LocalRunner:
     def fire_schedules(self) -> None:
         for name in self.schedules:
             try:
-                self.client.lambda_.invoke(name, self._scheduled_event(name))
+                self.invoke(name, self._scheduled_event(name))
             except Exception:
                 log.exception("schedule %s raised", name)
 
@@ -119,7 +130,11 @@ def main() -> None:
     import signal
 
     from app import app  # its import sets up JSON logging on the root logger
+    from chalicelib.bootstrap import deps
 
+    from . import local_iam
+
+    local_iam.enforce(deps().queue.client)  # each handler's calls with its own function's queue permissions
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -75,15 +75,18 @@ class Function:
 # Who does what (read from chalicelib/services): the API creates payment intents and onboarding links
 # (Stripe key), verifies webhooks (webhook secret), hashes API keys (pepper), signs the web form's session
 # cookies (web session secret), queues payouts (approval, onboarding finished) and refunds (cancel). Payout and
-# refund workers call Stripe. The timers worker expires bounties (queues refunds) and auto-approves (queues
-# payouts). The sweep moves due timers to their queue.
+# refund workers call Stripe; the payouts worker sends a payout again when it lost a race for it. The timers
+# worker expires bounties (queues refunds), auto-approves (queues payouts) and ends a closed bounty's claims,
+# queueing the rest of a big bounty's onto its own queue. The sweep moves due timers to their queue.
+# The local stack and the tests hold the app's SQS calls to these grants (devtools/local_iam.py): moto does not.
 FUNCTIONS = (
     Function("api_handler", "APIHandler", "ApiHandlerRole", secrets=tuple(SECRETS), sends=("payouts", "refunds")),
     Function("payouts_worker", "PayoutsWorker", "PayoutsWorkerRole", secrets=("STRIPE_SECRET_KEY",),
-             consumes="payouts"),
+             consumes="payouts", sends=("payouts",)),
     Function("refunds_worker", "RefundsWorker", "RefundsWorkerRole", secrets=("STRIPE_SECRET_KEY",),
              consumes="refunds"),
-    Function("timers_worker", "TimersWorker", "TimersWorkerRole", consumes="timers", sends=("payouts", "refunds")),
+    Function("timers_worker", "TimersWorker", "TimersWorkerRole", consumes="timers",
+             sends=("payouts", "refunds", "timers")),
     Function("sweep_timers", "SweepTimers", "SweepTimersRole", sends=("timers",), tables=("TimersTable",)),
 )
 

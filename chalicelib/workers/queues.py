@@ -13,6 +13,9 @@ from ..bootstrap import deps
 
 log = logging.getLogger(__name__)
 bp = Blueprint(__name__)
+# Deployed, each worker's handler is this module's function (`chalicelib.workers.queues.payouts_worker`): app.py,
+# which sets up logging for the API, is never imported there, so the workers' JSON logs are set up here.
+observability.setup_logging()
 
 BACKOFF_MAX_SECONDS = 900
 
@@ -37,11 +40,15 @@ def process(event, handle) -> dict:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     def one(record: SQSRecord) -> None:
-        body = json.loads(record.body)
-        observability.bind(message_id=record.message_id, **{k: v for k, v in body.items() if k.endswith("_id")})
+        observability.bind(message_id=record.message_id)
         try:
+            body = json.loads(record.body)
+            observability.bind(**{k: v for k, v in body.items() if k.endswith("_id")})
             handle(body, int(record.attributes.get("ApproximateReceiveCount", "1")))
         except Exception:
+            # Powertools' batch processor logs a failed record only at debug level: without this line a worker's
+            # failure (Stripe down, a refused permission) shows nowhere until the message reaches the DLQ.
+            log.exception("message %s failed; it comes back after a backoff", record.message_id)
             _backoff(record)
             raise
         finally:

@@ -14,8 +14,13 @@ from devtools.provision import provision
 
 @pytest.fixture(scope="session")
 def stack(moto_server, localstripe_server):
-    """Tables and queues exist once per run; tests stay apart by creating their own accounts."""
+    """Tables and queues exist once per run; tests stay apart by creating their own accounts. The app's SQS
+    client gets each function's queue permissions, as the deployed roles grant them (devtools/local_iam.py)."""
+    from chalicelib.bootstrap import deps
+    from devtools import local_iam
+
     provision()
+    local_iam.enforce(deps().queue.client)
     return moto_server, localstripe_server
 
 

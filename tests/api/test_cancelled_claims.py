@@ -82,10 +82,14 @@ def test_more_claims_than_one_message_ends_go_on_in_another(api, workers, clock,
         api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", key=holder["api_key"], status=201)
 
     api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=key)
+    failed_before = workers.runner.failed_deliveries
     _tick(clock, workers)
     for holder in holders:
         assert set(_claims(api, holder["api_key"]).values()) == {"lapsed"}
     assert deps().repo.list_live_claims(bounty["id"], limit=10) == []
+    # Each batch went on in a message of its own, not in retries of one that failed: the timers worker may send
+    # to its own queue (a send its role refused would end a batch per retry, then land in the DLQ).
+    assert workers.runner.failed_deliveries == failed_before
 
 
 def test_the_upgrade_step_ends_claims_an_earlier_release_left_live_on_cancelled_bounties(

@@ -181,7 +181,7 @@ def money_model(api, workers, clock, client_key: str, freelancers: list[dict], s
             if chosen and data.draw(st.booleans(), label="straight to the handler, twice in one batch"):
                 queue, body = chosen[0]
                 handler = workers.runner.queue_handlers[queue]
-                workers.runner.client.lambda_.invoke(handler, {"Records": [_record(queue, body)] * 2})
+                workers.runner.invoke(handler, {"Records": [_record(queue, body)] * 2})
 
         # -- what must always hold --
 

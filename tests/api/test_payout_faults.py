@@ -127,7 +127,7 @@ def test_the_same_message_twice_in_a_batch_and_concurrently_pays_once(
                for i in range(2)]
 
     def deliver(batch):
-        return workers.runner.client.lambda_.invoke("payouts_worker", {"Records": batch}).payload
+        return workers.runner.invoke("payouts_worker", {"Records": batch}).payload
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(deliver, [records, records[:1], records[1:]]))
