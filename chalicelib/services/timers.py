@@ -49,6 +49,9 @@ class NotDueYet(Exception):
     disagree by a little). The sweep has already deleted the timer, so returning would drop it for good: no
     expiry, lapse or auto-approval. Raising brings the message back after the worker's backoff instead."""
 
+    expected = True  # a message to try again later, not a failure: the worker logs it without a traceback
+
+
 
 def fire(deps: Deps, kind: str, ref_id: str) -> str:
     outcome = _fire(deps, kind, ref_id)

@@ -45,10 +45,14 @@ def process(event, handle) -> dict:
             body = json.loads(record.body)
             observability.bind(**{k: v for k, v in body.items() if k.endswith("_id")})
             handle(body, int(record.attributes.get("ApproximateReceiveCount", "1")))
-        except Exception:
+        except Exception as error:
             # Powertools' batch processor logs a failed record only at debug level: without this line a worker's
-            # failure (Stripe down, a refused permission) shows nowhere until the message reaches the DLQ.
-            log.exception("message %s failed; it comes back after a backoff", record.message_id)
+            # failure (Stripe down, a refused permission) shows nowhere until the message reaches the DLQ. A message
+            # that is only early (`expected`: a timer not due by this function's clock) is no failure.
+            if getattr(error, "expected", False):
+                log.info("message %s comes back after a backoff: %s", record.message_id, error)
+            else:
+                log.exception("message %s failed; it comes back after a backoff", record.message_id)
             _backoff(record)
             raise
         finally:

@@ -1,6 +1,5 @@
 """Money out through the real workers: SQS on moto, Stripe Connect on localstripe with our plugin."""
 
-from chalicelib.bootstrap import deps
 
 
 def _ledger_balances(api, client_key, bounty_id):
@@ -30,7 +29,7 @@ def test_approved_work_is_paid_once_after_onboarding(api, workers, client_acct, 
     assert totals == {"funded": 2200, "paid_out": 1000, "fees": 100, "refunded": 0, "held": 1100}
 
     # The same message again, days later, pays nothing more.
-    deps().queue.send(workers.payouts_queue, {"payout_id": payout["id"]})
+    workers.deliver_again(workers.payouts_queue, {"payout_id": payout["id"]})
     workers.drain()
     assert len(workers.transfers_for(bounty["id"])) == 1
 
@@ -51,6 +50,6 @@ def test_cancel_refunds_unspent_slots_once_and_keeps_pending_work(api, workers, 
     totals = _ledger_balances(api, key, bounty["id"])
     assert totals["refunded"] == 1099 and totals["held"] == 0
     assert workers.refunded_on_stripe(bounty) == 1099
-    deps().queue.send(workers.refunds_queue, {"bounty_id": bounty["id"]})
+    workers.deliver_again(workers.refunds_queue, {"bounty_id": bounty["id"]})
     workers.drain()
     assert workers.refunded_on_stripe(bounty) == 1099

@@ -14,12 +14,13 @@ Stripe agrees with every ledger (services.reconcile) and holds at most one trans
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -42,6 +43,7 @@ REWARD = 500
 WINDOWS = (60, 120, 300)  # claim and review windows: the minimum, and a little more
 DEADLINES = (90, 600, 1800)
 STEPS = (1, 30, 59, 61, 121, 301, 700)  # lands just before, on and after the windows above
+SEED = 0  # of the examples; MONEY_MODEL_SEED=<n> runs others
 
 
 def _record(queue: str, body: dict) -> dict:
@@ -82,6 +84,15 @@ def money_model(api, workers, clock, client_key: str, freelancers: list[dict], s
         @initialize()
         def first_bounty(self):
             self._post(slots=2, claim_seconds=None, review=60, deadline=600)
+
+        @initialize()
+        def a_claim_nobody_works_under(self):
+            """A claim with the shortest window, on a bounty of its own: any step of time past it lapses it (claims
+            the rules make lapse only when one is made and then left alone long enough, which few examples do)."""
+            self._post(slots=1, claim_seconds=WINDOWS[0], review=60, deadline=DEADLINES[-1])
+            code, answer = self.call("POST", f"/v1/bounties/{self.bounty_ids[-1]}/claims", {},
+                                     key=freelancers[0]["api_key"], allowed=(201,))
+            self.claim_ids[answer["id"]] = self.bounty_ids[-1]
 
         @rule(slots=st.integers(1, 3), claim_seconds=st.sampled_from((None, *WINDOWS)),
               review=st.sampled_from(WINDOWS), deadline=st.sampled_from(DEADLINES))
@@ -177,7 +188,7 @@ def money_model(api, workers, clock, client_key: str, freelancers: list[dict], s
                          for s in self.submission_ids]
             chosen = data.draw(st.lists(st.sampled_from(messages), max_size=4, unique_by=lambda m: json.dumps(m)))
             for queue, body in reversed(chosen):
-                deps().queue.send(queue, body)
+                workers.deliver_again(queue, body)
             if chosen and data.draw(st.booleans(), label="straight to the handler, twice in one batch"):
                 queue, body = chosen[0]
                 handler = workers.runner.queue_handlers[queue]
@@ -236,16 +247,28 @@ def money_model(api, workers, clock, client_key: str, freelancers: list[dict], s
     return MoneyModel
 
 
+# What the examples must reach between them, so that the checks ran on money going out both ways and on every timer.
+MUST_REACH = ("approve 200", "reject 200", "cancel 200", "release 200", "claims 201", "submissions 201",
+              "payouts paid", "slots refunded", "bounty expired", "claims lapsed", "auto-approved")
+MAX_ROUNDS = 6
+
+
 def test_no_sequence_of_actions_loses_or_doubles_money(api, workers, clock, client_acct, payable_freelancer):
-    """One freelancer can be paid, the other has not onboarded (their payouts wait); both compete for slots."""
+    """One freelancer can be paid, the other has not onboarded (their payouts wait); both compete for slots.
+
+    Rounds of a few examples each, every round with a fixed seed of its own, until the examples between them have
+    reached every state in MUST_REACH. Fixed seeds, not `derandomize`, which seeds from a digest of the source: a
+    change of white space in the model would pick other examples, and a single round might then reach too little."""
     waiting = api.account("freelancer")
     seen: Counter = Counter()
     machine = money_model(api, workers, clock, client_acct["api_key"], [payable_freelancer, waiting], seen)
-    run_state_machine_as_test(machine, settings=settings(
-        max_examples=15, stateful_step_count=25, deadline=None, database=None, derandomize=True,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]))
-    print("money model reached:", dict(sorted(seen.items())))
-    # The examples got somewhere: money went out both ways, and every timer fired at least once.
-    for reached in ("approve 200", "reject 200", "cancel 200", "release 200", "claims 201", "submissions 201",
-                    "payouts paid", "slots refunded", "bounty expired", "claims lapsed", "auto-approved"):
-        assert seen[reached] > 0, (reached, dict(seen))
+    first = int(os.environ.get("MONEY_MODEL_SEED", SEED))
+    for round_seed in range(first, first + MAX_ROUNDS):
+        run_state_machine_as_test(seed(round_seed)(machine), settings=settings(
+            max_examples=8, stateful_step_count=25, deadline=None, database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]))
+        if all(seen[state] > 0 for state in MUST_REACH):
+            break
+    print("money model reached:", dict(sorted(seen.items())), "in", round_seed - first + 1, "rounds")
+    for state in MUST_REACH:
+        assert seen[state] > 0, (state, dict(seen))

@@ -2,7 +2,6 @@
 message at a time to the workers that call Stripe (so one slow Stripe call cannot make a batch outlast the
 function's timeout), up to ten to the timers worker."""
 
-from chalicelib.bootstrap import deps
 from chalicelib.workers import queues
 
 
@@ -21,8 +20,8 @@ def test_each_handler_gets_batches_of_its_deployed_size(workers):
     runner.client.lambda_.invoke = counting
     try:
         for n in range(3):
-            deps().queue.send(workers.payouts_queue, {"payout_id": f"pay_missing{n}"})
-            deps().queue.send(workers.timers_queue, {"kind": "expire_bounty", "ref_id": f"bty_missing{n}"})
+            workers.deliver_again(workers.payouts_queue, {"payout_id": f"pay_missing{n}"})
+            workers.deliver_again(workers.timers_queue, {"kind": "expire_bounty", "ref_id": f"bty_missing{n}"})
         workers.drain()
     finally:
         runner.client.lambda_.invoke = invoke
