@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from fractions import Fraction
 
 from .rules import hourly_rate
 
@@ -32,12 +33,16 @@ class AchievedRate:
     per_hour: int  # minor units per hour
 
 
-def work_seconds(claimed_at: datetime | None, submitted_at: datetime) -> float | None:
-    """Claim-to-submission time, or None when there is nothing to measure."""
+MICROSECOND = timedelta(microseconds=1)
+
+
+def work_seconds(claimed_at: datetime | None, submitted_at: datetime) -> Fraction | None:
+    """Claim-to-submission time, exactly (to the microsecond), or None when there is nothing to measure. Exact, so
+    that 50 cents for 100 s shows 1800 an hour, where seconds as a float made 1799."""
     if claimed_at is None:
         return None
-    seconds = (submitted_at - claimed_at).total_seconds()
-    return seconds if seconds > 0 else None
+    micros = (submitted_at - claimed_at) // MICROSECOND
+    return Fraction(micros, 1_000_000) if micros > 0 else None
 
 
 def achieved_rate(amount: int, claimed_at: datetime | None, submitted_at: datetime) -> int | None:
@@ -48,13 +53,13 @@ def achieved_rate(amount: int, claimed_at: datetime | None, submitted_at: dateti
 
 def achieved_rates(work: Iterable[DoneWork]) -> list[AchievedRate]:
     """Per currency: all timed rewards over all timed hours (a total, not a mean of rates)."""
-    totals: dict[str, tuple[int, float, int]] = {}
+    totals: dict[str, tuple[int, Fraction, int]] = {}
     for piece in work:
         seconds = work_seconds(piece.claimed_at, piece.submitted_at)
         if seconds is None:
             continue
-        amount, spent, pieces = totals.get(piece.currency, (0, 0.0, 0))
+        amount, spent, pieces = totals.get(piece.currency, (0, Fraction(0), 0))
         totals[piece.currency] = (amount + piece.amount, spent + seconds, pieces + 1)
-    return [AchievedRate(currency=currency, amount=amount, seconds=spent, pieces=pieces,
+    return [AchievedRate(currency=currency, amount=amount, seconds=float(spent), pieces=pieces,
                          per_hour=hourly_rate(amount, spent / 60))
             for currency, (amount, spent, pieces) in sorted(totals.items())]

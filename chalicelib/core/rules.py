@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from fractions import Fraction
 
 from . import errors
 from .model import (
@@ -57,10 +58,11 @@ def fee_share(fee: int, slots: int, settled_before: int, count: int) -> int:
     return fee * (settled_before + count) // slots - fee * settled_before // slots
 
 
-def hourly_rate(amount: int, minutes: float) -> int:
-    """Minor units per hour for `amount` earned over `minutes` of work, rounded down but never below one: a
-    reward pays something however long it takes, and money is a positive amount (API.md)."""
-    return max(1, int(amount * 60 // max(minutes, 1)))
+def hourly_rate(amount: int, minutes: int | Fraction) -> int:
+    """Minor units per hour for `amount` earned over `minutes` of work (at least one), rounded down but never below
+    one: a reward pays something however long it takes, and money is a positive amount (API.md). Exact: minutes
+    are whole, or a Fraction, never a float (whose rounding could take a cent off a whole answer)."""
+    return max(1, int(Fraction(amount * 60) // max(Fraction(minutes), 1)))
 
 
 # ---- bounties ----------------------------------------------------------------------------------------
@@ -192,8 +194,9 @@ def close(bounty: Bounty, *, status: str, now: datetime) -> Bounty:
         # Nothing was paid, so nothing is owed; should a payment still arrive, fund_after_close owes it back.
         return replace(bounty, status=status, updated_at=now)
     if bounty.status != OPEN:
+        doing = "cancelled" if status == CANCELLED else "closed"  # a cancel past the deadline closes as expired
         raise errors.StateConflict(f"The bounty is {bounty.status}; only an open or unfunded bounty can be "
-                                   f"{status}.", code="bounty_not_open")
+                                   f"{doing}.", code="bounty_not_open")
     return replace(
         bounty, status=status, free_slots=0, claimed_slots=0,
         refund_owed_slots=bounty.refund_owed_slots + bounty.free_slots + bounty.claimed_slots, updated_at=now,
@@ -405,7 +408,13 @@ def _escrow_for_overturn(bounty: Bounty, participant: Participant, submission: S
     bounty, or one owed back but not yet refunded."""
     if submission.decided_at is None or now - submission.decided_at > OVERTURN_WINDOW:
         raise errors.StateConflict("A rejection can be overturned only within 30 days.", code="overturn_window_passed")
-    _require_no_open_work(participant)
+    # Said to the client, who is approving: the freelancer's other work on the bounty stands in the way.
+    if participant.open_submission_id:
+        raise errors.StateConflict("The freelancer has newer work on this bounty awaiting your review: review that "
+                                   "submission instead.", code="already_submitted")
+    if participant.approved_submission_id:
+        raise errors.StateConflict("The freelancer's work on this bounty was already approved and paid: a "
+                                   "freelancer is paid for one slot of a bounty.", code="already_approved")
     if participant.live_claim_id:
         # That claim holds a slot of its own (the freelancer may be redoing the work): taking a second one would
         # leave the claim holding a slot it can never use, hidden from everyone else until it lapses.

@@ -14,6 +14,7 @@ from chalicelib.adapters.stripe_payments import StripePayments
 from chalicelib.bootstrap import deps
 from chalicelib.services import bounties, payouts, work
 from chalicelib.services.deps import Caller
+from devtools import local_iam
 from devtools.fault_proxy import DROP, ERROR, HANG, LOSE_ANSWER, Fault, FaultProxy
 from tests.api.racing import AfterFirstRead
 
@@ -181,8 +182,9 @@ def test_a_payout_that_keeps_failing_ends_failed_in_the_dlq_and_one_command_redr
     # Stripe recovers; the operator re-drives (docs/OPERATIONS.md) against this stack.
     faults.clear()
     (tmp_path / "env.json").write_text(json.dumps({}))
-    assert ops(["--local", "--state-dir", str(tmp_path), "failed-payouts"]) == 0
-    assert ops(["--local", "--state-dir", str(tmp_path), "redrive", "--all-failed", "--dlq"]) == 0
+    with local_iam.running(local_iam.OPERATOR):
+        assert ops(["--local", "--state-dir", str(tmp_path), "failed-payouts"]) == 0
+        assert ops(["--local", "--state-dir", str(tmp_path), "redrive", "--all-failed", "--dlq"]) == 0
     workers.drain()
     payout = _payout(api, payable_freelancer, approved["payout_id"])
     assert payout["status"] == "paid"

@@ -12,6 +12,7 @@ from chalicelib.adapters.dynamo_upgrades import reshard_open_bounties, reshard_t
 from chalicelib.bootstrap import deps
 from chalicelib.core import timers as timer_rules
 from chalicelib.services import timers
+from devtools import local_iam
 
 BOUNTIES = 12  # with 4 shards, the chance that all land in shard 0 is 4^-12
 
@@ -71,7 +72,8 @@ def test_a_local_state_saved_under_more_shards_is_moved_to_todays_shards_when_re
 
     local_state.restore(tmp_path / "aws-state.json")
     assert _listed(api, tag) == {bounty_id}
-    timers.sweep(deps())
+    with local_iam.running("sweep_timers"):
+        timers.sweep(deps())
     assert _waiting(prefix) == set()  # moved under today's setting, where the sweep found it
 
 
@@ -94,11 +96,13 @@ def test_fewer_timer_shards_leave_no_timer_unfired_once_the_timers_are_moved(api
     deps().repo.commit(created=made["seen"] + made["stranded"])
 
     monkeypatch.setenv("TIMER_SHARDS", "2")
-    timers.sweep(deps())
+    with local_iam.running("sweep_timers"):
+        timers.sweep(deps())
     stranded = _waiting(prefix)
     assert stranded == {t.ref_id for t in made["stranded"]}
 
     assert reshard_timers(8) >= len(stranded)  # and any other test's timers under shards 2 and 3
-    timers.sweep(deps())
+    with local_iam.running("sweep_timers"):
+        timers.sweep(deps())
     assert _waiting(prefix) == set()
     assert reshard_timers(8) == 0

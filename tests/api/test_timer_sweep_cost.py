@@ -10,6 +10,7 @@ from chalicelib.adapters.dynamo import _to_item
 from chalicelib.bootstrap import deps
 from chalicelib.core import timers as timer_rules
 from chalicelib.services import timers
+from devtools import local_iam
 
 from .reads import ReadCounter
 
@@ -29,7 +30,8 @@ def test_a_sweep_reads_only_due_timers(stack):
     repo.commit(created=due)
 
     with ReadCounter(m.TimerModel._get_connection().connection.client) as reads:
-        sent = timers.sweep(deps())
+        with local_iam.running("sweep_timers"):
+            sent = timers.sweep(deps())
     assert sent >= DUE
     assert "Scan" not in reads.calls
     assert reads.items_read == sent  # every item read was due and handed on; none of the 3,000 others

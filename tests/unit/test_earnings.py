@@ -39,3 +39,16 @@ def test_total_is_all_rewards_over_all_hours_per_currency_not_a_mean_of_rates():
 def test_no_timed_work_means_no_rate():
     assert achieved_rates([]) == []
     assert achieved_rates([DoneWork(500, "usd", None, T0)]) == []
+
+
+def test_the_rate_is_exact_where_seconds_as_a_float_took_a_cent_off():
+    """50 cents over exactly 100 s is 1800 an hour; 100/60 minutes as a float made it 1799 (and 6,579 other
+    reward/time pairs under 400 cents and 4,000 s likewise)."""
+    assert achieved_rate(50, T0, T0 + timedelta(seconds=100)) == 1800
+    for cents in range(50, 400, 7):
+        for seconds in range(60, 4000, 13):
+            expected = cents * 3600 // seconds
+            assert achieved_rate(cents, T0, T0 + timedelta(seconds=seconds)) == max(1, expected), (cents, seconds)
+    [rate] = achieved_rates([DoneWork(25, "usd", T0, T0 + timedelta(seconds=40)),
+                             DoneWork(25, "usd", T0, T0 + timedelta(seconds=60))])
+    assert rate.per_hour == 1800 and rate.seconds == 100.0

@@ -233,6 +233,28 @@ def test_an_overturn_waits_while_the_freelancer_holds_a_live_claim():
     rules.check_slots(b)
 
 
+def test_an_overturn_refused_for_the_freelancers_other_work_says_so_to_the_client():
+    """The client is the one approving: "You already have a submission" would speak to the wrong person."""
+    b = bounty(slots=2)
+    b, p, _, first = rules.submit(b, who(), None, submission_id="sub_1", content="x", links=[], now=NOW)
+    b, p, first = rules.reject(b, p, first, reason="no", now=NOW)
+    b, p, _, second = rules.submit(b, p, None, submission_id="sub_2", content="y", links=[], now=NOW)
+    with pytest.raises(errors.StateConflict) as caught:
+        rules.approve(b, p, first, now=NOW)
+    assert caught.value.code == "already_submitted" and caught.value.message.startswith("The freelancer has newer")
+    b, p, second, _ = rules.approve(b, p, second, now=NOW)
+    with pytest.raises(errors.StateConflict) as caught:
+        rules.approve(b, p, first, now=NOW)
+    assert caught.value.code == "already_approved" and "The freelancer's work" in caught.value.message
+
+
+def test_closing_a_closed_bounty_says_what_was_asked():
+    expired = rules.close(bounty(), status=EXPIRED, now=NOW)
+    with pytest.raises(errors.StateConflict) as caught:
+        rules.close(expired, status=CANCELLED, now=NOW)
+    assert caught.value.message == "The bounty is expired; only an open or unfunded bounty can be cancelled."
+
+
 def test_auto_approval_cannot_overturn_a_rejection():
     b = bounty()
     b, p, _, s = rules.submit(b, who(), None, submission_id="sub_1", content="x", links=[], now=NOW)
