@@ -221,7 +221,10 @@ def merge_template(stage: str) -> dict:
         "HttpMethod": "*",
         "ThrottlingRateLimit": settings["throttle_rate_limit"],
         "ThrottlingBurstLimit": settings["throttle_burst_limit"],
-    }], "GatewayResponses": gateway_responses()}}
+    }], "GatewayResponses": gateway_responses(),
+        # Without it SAM's deployment also makes a stage called "Stage" (SAM issues #191, #1202): a second,
+        # unthrottled copy of the API at /Stage. Any value turns that off; Chalice writes Swagger 2.0.
+        "OpenApiVersion": "2.0"}}
 
     api_url = f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}"
     outputs = copy.deepcopy(base.get("Outputs", {}))

@@ -39,6 +39,7 @@ from infra.package import ROOT, package
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 SECRET_ENV = tuple(build_template.SECRETS)
 GENERATED_SECRETS = ("API_KEY_PEPPER", "WEB_SESSION_SECRET")
+DATA_BOUND_SECRETS = ("API_KEY_PEPPER",)  # stored data depends on it (keys' hashes): never generated anew over data
 REQUIRED_SECRETS = ("STRIPE_SECRET_KEY",)
 FAILED_STATES = ("ROLLBACK_COMPLETE",)  # a first create that failed: nothing usable, delete and start again
 
@@ -69,14 +70,20 @@ def _parameter_exists(ssm, name: str) -> bool:
         return False
 
 
-def store_secrets(ssm, stage: str, environ: dict, *, dry_run: bool) -> list[str]:
+def store_secrets(ssm, stage: str, environ: dict, *, dry_run: bool, has_data: bool = False) -> list[str]:
     """Writes the secrets given in `environ` to SSM (SecureString); generates missing ones we can generate.
-    Returns the names of secrets still missing (the webhook secret before Stripe knows the endpoint)."""
+    Returns the names of secrets still missing (the webhook secret before Stripe knows the endpoint).
+    `has_data`: the stage's tables exist (kept by an earlier destroy): a new pepper would orphan every stored key."""
     missing = []
     for env_name in SECRET_ENV:
         name = build_template.secret_parameter(stage, env_name)
         value = environ.get(env_name)
         exists = _parameter_exists(ssm, name)
+        if not value and not exists and env_name in DATA_BOUND_SECRETS and has_data:
+            raise DeployError(
+                f"{env_name} is not stored ({name}), but the tables of stage {stage} hold data whose API keys were "
+                f"hashed with it: a new one would make every stored key fail for good. Set {env_name} to the value "
+                f"the stage had, or drop the tables (make destroy STAGE={stage} DELETE_TABLES=1)")
         if not value and not exists and env_name in GENERATED_SECRETS:
             value = secrets.token_urlsafe(32)
         if value:
@@ -431,7 +438,8 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
         raise DeployError(f"stack {name} is busy ({status}); wait for it to finish and run again")
 
     ssm = session.client("ssm")
-    missing = store_secrets(ssm, stage, environ, dry_run=dry_run)
+    missing = store_secrets(ssm, stage, environ, dry_run=dry_run,
+                            has_data=bool(existing_tables(session.client("dynamodb"), stage)))
 
     adopt = truthy(environ.get("ADOPT_TABLES"))
     new_stage = stack is None  # until tables kept by an earlier stack turn up below
@@ -487,11 +495,12 @@ def report(stage: str, stack: dict, missing: list[str], environ: dict) -> None:
     say(f"Deployed stage {stage}.")
     say(f"  API URL:            {out.get('ApiUrl', '?')}")
     say(f"  Stripe webhook URL: {out.get('StripeWebhookUrl', '?')}")
-    say("    register it in Stripe (Developers > Webhooks) for the events payment_intent.succeeded,")
-    say("    payment_intent.payment_failed, charge.refunded, account.updated and transfer.reversed")
+    say("    register it twice in Stripe (Developers > Webhooks; docs/DEPLOY.md step 6):")
+    say("      events on your account:        payment_intent.succeeded, payment_intent.payment_failed")
+    say("      events on connected accounts:  account.updated")
     if "STRIPE_WEBHOOK_SECRET" in missing:
-        say("  Then store its signing secret:")
-        say(f"    STRIPE_WEBHOOK_SECRET=whsec_... make deploy STAGE={stage}")
+        say("  Then store both endpoints' signing secrets, comma-separated:")
+        say(f"    STRIPE_WEBHOOK_SECRET=whsec_platform...,whsec_connect... make deploy STAGE={stage}")
     if environ.get("ALARM_EMAIL"):
         say(f"  Alarms go to {environ['ALARM_EMAIL']}: confirm the subscription e-mail from AWS.")
 

@@ -47,6 +47,13 @@ def destroy(stage: str, *, delete_tables: bool, delete_secrets: bool, dry_run: b
     name = stack_name(stage)
     would = "would " if dry_run else ""
     say(f"{'DRY RUN: ' if dry_run else ''}destroying stage {stage} (stack {name} in {session.region_name})")
+    dynamodb = session.client("dynamodb")
+    tables = existing_tables(dynamodb, stage)
+    if delete_secrets and not delete_tables and tables:
+        # API keys are stored as hashes with the pepper: without it the kept tables' keys could never work again.
+        raise DeployError(f"DELETE_SECRETS=1 would delete the API-key pepper while the tables of stage {stage} are "
+                          f"kept: every stored API key would fail for good. Delete both (DELETE_TABLES=1 "
+                          f"DELETE_SECRETS=1), or neither")
     cfn = session.client("cloudformation")
     stack = describe_stack(cfn, name)
     if stack is None:
@@ -57,8 +64,6 @@ def destroy(stage: str, *, delete_tables: bool, delete_secrets: bool, dry_run: b
             cfn.delete_stack(StackName=name)
             _wait(cfn, "stack_delete_complete", name)
 
-    dynamodb = session.client("dynamodb")
-    tables = existing_tables(dynamodb, stage)
     if delete_tables:
         for table in sorted(tables.values()):
             say(f"  {would}delete table {table}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from chalicelib import config
 from chalicelib.adapters import dynamo_models
 from infra import build_template, deploy
@@ -239,6 +241,18 @@ def test_destroy_keeps_tables_unless_asked(aws, package_dir):
     assert aws.client("sqs").list_queues().get("QueueUrls") is None
     assert aws.client("ssm").describe_parameters()["Parameters"], "secrets are kept too"
 
+    # The API-key pepper goes only with the tables: kept data needs it, or every stored key fails for good.
+    stored = aws.client("ssm").describe_parameters()["Parameters"]
+    pepperless = run_script("destroy.sh", env=aws.env(STAGE=stage, DELETE_SECRETS="1"))
+    assert pepperless.returncode != 0 and "pepper" in pepperless.stderr, pepperless.stdout + pepperless.stderr
+    assert aws.client("ssm").describe_parameters()["Parameters"] == stored
+    pepper = build_template.secret_parameter(stage, "API_KEY_PEPPER")
+    kept_pepper = aws.client("ssm").get_parameter(Name=pepper, WithDecryption=True)["Parameter"]["Value"]
+    aws.client("ssm").delete_parameter(Name=pepper)  # lost some other way: a deploy will not make a new one
+    with pytest.raises(deploy.DeployError, match="API_KEY_PEPPER is not stored"):
+        deploy.store_secrets(aws.client("ssm"), stage, {}, dry_run=False, has_data=True)
+    deploy.store_secrets(aws.client("ssm"), stage, {"API_KEY_PEPPER": kept_pepper}, dry_run=False, has_data=True)
+
     # A new deploy notices the kept tables up front instead of failing half-way on "already exists".
     args = ("--dry-run", "--package-dir", str(package_dir))
     blocked = run_script("deploy.sh", *args, env=aws.env(STAGE=stage))
@@ -276,3 +290,17 @@ def test_a_later_deploy_keeps_what_the_earlier_one_set():
     assert deploy.stack_parameters("dev", fresh, {})["PublicBaseUrl"] == "https://abc.execute-api.example/api"
     assert deploy.stack_parameters("dev", None, {}) == {"Stage": "dev", "AlarmEmail": "", "PublicBaseUrl": "",
                                                          "SecretsVersion": "0"}
+
+
+def test_the_deploy_says_which_events_each_webhook_endpoint_needs(capsys):
+    """What step 6 of docs/DEPLOY.md says: two endpoints, and only the events the code acts on."""
+    stack = {"Outputs": [{"OutputKey": "ApiUrl", "OutputValue": "https://api.example/api"},
+                         {"OutputKey": "StripeWebhookUrl", "OutputValue": "https://api.example/api/v1/webhooks/stripe"}]}
+    deploy.report("dev", stack, ["STRIPE_WEBHOOK_SECRET"], {})
+    said = capsys.readouterr().out
+    from chalicelib.api.routes_webhooks import HANDLERS
+
+    for event in HANDLERS:
+        assert event in said
+    assert "connected accounts:  account.updated" in said and "charge.refunded" not in said
+    assert "whsec_platform...,whsec_connect..." in said

@@ -72,6 +72,10 @@ def test_packaged_template_passes_cfn_lint_without_suppressions(template, tmp_pa
     assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
     (stage,) = [r["Properties"] for r in transformed["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
     assert stage["MethodSettings"] == template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    # A deployment that names a stage creates it too: SAM's default "Stage", a second API with no throttling.
+    deployments = [r["Properties"] for r in transformed["Resources"].values()
+                   if r["Type"] == "AWS::ApiGateway::Deployment"]
+    assert deployments and all("StageName" not in d for d in deployments), deployments
 
 
 def test_the_checks_would_catch_a_broken_event_source(template, tmp_path):
@@ -116,6 +120,9 @@ def test_queue_visibility_covers_the_function_timeout(template):
         timeout = template["Resources"][logical]["Properties"]["Timeout"]
         visibility = template["Resources"][queue]["Properties"]["VisibilityTimeout"]
         assert visibility >= timeout, f"{queue}: AWS refuses an event source whose queue hides messages less long"
+        # AWS's advice for SQS triggers: while Lambda is throttled, messages are received again without the handler
+        # running, and with less room they would reach the dead-letter queue untried (their payouts left queued).
+        assert visibility >= 6 * timeout, f"{queue}: hides a message less than 6 × its function's timeout"
     api_timeout = template["Resources"]["APIHandler"]["Properties"]["Timeout"]
     assert api_timeout <= 29, "API Gateway gives up after 29 s"
 
