@@ -307,9 +307,8 @@ class DynamoRepository:
                 for increment in increments:
                     model = _MODEL_OF[increment.kind]
                     item = model(**{model._hash_keyname: increment.key})
-                    actions = [getattr(model, name).add(amount) for name, amount in increment.amounts.items()]
-                    hash_attr = getattr(model, model._hash_keyname)
-                    transaction.update(item, actions + [model.version.add(1)], condition=hash_attr.exists())
+                    transaction.update(item, _added(model, increment) + [model.version.add(1)],
+                                       condition=_within_ceilings(model, increment))
                 for item, actions in copy_updates:  # last: updates follow the puts, and these carry no condition
                     transaction.update(item, actions)
         except TransactWriteError as error:
@@ -402,6 +401,29 @@ def _holds(guard: KeyGuard):
     if guard.session_begun is not None:  # a web session its owner has not signed out of since it began
         holds &= _unset_or_at_most(key.sessions_from, guard.session_begun)
     return holds
+
+
+def _added(model: type[m._Table], increment: Increment) -> list:
+    """ADD for plain counters; for one that may be unset, SET from what it counts from (ADD would start at 0)."""
+    actions = []
+    for name, amount in increment.amounts.items():
+        attr = getattr(model, name)
+        if name in increment.unset_is:
+            actions.append(attr.set((attr | increment.unset_is[name]) + amount))
+        else:
+            actions.append(attr.add(amount))
+    return actions
+
+
+def _within_ceilings(model: type[m._Table], increment: Increment):
+    condition = getattr(model, model._hash_keyname).exists()
+    for name, ceiling in increment.ceilings.items():
+        attr, amount = getattr(model, name), increment.amounts[name]
+        counted_from = increment.unset_is.get(name, 0)
+        unset_fits = attr.does_not_exist() if counted_from + amount <= ceiling else None
+        fits = attr <= ceiling - amount
+        condition &= fits | unset_fits if unset_fits is not None else fits
+    return condition
 
 
 def _unset_or_at_most(attribute, value):

@@ -70,6 +70,7 @@ class AccountModel(_Table):
     completed = NumberAttribute(default=0)
     earned = JSONAttribute(default=dict)
     connect_keys_spent = NumberAttribute(default=0)
+    live_keys = NumberAttribute(null=True)
 
 
 class ApiKeyModel(_Table):

@@ -85,6 +85,9 @@ class Account:
     # Idempotency keys for creating its Stripe account that Stripe answered with a server error (which it replays
     # to every retry under the key): the next try takes a new one.
     connect_keys_spent: int = 0
+    # Live API keys, kept by adding and revoking in the same write as the key, so that the limit holds under racing
+    # requests. None on accounts made before it was kept: counted from the listing on their first change.
+    live_keys: int | None = None
     version: int = 0
 
 
@@ -296,6 +299,10 @@ class Increment:
     kind: type
     key: str
     amounts: dict[str, int]
+    # A counter that may not pass a ceiling: the write fails (ConcurrentUpdate) rather than take it past.
+    ceilings: dict[str, int] = field(default_factory=dict)
+    # What a counter the record does not hold yet counts from (records made before it was kept); else it is 0.
+    unset_is: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from .. import config
 from ..core import errors
-from ..core.model import CLIENT, FREELANCER, Account, ApiKey, new_id
+from ..core.model import CLIENT, FREELANCER, Account, ApiKey, Increment, new_id
 from ..repository import KeyGuard, Ref
 from .deps import Caller, Deps, check, fetch, retrying
 
@@ -34,7 +34,7 @@ def create_account(deps: Deps, *, role: str, name: str, email: str) -> tuple[Acc
     if role not in (CLIENT, FREELANCER):
         raise errors.Invalid("role must be 'client' or 'freelancer'.")
     now = deps.clock.now()
-    account = Account(id=new_id("acct_"), role=role, name=name, email=email, created_at=now)
+    account = Account(id=new_id("acct_"), role=role, name=name, email=email, created_at=now, live_keys=1)
     api_key, raw_key = _new_key(account.id, role, now)
     deps.repo.commit(created=[account, api_key])
     return account, raw_key
@@ -52,14 +52,25 @@ def add_key(deps: Deps, caller: Caller) -> tuple[ApiKey, str]:
     """Rotation: a second key works at once; revoke the old one when every client uses the new one."""
     # The count is read before the key is checked, but nothing is shown or written unless the write's guard holds
     # (and an error goes out only once the key is checked, see api.http).
+    # The listing (an index that may lag) answers at once; the write itself holds the limit under racing requests:
+    # it adds to the account's count of live keys, which may not pass MAX_KEYS.
     live = [k for k in deps.repo.list_api_keys(caller.account_id) if not k.revoked]
     if len(live) >= MAX_KEYS:
-        raise errors.StateConflict(f"An account can hold at most {MAX_KEYS} live keys; revoke one first.",
-                                   code="too_many_keys")
+        raise _too_many_keys()
     api_key, raw_key = _new_key(caller.account_id, caller.role, deps.clock.now())
-    deps.repo.commit(created=[api_key], guard=caller.guard())
+    counted = Increment(Account, caller.account_id, {"live_keys": 1}, ceilings={"live_keys": MAX_KEYS},
+                        unset_is={"live_keys": len(live)})
+    try:
+        deps.repo.commit(created=[api_key], increments=[counted], guard=caller.guard())
+    except errors.ConcurrentUpdate as error:  # the count is at the limit: another request added the last key
+        raise _too_many_keys() from error
     caller.guard_held()
     return api_key, raw_key
+
+
+def _too_many_keys() -> errors.StateConflict:
+    return errors.StateConflict(f"An account can hold at most {MAX_KEYS} live keys; revoke one first.",
+                                code="too_many_keys")
 
 
 def revoke_key(deps: Deps, caller: Caller, key_id: str) -> ApiKey:
@@ -90,11 +101,13 @@ def revoke_key(deps: Deps, caller: Caller, key_id: str) -> ApiKey:
 
 def _revoke_with_a_witness(deps: Deps, caller: Caller, keys: list[ApiKey], target: ApiKey) -> ApiKey:
     revoked = replace(target, revoked=True)
+    listed_live = sum(not k.revoked for k in keys)
+    uncounted = Increment(Account, target.account_id, {"live_keys": -1}, unset_is={"live_keys": listed_live})
     # The write also proves that another key stays live: the listing comes from an index that may lag, and two
     # revocations may race, so a key it shows live is only a candidate. The caller's own key comes first.
     for witness, is_callers in _witnesses(caller, keys, target):
         try:
-            deps.repo.commit(changed=[revoked], guard=witness)
+            deps.repo.commit(changed=[revoked], increments=[uncounted], guard=witness)
         except errors.Unauthenticated:
             if is_callers:
                 raise

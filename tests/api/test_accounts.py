@@ -1,6 +1,9 @@
 import json
 
+import pytest
+
 from chalicelib.adapters.dynamo import DynamoRepository
+from chalicelib.core import errors
 from chalicelib.services.accounts import hash_api_key
 
 
@@ -110,6 +113,47 @@ def test_a_method_a_path_does_not_answer_is_405_in_the_error_shape(api, client_a
     # And the routes themselves still answer, without the header.
     response = api.client.http.get("/v1/bounties")
     assert response.status_code == 200 and "Allow" not in response.headers
+
+
+def test_the_key_limit_holds_when_another_request_adds_the_last_key_between_count_and_write(api, client_acct):
+    """The listing the count comes from is read first; a request adding the tenth key meanwhile must not let this
+    one add an eleventh (30 racing adds once left 21 live keys)."""
+    from dataclasses import replace
+
+    from chalicelib.bootstrap import deps
+    from chalicelib.services import accounts
+    from tests.api.racing import caller
+
+    key = client_acct["api_key"]
+    for _ in range(accounts.MAX_KEYS - 2):
+        api.ok("POST", "/v1/accounts/me/keys", {}, status=201, key=key)
+    real = deps()
+
+    class TenthAddedMeanwhile:
+        def __init__(self, repo):
+            self.repo, self.done = repo, False
+
+        def list_api_keys(self, account_id):
+            listed = self.repo.list_api_keys(account_id)
+            if not self.done:
+                self.done = True
+                api.ok("POST", "/v1/accounts/me/keys", {}, status=201, key=key)  # the tenth, by another request
+            return listed
+
+        def __getattr__(self, name):
+            return getattr(self.repo, name)
+
+    racing = replace(real, repo=TenthAddedMeanwhile(real.repo))
+    with pytest.raises(errors.StateConflict) as refused:
+        accounts.add_key(racing, caller(client_acct))
+    assert refused.value.code == "too_many_keys"
+    live = [k for k in api.ok("GET", "/v1/accounts/me/keys", key=key)["items"] if not k["revoked"]]
+    assert len(live) == accounts.MAX_KEYS
+    # Revoking one frees its place, which a new key then takes.
+    api.ok("DELETE", f"/v1/accounts/me/keys/{live[-1]['id']}", key=key)
+    api.ok("POST", "/v1/accounts/me/keys", {}, status=201, key=key)
+    code, body = api.post("/v1/accounts/me/keys", {}, key=key)
+    assert (code, body["error"]["code"]) == (409, "too_many_keys")
 
 
 def test_revoking_a_key_its_web_sign_out_just_changed_is_not_a_500(api, freelancer, monkeypatch):

@@ -75,6 +75,30 @@ def test_increments_add_without_a_read_and_move_the_version_on(repo):
     assert repo.get_account("acct_nobody") is None
 
 
+def test_a_counter_with_a_ceiling_never_passes_it_and_an_unset_one_counts_from_what_it_is_told(repo):
+    account = _account()  # made before live_keys was kept: the counter is unset
+    repo.commit(created=[account])
+    assert repo.get_account(account.id).live_keys is None
+
+    def add(amount, unset_is=3):
+        repo.commit(increments=[Increment(Account, account.id, {"live_keys": amount}, ceilings={"live_keys": 5},
+                                          unset_is={"live_keys": unset_is})])
+
+    add(1)  # unset: counts from the 3 it is told, so 4
+    assert repo.get_account(account.id).live_keys == 4
+    add(1)
+    with pytest.raises(errors.ConcurrentUpdate):
+        add(1)  # 6 would pass the ceiling of 5
+    assert repo.get_account(account.id).live_keys == 5
+    add(-2)
+    assert repo.get_account(account.id).live_keys == 3
+    fresh = _account()
+    repo.commit(created=[fresh])
+    with pytest.raises(errors.ConcurrentUpdate):  # told it holds 5 already: one more would pass the ceiling
+        repo.commit(increments=[Increment(Account, fresh.id, {"live_keys": 1}, ceilings={"live_keys": 5},
+                                          unset_is={"live_keys": 5})])
+
+
 def test_set_if_changes_only_a_record_that_holds_what_is_expected(repo):
     account = _account()
     account.stripe_account_id = "acct_stripe_1"
