@@ -419,10 +419,10 @@ def _within_ceilings(model: type[m._Table], increment: Increment):
     condition = getattr(model, model._hash_keyname).exists()
     for name, ceiling in increment.ceilings.items():
         attr, amount = getattr(model, name), increment.amounts[name]
-        counted_from = increment.unset_is.get(name, 0)
-        unset_fits = attr.does_not_exist() if counted_from + amount <= ceiling else None
         fits = attr <= ceiling - amount
-        condition &= fits | unset_fits if unset_fits is not None else fits
+        if increment.unset_is.get(name, 0) + amount <= ceiling:
+            fits |= attr.does_not_exist()  # unset, it counts from a value that leaves room
+        condition &= fits
     return condition
 
 

@@ -178,16 +178,18 @@ def apply_payment_event(deps: Deps, event: PaymentEvent) -> str:
                 return _refund_stray_payment(deps, bounty, intent)
             charge = intent.get("latest_charge")
             charge_id = charge.get("id") if isinstance(charge, dict) else charge
-            done = _commit_funded(deps, bounty, intent["id"], charge_id if isinstance(charge_id, str) else None)
+            charge_id = charge_id if isinstance(charge_id, str) else None
+            done = _commit_funded(deps, bounty, intent["id"], charge_id)
             if done is None and bounty.status in (CANCELLED, EXPIRED):
                 return _refund_late_payment(deps, bounty, intent["id"], charge_id)
             return "funded" if done else "unchanged"
         if event.type == "payment_intent.payment_failed":
             if not escrow:
                 return "ignored"
-            error = intent.get("last_payment_error") or {}
-            failed = rules.mark_funding_failed(bounty, reason=error.get("message") or "The payment failed.",
-                                               now=deps.clock.now())
+            error = intent.get("last_payment_error")
+            message = error.get("message") if isinstance(error, dict) else None
+            reason = message if isinstance(message, str) and message else "The payment failed."
+            failed = rules.mark_funding_failed(bounty, reason=reason, now=deps.clock.now())
             if failed is None:
                 return "unchanged"
             deps.repo.commit(changed=[failed])

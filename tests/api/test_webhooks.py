@@ -167,9 +167,21 @@ def test_a_signed_body_that_is_no_stripe_event_is_400(api, raw):
     ("account.updated", {"id": "acct_1", "metadata": {"account_id": ["acc_1"]}}),
     ("account.updated", {"id": ["acct_1"], "metadata": {"account_id": "acc_1"}}),
     ("account.updated", {"id": "acct_1", "metadata": "acc_1"}),
+    ("payment_intent.succeeded", {"id": "pi_x", "metadata": {"bounty_id": "bty_none"}, "latest_charge": 7}),
 ])
 def test_an_event_whose_fields_are_of_other_types_is_acknowledged_and_ignored(api, event_type, data):
     """Signed by Stripe, so no 4xx that would make Stripe send it again for days; nothing we can act on."""
     body, headers = _signed({"id": "evt_odd", "object": "event", "type": event_type, "data": {"object": data}})
     assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
         200, {"received": True, "outcome": "ignored"})
+
+
+def test_a_failure_event_whose_error_is_no_object_still_marks_the_funding_failed(api, client_acct):
+    bounty = api.bounty(client_acct["api_key"], payment_method=None)
+    intent = {"id": bounty["funding"]["payment_intent_id"], "object": "payment_intent",
+              "metadata": {"bounty_id": bounty["id"]}, "last_payment_error": "declined"}
+    body, headers = _signed(_event("payment_intent.payment_failed", intent))
+    assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
+        200, {"received": True, "outcome": "funding_failed"})
+    own = api.ok("GET", f"/v1/bounties/{bounty['id']}", key=client_acct["api_key"])
+    assert own["funding"]["error"] == "The payment failed."
