@@ -70,6 +70,10 @@ def _parameter_exists(ssm, name: str) -> bool:
         return False
 
 
+def _stored_value(ssm, name: str) -> str:
+    return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+
+
 def store_secrets(ssm, stage: str, environ: dict, *, dry_run: bool, has_data: bool = False) -> list[str]:
     """Writes the secrets given in `environ` to SSM (SecureString); generates missing ones we can generate.
     Returns the names of secrets still missing (the webhook secret before Stripe knows the endpoint).
@@ -86,6 +90,9 @@ def store_secrets(ssm, stage: str, environ: dict, *, dry_run: bool, has_data: bo
                 f"the stage had, or drop the tables (make destroy STAGE={stage} DELETE_TABLES=1)")
         if not value and not exists and env_name in GENERATED_SECRETS:
             value = secrets.token_urlsafe(32)
+        if value and exists and _stored_value(ssm, name) == value:
+            say(f"  {env_name}: the stored {name} is already this value")  # no new version: no cold starts
+            continue
         if value:
             verb = "would store" if dry_run else "storing"
             say(f"  {verb} {env_name} as SecureString {name}" + (" (replacing the stored one)" if exists else ""))
@@ -289,6 +296,13 @@ UPGRADES = ("index-unpaid", "file-unfunded-expiry", "note-submissions", "copy-wo
 UPGRADES_AGAIN_AFTER_OLD_CALLS = ("note-submissions", "copy-work", "end-cancelled-claims", "cancel-unpaid-intents")
 
 
+def is_new_stage(*, kept_tables: bool, after_failed_first_deploy: bool, upgrades_recorded: bool) -> bool:
+    """Whether the stage holds nothing of an earlier release (so its upgrade steps are recorded, not run): it has
+    no tables, or only those a failed first deploy made, which recorded no upgrade steps (a deploy that succeeded
+    always has). Running every step over such empty tables only cost minutes."""
+    return not kept_tables or (after_failed_first_deploy and not upgrades_recorded)
+
+
 def upgrades_parameter(stage: str) -> str:
     return f"/bounty-board/{stage}/upgrades-done"
 
@@ -458,7 +472,8 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
                 f"{', '.join(sorted(kept.values()))}.\n"
                 f"Keep their data: make deploy STAGE={stage} ADOPT_TABLES=1\n"
                 f"Or drop them:    make destroy STAGE={stage} DELETE_TABLES=1")
-        new_stage = not kept
+        new_stage = is_new_stage(kept_tables=bool(kept), after_failed_first_deploy=status in FAILED_STATES,
+                                 upgrades_recorded=_parameter_exists(ssm, upgrades_parameter(stage)))
         if kept:
             if dry_run:
                 say(f"  would import the kept tables {', '.join(sorted(kept.values()))}")

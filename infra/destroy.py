@@ -20,8 +20,10 @@ from infra.deploy import (
     describe_stack,
     existing_tables,
     say,
+    shards_parameter,
     stack_name,
     truthy,
+    upgrades_parameter,
 )
 
 
@@ -74,13 +76,15 @@ def destroy(stage: str, *, delete_tables: bool, delete_secrets: bool, dry_run: b
             f"make destroy STAGE={stage} DELETE_TABLES=1")
 
     ssm = session.client("ssm")
-    for env_name in build_template.SECRETS:
-        parameter = build_template.secret_parameter(stage, env_name)
+    # With the secrets go the stage's records of its upgrades and shard settings (kept tables keep theirs).
+    parameters = [build_template.secret_parameter(stage, env_name) for env_name in build_template.SECRETS]
+    parameters += [upgrades_parameter(stage), shards_parameter(stage)]
+    for parameter in parameters:
         if delete_secrets:
             try:
                 if not dry_run:
                     ssm.delete_parameter(Name=parameter)
-                say(f"  {would}delete secret {parameter}")
+                say(f"  {would}delete parameter {parameter}")
             except ssm.exceptions.ParameterNotFound:
                 pass
     if not delete_secrets:

@@ -205,6 +205,10 @@ def test_deploy_stores_secrets_and_uploads_artifacts(aws, package_dir, capsys):
     # A new value changes the version the functions' environment carries, so their containers are replaced.
     deploy.store_secrets(ssm, STAGE, {"STRIPE_SECRET_KEY": "sk_test_new"}, dry_run=False)
     assert deploy.secrets_version(ssm, STAGE) != version
+    # The same value left exported stores nothing new: no new version, so no function is replaced (cold starts).
+    version = deploy.secrets_version(ssm, STAGE)
+    deploy.store_secrets(ssm, STAGE, {"STRIPE_SECRET_KEY": "sk_test_new"}, dry_run=False)
+    assert deploy.secrets_version(ssm, STAGE) == version
     again = ssm.get_parameter(Name=build_template.secret_parameter(STAGE, "API_KEY_PEPPER"), WithDecryption=True)
     assert again["Parameter"]["Value"] == pepper["Parameter"]["Value"]
     assert "sk_test_abc" not in capsys.readouterr().out
@@ -304,3 +308,13 @@ def test_the_deploy_says_which_events_each_webhook_endpoint_needs(capsys):
         assert event in said
     assert "connected accounts:  account.updated" in said and "charge.refunded" not in said
     assert "whsec_platform...,whsec_connect..." in said
+
+
+def test_tables_a_failed_first_deploy_left_make_no_earlier_release_to_upgrade():
+    """A retried first deploy finds the tables its rollback kept; they hold nothing of an earlier release, so the
+    upgrade steps are recorded, not run over them (minutes of waiting for nothing)."""
+    assert deploy.is_new_stage(kept_tables=False, after_failed_first_deploy=False, upgrades_recorded=False)
+    assert deploy.is_new_stage(kept_tables=True, after_failed_first_deploy=True, upgrades_recorded=False)
+    # Kept by a destroy (a deploy once succeeded, and recorded its steps), or adopted after one: not new.
+    assert not deploy.is_new_stage(kept_tables=True, after_failed_first_deploy=False, upgrades_recorded=True)
+    assert not deploy.is_new_stage(kept_tables=True, after_failed_first_deploy=True, upgrades_recorded=True)
