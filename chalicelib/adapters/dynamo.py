@@ -318,6 +318,11 @@ class DynamoRepository:
             lock_at = (guard is not None) + len(deleted) + len(writes) - 1
             if locking and len(reasons) > lock_at and reasons[lock_at] == "ConditionalCheckFailed":
                 raise errors.IdempotencyKeyTaken() from error
+            # DynamoDB sends condition checks, deletes, puts, then updates: the increments lead the updates.
+            first_increment = lock_at + 1 + len(copy_puts)
+            for at, increment in enumerate(increments, start=first_increment):
+                if increment.ceilings and len(reasons) > at and reasons[at] == "ConditionalCheckFailed":
+                    raise errors.CeilingReached(str(reasons)) from error
             _raise_if_race(error, reasons)
             raise
         if stored is not None:

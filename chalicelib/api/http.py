@@ -126,6 +126,8 @@ def _with_whole_numbers(raw: bytes, error: ValidationError) -> bytes | None:
 
     def number(token: str):
         exact = Decimal(token)  # float(token) would take 500.00000000000001 for 500
+        if exact.adjusted() >= 16:  # past WHOLE_LIMIT (and 1e1000000 would overflow Decimal's own arithmetic)
+            return float(token)
         return int(exact) if exact == exact.to_integral_value() and abs(exact) < WHOLE_LIMIT else float(token)
 
     try:

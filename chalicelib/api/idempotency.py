@@ -178,10 +178,12 @@ def _earlier(deps: Deps, record_key: str, fingerprint: str, now,
     if earlier.fingerprint != fingerprint:
         raise errors.StateConflict("This Idempotency-Key was already used for a different request; "
                                    "use a new key for a new request.", code="idempotency_key_reused")
-    if earlier.state == "in_progress" and now < (earlier.taken_at or earlier.created_at) + ATTEMPT_LEASE:
+    # In progress past its lease, its attempt died. A record of the release before the lease (no `taken_at`) does not
+    # name what its attempt made (a post's bounty), so a retry would make another: it waits out its 24 hours.
+    if earlier.state == "in_progress" and (earlier.taken_at is None or now < earlier.taken_at + ATTEMPT_LEASE):
         raise errors.StateConflict("A request with this Idempotency-Key is still being processed; "
                                    "retry in a moment.", code="idempotency_key_in_use")
-    return earlier  # done, resumable, or in progress past its lease (its attempt died)
+    return earlier  # done, resumable, or in progress past its lease
 
 
 def _replay(earlier: IdempotencyRecord) -> Response:

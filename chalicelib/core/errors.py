@@ -53,6 +53,10 @@ class ConcurrentUpdate(Exception):
     """A conditional write lost a race; the use case re-reads and tries again."""
 
 
+class CeilingReached(Exception):
+    """A counter the write adds to would pass its ceiling (core.model.Increment.ceilings): nothing was written."""
+
+
 class IdempotencyKeyTaken(Exception):
     """The request's Idempotency-Key already has a record: another request with it ran or is running. `record` is
     that record when it was read on the way (None when a write found it taken)."""

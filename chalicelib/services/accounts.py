@@ -53,19 +53,24 @@ def add_key(deps: Deps, caller: Caller) -> tuple[ApiKey, str]:
     # The count is read before the key is checked, but nothing is shown or written unless the write's guard holds
     # (and an error goes out only once the key is checked, see api.http).
     # The listing (an index that may lag) answers at once; the write itself holds the limit under racing requests:
-    # it adds to the account's count of live keys, which may not pass MAX_KEYS.
-    live = [k for k in deps.repo.list_api_keys(caller.account_id) if not k.revoked]
-    if len(live) >= MAX_KEYS:
-        raise _too_many_keys()
-    api_key, raw_key = _new_key(caller.account_id, caller.role, deps.clock.now())
-    counted = Increment(Account, caller.account_id, {"live_keys": 1}, ceilings={"live_keys": MAX_KEYS},
-                        unset_is={"live_keys": len(live)})
-    try:
-        deps.repo.commit(created=[api_key], increments=[counted], guard=caller.guard())
-    except errors.ConcurrentUpdate as error:  # the count is at the limit: another request added the last key
-        raise _too_many_keys() from error
+    # it adds to the account's count of live keys, which may not pass MAX_KEYS. A write that merely collided with
+    # another on the account (an approval adding to its counters, say) is tried again.
+    def attempt() -> tuple[ApiKey, str]:
+        live = [k for k in deps.repo.list_api_keys(caller.account_id) if not k.revoked]
+        if len(live) >= MAX_KEYS:
+            raise _too_many_keys()
+        api_key, raw_key = _new_key(caller.account_id, caller.role, deps.clock.now())
+        counted = Increment(Account, caller.account_id, {"live_keys": 1}, ceilings={"live_keys": MAX_KEYS},
+                            unset_is={"live_keys": len(live)})
+        try:
+            deps.repo.commit(created=[api_key], increments=[counted], guard=caller.guard())
+        except errors.CeilingReached as error:  # the count is at the limit: another request added the last key
+            raise _too_many_keys() from error
+        return api_key, raw_key
+
+    made = retrying(attempt)
     caller.guard_held()
-    return api_key, raw_key
+    return made
 
 
 def _too_many_keys() -> errors.StateConflict:

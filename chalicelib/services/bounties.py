@@ -104,6 +104,10 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
         current = latest()
         if current.status not in (rules.AWAITING_FUNDING, rules.FUNDING_FAILED):
             return current  # funded by the webhook meanwhile, or cancelled (a payment after that is refunded)
+        if current.payment_intent_id not in (None, intent.payment_intent_id):
+            # Another first funding recorded its intent meanwhile: that is the escrow now, and this payment is a
+            # stray its webhook refunds in full. Recording it would fund the bounty on money going back.
+            return current
         now = deps.clock.now()
         updated = rules.attach_funding(current, payment_intent_id=intent.payment_intent_id,
                                        client_secret=intent.client_secret, now=now)
@@ -175,7 +179,7 @@ def apply_payment_event(deps: Deps, event: PaymentEvent) -> str:
         escrow = rules.is_escrow_payment(bounty, payment_intent_id=intent["id"], amount=paid, currency=currency)
         if event.type == "payment_intent.succeeded":
             if not escrow:  # the client (or someone) paid what is not this bounty's escrow: it all goes back
-                return _refund_stray_payment(deps, bounty, intent)
+                return _refund_stray_payment(deps, bounty, intent["id"], paid) if paid else "ignored"
             charge = intent.get("latest_charge")
             charge_id = charge.get("id") if isinstance(charge, dict) else charge
             charge_id = charge_id if isinstance(charge_id, str) else None
@@ -203,13 +207,11 @@ def _is_amount(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _refund_stray_payment(deps: Deps, bounty: Bounty, intent: dict) -> str:
+def _refund_stray_payment(deps: Deps, bounty: Bounty, payment_intent_id: str, amount: int) -> str:
     """A payment on an intent of this bounty that is not its escrow's: one an earlier release superseded (each
     funding attempt used to make a new intent, whose client_secret could still be paid), or the loser of two first
     funding attempts racing. The client paid twice, so it goes back in full, once: the refund is looked up by its
     key before one is made, so a replayed event refunds nothing more. Not the bounty's money: no ledger entry."""
-    payment_intent_id = intent["id"]
-    amount = int(intent.get("amount_received") or intent.get("amount") or 0)
     try:
         deps.payments.refund(payment_intent_id=payment_intent_id, amount=amount,
                              refund_key=f"stray:{payment_intent_id}", idempotency_key=f"stray:{payment_intent_id}")

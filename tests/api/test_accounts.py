@@ -180,3 +180,34 @@ def test_revoking_a_key_its_web_sign_out_just_changed_is_not_a_500(api, freelanc
     assert revoked["revoked"] is True
     code, _ = api.get("/v1/accounts/me", key=first)
     assert code == 401
+
+
+def test_adding_a_key_that_collides_with_another_write_on_the_account_tries_again(api, client_acct, monkeypatch):
+    """A transaction conflict (an approval adding to the account's counters at the same moment, say) is no limit:
+    the add is tried again, rather than answered with a `too_many_keys` its Idempotency-Key would then keep."""
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    from chalicelib.adapters import dynamo
+
+    real, conflicts = dynamo.transaction_of_one_request, [1]
+
+    class Colliding(TransactWrite):
+        def __exit__(self, *exc):  # DynamoDB cancels it: nothing of it is written
+            raise TransactWriteError("cancelled", cause=ClientError(
+                {"Error": {"Code": "TransactionConflictException", "Message": "a transaction on the same item"}},
+                "TransactWriteItems"))
+
+    def colliding_once():
+        if conflicts:
+            conflicts.pop()
+            return Colliding(connection=dynamo._connection())
+        return real()
+
+    monkeypatch.setattr(dynamo, "transaction_of_one_request", colliding_once)
+    key, headers = client_acct["api_key"], {"Idempotency-Key": "collides-once"}
+    added = api.ok("POST", "/v1/accounts/me/keys", {}, status=201, key=key, headers=headers)
+    assert conflicts == [] and added["api_key"]
+    assert api.post("/v1/accounts/me/keys", {}, key=key, headers=headers) == (201, added)
+    assert sum(not k["revoked"] for k in api.ok("GET", "/v1/accounts/me/keys", key=key)["items"]) == 2

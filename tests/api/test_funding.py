@@ -249,3 +249,42 @@ def test_a_post_whose_own_write_failed_after_stripe_charged_is_funded_once_by_it
     workers.drain()
     assert [b["id"] for b in api.ok("GET", "/v1/bounties?mine=true", key=key)["items"]] == [posted["id"]]
     workers.wait_for(lambda: _charged_for(posted["id"]) == posted["funding"]["amount_total"])
+
+
+def test_a_first_funding_that_loses_the_race_for_the_intent_does_not_open_the_bounty_on_a_refunded_payment(
+        api, client_acct, monkeypatch):
+    """Two first fundings of a bounty with no intent: while one charges a card, the other records its own intent,
+    and the charge's webhook, arriving first, refunds that charge in full as a stray. The charging request must not
+    then record its intent and open the bounty on money that went back."""
+    import os
+
+    import stripe
+
+    from chalicelib.bootstrap import deps
+    from tests.api.test_webhooks import _event, _signed
+
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method="pm_bogus")  # funding failed: no intent on record
+    assert bounty["funding"]["payment_intent_id"] is None, bounty
+    payments = deps().payments
+    real, interleaved, started = payments.create_funding_intent, [], []
+
+    def meanwhile(**kwargs):
+        intent = real(**kwargs)
+        if not started:  # the first request only; the other one's own call goes straight through
+            started.append(True)
+            interleaved.append(api.ok("POST", f"/v1/bounties/{bounty['id']}/fund", {}, key=key))  # records its own
+            stripe.api_key, stripe.api_base = os.environ["STRIPE_SECRET_KEY"], os.environ["STRIPE_API_BASE"]
+            paid = stripe.PaymentIntent.retrieve(intent.payment_intent_id).to_dict()
+            body, headers = _signed(_event("payment_intent.succeeded", paid))
+            interleaved.append(api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers))
+        return intent
+
+    monkeypatch.setattr(payments, "create_funding_intent", meanwhile)
+    code, answer = api.post(f"/v1/bounties/{bounty['id']}/fund", {"payment_method": "pm_card_visa"}, key=key)
+    other, webhook = interleaved
+    assert webhook == (200, {"received": True, "outcome": "refunded_duplicate"}), webhook
+    assert code == 200 and answer["status"] == "awaiting_funding", answer
+    assert answer["funding"]["payment_intent_id"] == other["funding"]["payment_intent_id"]
+    totals = api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=key)["totals"]
+    assert totals["funded"] == totals["held"] == 0, totals

@@ -246,3 +246,21 @@ def test_a_post_whose_attempt_died_after_storing_its_bounty_is_resumed_after_the
     assert [b["id"] for b in api.ok("GET", "/v1/bounties?mine=true", key=key)["items"]] == [stored["id"]]
     totals = api.ok("GET", f"/v1/bounties/{stored['id']}/ledger", key=key)["totals"]
     assert totals["funded"] == totals["held"] == posted["funding"]["amount_total"]
+
+
+def test_a_key_left_in_progress_by_the_release_before_the_lease_still_waits(api, clock, client_acct):
+    """Such a record names nothing its attempt made (a post's bounty): taken over, a retry would post and charge a
+    second bounty, so it keeps the old answer, 409, until it expires."""
+    from dataclasses import replace
+
+    from chalicelib.api.idempotency import ATTEMPT_LEASE
+    from chalicelib.bootstrap import deps
+
+    key, headers = client_acct["api_key"], {"Idempotency-Key": "before-the-lease"}
+    api.ok("POST", "/v1/accounts/me/keys", {}, status=201, key=key, headers=headers)
+    record_key = f"{client_acct['id']}#before-the-lease"
+    done = deps().repo.get_idempotency(record_key)
+    deps().repo.commit(changed=[replace(done, state="in_progress", status_code=None, body=None, taken_at=None)])
+    clock.advance(10 * ATTEMPT_LEASE.total_seconds())
+    code, waiting = api.post("/v1/accounts/me/keys", {}, key=key, headers=headers)
+    assert (code, waiting["error"]["code"]) == (409, "idempotency_key_in_use"), waiting

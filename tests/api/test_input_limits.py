@@ -93,6 +93,10 @@ def test_a_number_with_more_digits_than_the_parser_takes_is_an_out_of_range_valu
     assert "out of range" in body["error"]["message"]
     code, body = api.call("POST", "/v1/bounties", key=client_acct["api_key"], raw=raw % "[9")
     assert code == 400 and body["error"]["code"] == "invalid_json", body
+    # An exponent past what Decimal can do arithmetic on, beside a whole float (which has the body read again).
+    huge = raw.replace('"d", ', '"d", "slots": 1e1000000, ') % "5e2"
+    code, body = api.call("POST", "/v1/bounties", key=client_acct["api_key"], raw=huge)
+    assert code == 422 and "slots" in body["error"]["message"], body
 
 
 def test_a_body_nested_deeper_than_python_parses_is_400_with_or_without_an_idempotency_key(api, client_acct):

@@ -87,14 +87,14 @@ def test_a_counter_with_a_ceiling_never_passes_it_and_an_unset_one_counts_from_w
     add(1)  # unset: counts from the 3 it is told, so 4
     assert repo.get_account(account.id).live_keys == 4
     add(1)
-    with pytest.raises(errors.ConcurrentUpdate):
+    with pytest.raises(errors.CeilingReached):
         add(1)  # 6 would pass the ceiling of 5
     assert repo.get_account(account.id).live_keys == 5
     add(-2)
     assert repo.get_account(account.id).live_keys == 3
     fresh = _account()
     repo.commit(created=[fresh])
-    with pytest.raises(errors.ConcurrentUpdate):  # told it holds 5 already: one more would pass the ceiling
+    with pytest.raises(errors.CeilingReached):  # told it holds 5 already: one more would pass the ceiling
         repo.commit(increments=[Increment(Account, fresh.id, {"live_keys": 1}, ceilings={"live_keys": 5},
                                           unset_is={"live_keys": 5})])
 

@@ -185,3 +185,13 @@ def test_a_failure_event_whose_error_is_no_object_still_marks_the_funding_failed
         200, {"received": True, "outcome": "funding_failed"})
     own = api.ok("GET", f"/v1/bounties/{bounty['id']}", key=client_acct["api_key"])
     assert own["funding"]["error"] == "The payment failed."
+
+
+def test_a_payment_naming_a_bounty_with_an_amount_of_another_type_is_ignored_not_a_500(api, client_acct):
+    bounty = api.bounty(client_acct["api_key"], payment_method="pm_bogus")  # no intent on record
+    for amount in ([550], "550", None, True):
+        intent = {"id": "pi_odd", "object": "payment_intent", "metadata": {"bounty_id": bounty["id"]},
+                  "amount": amount, "currency": "usd"}
+        body, headers = _signed(_event("payment_intent.succeeded", intent))
+        assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
+            200, {"received": True, "outcome": "ignored"}), amount
