@@ -76,17 +76,19 @@ def destroy(stage: str, *, delete_tables: bool, delete_secrets: bool, dry_run: b
             f"make destroy STAGE={stage} DELETE_TABLES=1")
 
     ssm = session.client("ssm")
-    # With the secrets go the stage's records of its upgrades and shard settings (kept tables keep theirs).
-    parameters = [build_template.secret_parameter(stage, env_name) for env_name in build_template.SECRETS]
-    parameters += [upgrades_parameter(stage), shards_parameter(stage)]
+    # The stage's records of its upgrades and shard settings describe its tables: they go with them.
+    parameters = []
+    if delete_secrets:
+        parameters += [build_template.secret_parameter(stage, env_name) for env_name in build_template.SECRETS]
+    if delete_tables:
+        parameters += [upgrades_parameter(stage), shards_parameter(stage)]
     for parameter in parameters:
-        if delete_secrets:
-            try:
-                if not dry_run:
-                    ssm.delete_parameter(Name=parameter)
-                say(f"  {would}delete parameter {parameter}")
-            except ssm.exceptions.ParameterNotFound:
-                pass
+        try:
+            if not dry_run:
+                ssm.delete_parameter(Name=parameter)
+            say(f"  {would}delete parameter {parameter}")
+        except ssm.exceptions.ParameterNotFound:
+            pass
     if not delete_secrets:
         say(f"  kept the secrets under /bounty-board/{stage}/ (DELETE_SECRETS=1 removes them)")
 

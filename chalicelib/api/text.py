@@ -28,8 +28,11 @@ def readable_or_empty(text: str) -> str:
 
 
 def _without_controls(text: str, *, allowed: str) -> str:
+    line_breaks_allowed = "\n" in allowed
     for character in text:
-        if unicodedata.category(character) == "Cc" and character not in allowed:
+        category = unicodedata.category(character)
+        # Zl, Zp: U+2028 and U+2029 break a line as surely as \n does, though they are no control characters.
+        if (category == "Cc" and character not in allowed) or (category in ("Zl", "Zp") and not line_breaks_allowed):
             raise ValueError(f"must not contain the control character U+{ord(character):04X}")
     return text
 

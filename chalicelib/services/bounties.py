@@ -90,7 +90,8 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
         retrying(lambda: _spend_funding_key(deps, latest(), bounty.funding_keys_spent))
         raise errors.ServiceUnavailable(
             f"Stripe failed, so bounty {bounty.id} is not funded yet; retry with POST /v1/bounties/{bounty.id}/fund "
-            "(a payment Stripe took anyway funds it once: any second one is refunded in full).",
+            "(should Stripe have taken a payment anyway, the bounty is funded once: by whichever payment Stripe "
+            "reports first, and any other is refunded in full).",
             code="payments_unavailable") from error
     except PaymentsUnavailable as error:
         raise errors.ServiceUnavailable(

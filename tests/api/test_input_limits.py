@@ -112,6 +112,7 @@ def test_a_body_nested_deeper_than_python_parses_is_400_with_or_without_an_idemp
     ("title", "\u200b\u200b", "visible character"),  # zero-width spaces only: shows as nothing
     ("title", "\ufeff \u2060", "visible character"),  # a byte-order mark and a word joiner
     ("title", "Two\nlines", "U+000A"),  # a title is one line
+    ("title", "Two\u2028lines", "U+2028"),  # Unicode's own line separator too
     ("title", "NUL\u0000here", "U+0000"),
     ("description", "bell\u0007", "U+0007"),
     ("description", "\u200d", "visible character"),
