@@ -279,8 +279,9 @@ def stack_parameters(stage: str, stack: dict | None, environ: dict, secrets_vers
     """The stack's parameters: from the environment when given there, else as the last deploy left them."""
     previous = {p["ParameterKey"]: p.get("ParameterValue", "") for p in (stack or {}).get("Parameters", [])}
     alarm_email = environ["ALARM_EMAIL"] if "ALARM_EMAIL" in environ else previous.get("AlarmEmail", "")
-    public_url = (environ.get("PUBLIC_BASE_URL") or previous.get("PublicBaseUrl")
-                  or outputs(stack).get("ApiUrl", ""))
+    # Given empty, PUBLIC_BASE_URL goes back from a custom domain to the API's own URL (as ALARM_EMAIL="" clears).
+    given = environ["PUBLIC_BASE_URL"] if "PUBLIC_BASE_URL" in environ else previous.get("PublicBaseUrl")
+    public_url = given or outputs(stack).get("ApiUrl", "")
     return {"Stage": stage, "AlarmEmail": alarm_email, "PublicBaseUrl": public_url, "SecretsVersion": secrets_version}
 
 

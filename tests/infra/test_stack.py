@@ -292,6 +292,9 @@ def test_a_later_deploy_keeps_what_the_earlier_one_set():
     assert deploy.stack_parameters("dev", stack, {"ALARM_EMAIL": ""})["AlarmEmail"] == ""
     fresh = {"Outputs": stack["Outputs"]}
     assert deploy.stack_parameters("dev", fresh, {})["PublicBaseUrl"] == "https://abc.execute-api.example/api"
+    # Given empty, it leaves the custom domain for the API's own URL (it used to keep the domain for good).
+    assert deploy.stack_parameters("dev", stack, {"PUBLIC_BASE_URL": ""})["PublicBaseUrl"] == (
+        "https://abc.execute-api.example/api")
     assert deploy.stack_parameters("dev", None, {}) == {"Stage": "dev", "AlarmEmail": "", "PublicBaseUrl": "",
                                                          "SecretsVersion": "0"}
 
