@@ -263,9 +263,19 @@ def import_plan(stage: str, tables: dict[str, str]) -> tuple[dict, list[dict]]:
     return template, to_import
 
 
-def adopt_tables(cfn, name: str, stage: str, tables: dict[str, str]) -> None:
+def protect_tables(dynamodb, tables) -> None:
+    """Switches deletion protection on where it is off. An import takes the template's word for the tables'
+    settings: made by a release before the protection, they would stay without it while the stack said otherwise."""
+    for table in tables:
+        if not dynamodb.describe_table(TableName=table)["Table"].get("DeletionProtectionEnabled"):
+            dynamodb.update_table(TableName=table, DeletionProtectionEnabled=True)
+            dynamodb.get_waiter("table_exists").wait(TableName=table)  # ACTIVE again before the import reads it
+
+
+def adopt_tables(cfn, name: str, stage: str, tables: dict[str, str], dynamodb) -> None:
     template, to_import = import_plan(stage, tables)
     say(f"  importing {len(tables)} kept tables into a new stack {name}")
+    protect_tables(dynamodb, tables.values())
     change_set = f"adopt-tables-{int(time.time())}"
     cfn.create_change_set(StackName=name, ChangeSetName=change_set, ChangeSetType="IMPORT",
                           TemplateBody=json.dumps(template), ResourcesToImport=to_import,
@@ -479,7 +489,7 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
             if dry_run:
                 say(f"  would import the kept tables {', '.join(sorted(kept.values()))}")
             else:
-                adopt_tables(cfn, name, stage, kept)
+                adopt_tables(cfn, name, stage, kept, dynamodb=session.client("dynamodb"))
 
     s3 = session.client("s3")
     bucket = environ.get("DEPLOY_BUCKET") or default_bucket(account, region)

@@ -39,6 +39,15 @@ def delete_artifacts(s3, bucket: str, stage: str, *, dry_run: bool) -> int:
     return len(keys)
 
 
+def _delete_protected_table(dynamodb, table: str) -> None:
+    """The tables carry deletion protection (infra/resources.json), so that no console click or stray command drops
+    the ledger: asked for in so many words (DELETE_TABLES=1), it is switched off, then the table deleted."""
+    if dynamodb.describe_table(TableName=table)["Table"].get("DeletionProtectionEnabled"):
+        dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
+        dynamodb.get_waiter("table_exists").wait(TableName=table)  # ACTIVE again: a table updating cannot be deleted
+    dynamodb.delete_table(TableName=table)
+
+
 def destroy(stage: str, *, delete_tables: bool, delete_secrets: bool, dry_run: bool, environ: dict) -> int:
     import boto3
 
@@ -70,7 +79,7 @@ def destroy(stage: str, *, delete_tables: bool, delete_secrets: bool, dry_run: b
         for table in sorted(tables.values()):
             say(f"  {would}delete table {table}")
             if not dry_run:
-                dynamodb.delete_table(TableName=table)
+                _delete_protected_table(dynamodb, table)
     elif tables:
         say(f"  kept {len(tables)} tables (bounty-{stage}-*); to delete them too: "
             f"make destroy STAGE={stage} DELETE_TABLES=1")

@@ -266,6 +266,9 @@ def test_destroy_keeps_tables_unless_asked(aws, package_dir):
     assert adopt.returncode == 0, adopt.stdout + adopt.stderr
     assert "would import the kept tables" in adopt.stdout
 
+    # The kept tables refuse a plain delete (deletion protection); DELETE_TABLES=1 switches it off first.
+    with pytest.raises(dynamodb.exceptions.ClientError, match="DeletionProtectionEnabled"):
+        dynamodb.delete_table(TableName=tables[0])
     result = run_script("destroy.sh", env=aws.env(STAGE=stage, DELETE_TABLES="1", DELETE_SECRETS="1"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert dynamodb.list_tables()["TableNames"] == []
@@ -321,3 +324,13 @@ def test_tables_a_failed_first_deploy_left_make_no_earlier_release_to_upgrade():
     # Kept by a destroy (a deploy once succeeded, and recorded its steps), or adopted after one: not new.
     assert not deploy.is_new_stage(kept_tables=True, after_failed_first_deploy=False, upgrades_recorded=True)
     assert not deploy.is_new_stage(kept_tables=True, after_failed_first_deploy=True, upgrades_recorded=True)
+
+
+def test_adopted_tables_made_before_deletion_protection_get_it(aws):
+    dynamodb = aws.client("dynamodb")
+    dynamodb.create_table(TableName="bounty-old-ledger", BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    deploy.protect_tables(dynamodb, ["bounty-old-ledger"])
+    assert dynamodb.describe_table(TableName="bounty-old-ledger")["Table"]["DeletionProtectionEnabled"] is True
+    deploy.protect_tables(dynamodb, ["bounty-old-ledger"])  # already on: nothing to do

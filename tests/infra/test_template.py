@@ -203,6 +203,7 @@ def test_tables_are_kept_and_recoverable(template):
         assert table["DeletionPolicy"] == "Retain", logical
         assert table["UpdateReplacePolicy"] == "Retain", logical
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert table["Properties"]["DeletionProtectionEnabled"] is True, logical  # no stray delete drops the ledger
         assert table["Properties"]["BillingMode"] == dynamo_models.AccountModel.Meta.billing_mode
     ttl = tables["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": "expires_at", "Enabled": True}
