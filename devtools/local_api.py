@@ -58,12 +58,11 @@ class BackloggedServer(local.ThreadedHTTPServer):
 class ServerAnsweringLikeOurs(local.LocalDevServer):
     def __init__(self, app_object, config, host, port, handler_cls=HandlerAnsweringLikeOurs,
                  server_cls=BackloggedServer):
-        from chalicelib.bootstrap import deps
 
         from . import local_iam
 
         super().__init__(app_object, config, host, port, handler_cls=handler_cls, server_cls=server_cls)
-        local_iam.enforce(deps().queue.client)  # the API function's queue permissions, as deployed
+        local_iam.enforce_on_the_apps_clients()  # the API function's permissions, as deployed
 
 
 def main() -> int:

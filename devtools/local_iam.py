@@ -1,13 +1,15 @@
-"""What each deployed function may do on SQS, as infra/build_template.FUNCTIONS grants it, enforced on the app's
-SQS client locally (the stack, the tests), since moto lets any caller do anything.
+"""What each deployed function may do on SQS and DynamoDB, as infra/build_template.FUNCTIONS grants it, enforced on
+the app's clients locally (the stack, the tests), since moto lets any caller do anything.
 
-A send the deployed role would refuse (the timers worker queueing the rest of a big bounty's claims onto its own
-queue, say) fails here as it would on AWS, with AccessDenied, instead of passing every test and failing only in
-production. The runner names the function it invokes; anything else in the process is the API function.
+A call the deployed role would refuse (the timers worker queueing the rest of a big bounty's claims onto its own
+queue, the sweep reading a table other than the timers', a Scan on any function's path) fails here as it would on
+AWS, with AccessDenied, instead of passing every test and failing only in production. The runner names the
+function it invokes; anything else in the process is the API function.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -27,6 +29,16 @@ def running(function_name: str) -> Iterator[None]:
         _function.reset(token)
 
 
+def as_operator(step):
+    """`step` run with the operator's own credentials, as `python -m ops` runs it (the upgrade steps scan)."""
+    @functools.wraps(step)
+    def run(*args, **kwargs):
+        with running(OPERATOR):
+            return step(*args, **kwargs)
+
+    return run
+
+
 def allowed_operations(function_name: str) -> dict[str, set[str]]:
     """Queue name -> the SQS operations the function's role allows on it (from infra/build_template)."""
     from chalicelib import config
@@ -43,22 +55,100 @@ def allowed_operations(function_name: str) -> dict[str, set[str]]:
     return allowed
 
 
-def enforce(sqs_client) -> None:
-    """Refuses, on this client, what the calling function's role would not allow."""
-    if getattr(sqs_client.meta, "_local_iam", False):
+def enforce(client) -> None:
+    """Refuses, on this SQS or DynamoDB client, what the calling function's role would not allow."""
+    if getattr(client.meta, "_local_iam", False):
         return
-    sqs_client.meta._local_iam = True
-    sqs_client.meta.events.register("before-parameter-build.sqs", _check)
+    client.meta._local_iam = True
+    service = client.meta.service_model.service_name
+    client.meta.events.register(f"before-parameter-build.{service}",
+                                _check if service == "sqs" else _check_tables)
+
+
+def enforce_on_the_apps_clients() -> None:
+    """Every AWS client the app has made in this process: its queue's, each model's and the transactions'."""
+    from chalicelib.adapters import dynamo, dynamo_models
+    from chalicelib.bootstrap import deps
+
+    enforce(deps().queue.client)
+    _enforce_on_the_models()
+    enforce(dynamo._connection().client)
+    if not getattr(dynamo_models.bind, "_local_iam", False):
+        # bind() gives every model a new connection, whose client would be free of the grants: hold it too.
+        rebind = dynamo_models.bind
+
+        def bind_then_enforce() -> None:
+            rebind()
+            _enforce_on_the_models()
+
+        bind_then_enforce._local_iam = True
+        dynamo_models.bind = bind_then_enforce
+
+
+def _enforce_on_the_models() -> None:
+    from chalicelib.adapters import dynamo_models
+
+    for model in dynamo_models.ALL_MODELS:
+        enforce(model._get_connection().connection.client)
+
+
+def allowed_tables(function_name: str) -> frozenset[str]:
+    """The table names the function's role allows TABLE_ACTIONS on (infra/build_template, infra/resources.json)."""
+    from chalicelib import config
+
+    return _tables_granted(function_name, config.table_prefix())
+
+
+@functools.cache
+def _tables_granted(function_name: str, prefix: str) -> frozenset[str]:
+    from infra.build_template import FUNCTIONS, load_resources
+
+    resources = load_resources()["Resources"]
+    entity = {logical: r["Properties"]["TableName"]["Fn::Sub"].removeprefix("bounty-${Stage}-")
+              for logical, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
+    function = next(f for f in FUNCTIONS if f.name == function_name)
+    return frozenset(prefix + entity[logical] for logical in (function.tables or entity))
+
+
+# A DynamoDB operation, as IAM authorises it: each item of a transaction by its own action.
+_TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                     "ConditionCheck": "ConditionCheckItem"}
+
+
+def _touched(operation: str, params: dict) -> list[tuple[str, str]]:
+    """(action, table) for each table a DynamoDB request touches."""
+    if operation == "TransactWriteItems":
+        return [(_TRANSACT_ACTIONS[kind], item[kind]["TableName"])
+                for item in params.get("TransactItems", []) for kind in item]
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        return [(operation, table) for table in params.get("RequestItems", {})]
+    return [(operation, params.get("TableName", "*"))]
+
+
+def _check_tables(model, params, **_) -> None:
+    from infra.build_template import TABLE_ACTIONS
+
+    function = _function.get()
+    if function == OPERATOR:
+        return
+    granted = allowed_tables(function)
+    for action, table in _touched(model.name, params):
+        if f"dynamodb:{action}" not in TABLE_ACTIONS or table not in granted:
+            _refuse(function, f"dynamodb:{action}", table, model.name)
+
+
+def _refuse(function: str, action: str, resource: str, operation: str) -> None:
+    from botocore.exceptions import ClientError
+
+    raise ClientError({"Error": {"Code": "AccessDenied", "Message": (
+        f"{function}'s role may not {action} on {resource} (infra/build_template.py FUNCTIONS; enforced locally "
+        "by devtools/local_iam.py)")}}, operation)
 
 
 def _check(model, params, **_) -> None:
-    from botocore.exceptions import ClientError
-
     queue = params.get("QueueName") or (params.get("QueueUrl") or "").rsplit("/", 1)[-1]
     function = _function.get()
     if function == OPERATOR:
         return
     if model.name not in allowed_operations(function).get(queue, set()):
-        raise ClientError({"Error": {"Code": "AccessDenied", "Message": (
-            f"{function}'s role may not sqs:{model.name} on {queue} (infra/build_template.py FUNCTIONS; "
-            "enforced locally by devtools/local_iam.py)")}}, model.name)
+        _refuse(function, f"sqs:{model.name}", queue, model.name)

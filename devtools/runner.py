@@ -130,11 +130,10 @@ def main() -> None:
     import signal
 
     from app import app  # its import sets up JSON logging on the root logger
-    from chalicelib.bootstrap import deps
 
     from . import local_iam
 
-    local_iam.enforce(deps().queue.client)  # each handler's calls with its own function's queue permissions
+    local_iam.enforce_on_the_apps_clients()  # each handler's calls with its own function's permissions
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -16,11 +16,11 @@ from devtools.provision import provision
 def stack(moto_server, localstripe_server):
     """Tables and queues exist once per run; tests stay apart by creating their own accounts. The app's SQS
     client gets each function's queue permissions, as the deployed roles grant them (devtools/local_iam.py)."""
-    from chalicelib.bootstrap import deps
     from devtools import local_iam
 
-    provision()
-    local_iam.enforce(deps().queue.client)
+    with local_iam.running(local_iam.OPERATOR):  # the web tests' package starts this fixture a second time
+        provision()
+    local_iam.enforce_on_the_apps_clients()
     return moto_server, localstripe_server
 
 

@@ -13,6 +13,7 @@ from chalicelib import config
 from chalicelib.adapters import dynamo
 from chalicelib.adapters import dynamo_models as m
 from chalicelib.adapters.sqs_queue import SqsQueue
+from devtools import local_iam
 from devtools.fault_proxy import HANG, Fault, FaultProxy
 
 HUNG_SECONDS = 2.0
@@ -31,6 +32,7 @@ def hanging_once(moto_server, monkeypatch):
     yield proxy
     monkeypatch.undo()
     m.bind()  # the models as the rest of the session had them
+    local_iam.enforce_on_the_apps_clients()  # new clients: held to the functions' grants again
     proxy.stop()
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from chalicelib.bootstrap import deps
 from chalicelib.core.model import END_CLAIMS
 from chalicelib.services import timers, work
+from devtools import local_iam
 
 
 def _at(clock, seconds: int) -> str:
@@ -113,10 +114,11 @@ def test_the_upgrade_step_ends_claims_an_earlier_release_left_live_on_cancelled_
     _tick(clock, workers)
     assert _claims(api, holder["api_key"]) == {ended["id"]: "live", kept["id"]: "live"}
 
-    assert end_cancelled_claims(clock.now()) >= 1
+    assert local_iam.as_operator(end_cancelled_claims)(clock.now()) >= 1
     _tick(clock, workers)
     assert _claims(api, holder["api_key"]) == {ended["id"]: "lapsed", kept["id"]: "live"}
-    assert cancelled["id"] not in {c.bounty_id for c in m.ClaimModel.scan(m.ClaimModel.status == "live")}
+    with local_iam.running(local_iam.OPERATOR):  # a Scan: the test's look, not a function's
+        assert cancelled["id"] not in {c.bounty_id for c in m.ClaimModel.scan(m.ClaimModel.status == "live")}
 
 
 def test_an_expired_bountys_claims_end_in_their_records_too(api, workers, clock, client_acct, freelancer):

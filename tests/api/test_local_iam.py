@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from chalicelib import config
 from devtools import local_iam
@@ -46,3 +47,24 @@ def test_the_grants_are_the_templates():
     assert local_iam.allowed_operations("payouts_worker")[config.payouts_queue_name()] >= {"SendMessage"}
     assert {f.name for f in FUNCTIONS} == {"api_handler", "payouts_worker", "refunds_worker", "timers_worker",
                                            "sweep_timers"}
+
+
+def test_a_function_may_touch_only_the_tables_its_role_grants_and_never_scan(stack):
+    from chalicelib.adapters import dynamo_models as m
+
+    with pytest.raises(PynamoDBException, match="AccessDenied"):  # the API function: every table, but no Scan
+        list(m.ClaimModel.scan(limit=1))
+    assert m.BountyModel.count("bty_none") == 0  # a Query is granted
+    with local_iam.running("sweep_timers"):
+        assert list(m.TimerModel.query("timers#0", limit=1)) is not None  # its own table
+        with pytest.raises(PynamoDBException, match="AccessDenied"):
+            m.BountyModel.get("bty_none")  # the sweep's role holds the timers table alone
+    with local_iam.running(local_iam.OPERATOR):
+        list(m.ClaimModel.scan(limit=1))  # the operator's upgrade steps may scan
+
+
+def test_the_table_grants_are_the_templates():
+    from chalicelib import config
+
+    assert local_iam.allowed_tables("sweep_timers") == {config.table_prefix() + "timers"}
+    assert config.table_prefix() + "ledger" in local_iam.allowed_tables("payouts_worker")

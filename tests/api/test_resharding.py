@@ -8,11 +8,16 @@ import uuid
 from datetime import timedelta
 
 from chalicelib.adapters import dynamo_models as m
-from chalicelib.adapters.dynamo_upgrades import reshard_open_bounties, reshard_timers
+from chalicelib.adapters.dynamo_upgrades import reshard_open_bounties as _reshard_open_bounties
+from chalicelib.adapters.dynamo_upgrades import reshard_timers as _reshard_timers
 from chalicelib.bootstrap import deps
 from chalicelib.core import timers as timer_rules
 from chalicelib.services import timers
 from devtools import local_iam
+
+# Upgrade steps are the operator's (`python -m ops`), run with the operator's credentials, not a function's.
+reshard_open_bounties = local_iam.as_operator(_reshard_open_bounties)
+reshard_timers = local_iam.as_operator(_reshard_timers)
 
 BOUNTIES = 12  # with 4 shards, the chance that all land in shard 0 is 4^-12
 
@@ -70,7 +75,7 @@ def test_a_local_state_saved_under_more_shards_is_moved_to_todays_shards_when_re
              "queues": {}}
     (tmp_path / "aws-state.json").write_text(json.dumps(state))
 
-    local_state.restore(tmp_path / "aws-state.json")
+    local_iam.as_operator(local_state.restore)(tmp_path / "aws-state.json")  # make run's restore: the operator's
     assert _listed(api, tag) == {bounty_id}
     with local_iam.running("sweep_timers"):
         timers.sweep(deps())

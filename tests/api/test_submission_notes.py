@@ -6,8 +6,12 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.adapters import dynamo_models as m
-from chalicelib.adapters.dynamo_upgrades import note_submissions
+from chalicelib.adapters.dynamo_upgrades import note_submissions as _note_submissions
 from chalicelib.core import errors
+from devtools import local_iam
+
+# Upgrade steps are the operator's (`python -m ops`), run with the operator's credentials, not a function's.
+note_submissions = local_iam.as_operator(_note_submissions)
 
 
 @pytest.fixture

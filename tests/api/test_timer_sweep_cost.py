@@ -23,7 +23,7 @@ def test_a_sweep_reads_only_due_timers(stack):
     now = deps().clock.now()
     shards = config.timer_shards()
     far = now + timedelta(days=300)  # beyond anything another test's clock reaches
-    with m.TimerModel.batch_write() as batch:
+    with local_iam.running(local_iam.OPERATOR), m.TimerModel.batch_write() as batch:  # the test's seeding
         for i in range(NOT_DUE):
             batch.save(_to_item(timer_rules.timer("expire_bounty", f"bty_notdue{i:05d}", far, shards), 0))
     due = [timer_rules.timer("lapse_claim", f"clm_due{i}", now - timedelta(seconds=1), shards) for i in range(DUE)]

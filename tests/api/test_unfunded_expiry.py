@@ -13,13 +13,17 @@ import stripe
 
 from chalicelib import config
 from chalicelib.adapters import dynamo_models as m
-from chalicelib.adapters.dynamo_upgrades import file_unfunded_expiry
+from chalicelib.adapters.dynamo_upgrades import file_unfunded_expiry as _file_unfunded_expiry
 from chalicelib.bootstrap import deps
 from chalicelib.core import rules, timers
 from chalicelib.core.model import EXPIRE_BOUNTY
 from chalicelib.services import refunds
+from devtools import local_iam
 from tests.api.test_timers import _at, _tick, _totals
 from tests.api.test_webhooks import _pay
+
+# Upgrade steps are the operator's (`python -m ops`), run with the operator's credentials, not a function's.
+file_unfunded_expiry = local_iam.as_operator(_file_unfunded_expiry)
 
 
 def _status(api, key, bounty_id) -> str:
@@ -112,10 +116,12 @@ def test_the_upgrade_step_cancels_the_payment_an_earlier_release_left_open_on_a_
     api.ok("POST", f"/v1/bounties/{paid['id']}/cancel", key=key)  # refunded, nothing to cancel
     workers.drain()
 
-    from chalicelib.adapters.dynamo_upgrades import closed_unpaid_with_intent
+    from chalicelib.adapters.dynamo_upgrades import closed_unpaid_with_intent as scanning
+
+    closed_unpaid_with_intent = local_iam.as_operator(scanning)
 
     assert left_open["id"] in closed_unpaid_with_intent() and paid["id"] not in closed_unpaid_with_intent()
-    assert cancel_unpaid_intents(None, deps()) == 0
+    assert local_iam.as_operator(cancel_unpaid_intents)(None, deps()) == 0
     workers.drain()
     assert _stripe().PaymentIntent.retrieve(left_open["funding"]["payment_intent_id"])["status"] == "canceled"
     assert left_open["id"] not in closed_unpaid_with_intent()  # recorded: a second run queues nothing for it

@@ -4,14 +4,18 @@ the freelancer's listing nor Stripe's word that their account is ready reads a l
 from __future__ import annotations
 
 from chalicelib.adapters import dynamo_models as m
-from chalicelib.adapters.dynamo_upgrades import index_unpaid_payouts
+from chalicelib.adapters.dynamo_upgrades import index_unpaid_payouts as _index_unpaid_payouts
 from chalicelib.bootstrap import deps
 from chalicelib.core.model import AWAITING_ONBOARDING, QUEUED, Account
 from chalicelib.ports import PaymentEvent
 from chalicelib.services import onboarding
+from devtools import local_iam
 
 from .reads import ReadCounter
 from .seeding import seed_payouts
+
+# Upgrade steps are the operator's (`python -m ops`), run with the operator's credentials, not a function's.
+index_unpaid_payouts = local_iam.as_operator(_index_unpaid_payouts)
 
 PAID_HISTORY = 250  # more than two pages of 100
 
@@ -97,5 +101,6 @@ def test_a_local_state_saved_by_an_older_release_is_upgraded_as_it_is_restored(a
     state = {"tables": {config.table_prefix() + "payouts": [item]}, "queues": {}}
     (tmp_path / "aws-state.json").write_text(json.dumps(state))
 
-    assert local_state.restore(tmp_path / "aws-state.json") == {"items": 1, "messages": 0}
+    restore = local_iam.as_operator(local_state.restore)  # make run's restore: the operator's, not a function's
+    assert restore(tmp_path / "aws-state.json") == {"items": 1, "messages": 0}
     assert _statuses(api, freelancer["api_key"], "unpaid") == [AWAITING_ONBOARDING]

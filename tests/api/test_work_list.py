@@ -7,7 +7,11 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.adapters import dynamo_models as m
-from chalicelib.adapters.dynamo_upgrades import copy_work
+from chalicelib.adapters.dynamo_upgrades import copy_work as _copy_work
+from devtools import local_iam
+
+# Upgrade steps are the operator's (`python -m ops`), run with the operator's credentials, not a function's.
+copy_work = local_iam.as_operator(_copy_work)
 
 
 @pytest.fixture
