@@ -39,14 +39,26 @@ def as_operator(step):
     return run
 
 
+def _named(function_name: str):
+    from infra.build_template import FUNCTIONS
+
+    return next(f for f in FUNCTIONS if f.name == function_name)
+
+
 def allowed_operations(function_name: str) -> dict[str, set[str]]:
     """Queue name -> the SQS operations the function's role allows on it (from infra/build_template)."""
     from chalicelib import config
-    from infra.build_template import CONSUME_ACTIONS, FUNCTIONS, SEND_ACTIONS
 
-    names = {"payouts": config.payouts_queue_name(), "refunds": config.refunds_queue_name(),
-             "timers": config.timers_queue_name()}
-    function = next(f for f in FUNCTIONS if f.name == function_name)
+    names = (config.payouts_queue_name(), config.refunds_queue_name(), config.timers_queue_name())
+    return _operations_granted(function_name, names)
+
+
+@functools.cache
+def _operations_granted(function_name: str, names: tuple[str, str, str]) -> dict[str, set[str]]:
+    from infra.build_template import CONSUME_ACTIONS, SEND_ACTIONS
+
+    names = dict(zip(("payouts", "refunds", "timers"), names, strict=True))
+    function = _named(function_name)
     allowed: dict[str, set[str]] = {}
     for queue in function.sends:
         allowed.setdefault(names[queue], set()).update(a.removeprefix("sqs:") for a in SEND_ACTIONS)
@@ -101,12 +113,12 @@ def allowed_tables(function_name: str) -> frozenset[str]:
 
 @functools.cache
 def _tables_granted(function_name: str, prefix: str) -> frozenset[str]:
-    from infra.build_template import FUNCTIONS, load_resources
+    from infra.build_template import load_resources
 
     resources = load_resources()["Resources"]
     entity = {logical: r["Properties"]["TableName"]["Fn::Sub"].removeprefix("bounty-${Stage}-")
               for logical, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
-    function = next(f for f in FUNCTIONS if f.name == function_name)
+    function = _named(function_name)
     return frozenset(prefix + entity[logical] for logical in (function.tables or entity))
 
 
