@@ -78,15 +78,22 @@ class Function:
 # refund workers call Stripe; the payouts worker sends a payout again when it lost a race for it. The timers
 # worker expires bounties (queues refunds), auto-approves (queues payouts) and ends a closed bounty's claims,
 # queueing the rest of a big bounty's onto its own queue. The sweep moves due timers to their queue.
-# The local stack and the tests hold the app's SQS calls to these grants (devtools/local_iam.py): moto does not.
+# Tables: the workers get only those their records live in (read from chalicelib/services and the repository's
+# commit: a work copy goes with each claim, submission and payout written). None of them reads API keys,
+# Idempotency-Key records or messages; only the payouts and refunds workers write the ledger.
+# The local stack and the tests hold the app's SQS and DynamoDB calls to these grants (devtools/local_iam.py):
+# moto does not.
 FUNCTIONS = (
     Function("api_handler", "APIHandler", "ApiHandlerRole", secrets=tuple(SECRETS), sends=("payouts", "refunds")),
     Function("payouts_worker", "PayoutsWorker", "PayoutsWorkerRole", secrets=("STRIPE_SECRET_KEY",),
-             consumes="payouts", sends=("payouts",)),
+             consumes="payouts", sends=("payouts",),
+             tables=("AccountsTable", "BountiesTable", "PayoutsTable", "LedgerTable", "WorkTable", "TimersTable")),
     Function("refunds_worker", "RefundsWorker", "RefundsWorkerRole", secrets=("STRIPE_SECRET_KEY",),
-             consumes="refunds"),
+             consumes="refunds", tables=("BountiesTable", "LedgerTable")),
     Function("timers_worker", "TimersWorker", "TimersWorkerRole", consumes="timers",
-             sends=("payouts", "refunds", "timers")),
+             sends=("payouts", "refunds", "timers"),
+             tables=("AccountsTable", "BountiesTable", "ClaimsTable", "SubmissionsTable", "ParticipantsTable",
+                     "PayoutsTable", "WorkTable", "TimersTable")),
     Function("sweep_timers", "SweepTimers", "SweepTimersRole", sends=("timers",), tables=("TimersTable",)),
 )
 

@@ -59,6 +59,9 @@ def test_a_function_may_touch_only_the_tables_its_role_grants_and_never_scan(sta
         assert list(m.TimerModel.query("timers#0", limit=1)) is not None  # its own table
         with pytest.raises(PynamoDBException, match="AccessDenied"):
             m.BountyModel.get("bty_none")  # the sweep's role holds the timers table alone
+    for worker in ("payouts_worker", "refunds_worker", "timers_worker"):
+        with local_iam.running(worker), pytest.raises(PynamoDBException, match="AccessDenied"):
+            m.ApiKeyModel.get("none")  # no worker's role reads API keys
     with local_iam.running(local_iam.OPERATOR):
         list(m.ClaimModel.scan(limit=1))  # the operator's upgrade steps may scan
 
@@ -66,5 +69,13 @@ def test_a_function_may_touch_only_the_tables_its_role_grants_and_never_scan(sta
 def test_the_table_grants_are_the_templates():
     from chalicelib import config
 
-    assert local_iam.allowed_tables("sweep_timers") == {config.table_prefix() + "timers"}
-    assert config.table_prefix() + "ledger" in local_iam.allowed_tables("payouts_worker")
+    def tables(function: str) -> set[str]:
+        return {name.removeprefix(config.table_prefix()) for name in local_iam.allowed_tables(function)}
+
+    assert tables("sweep_timers") == {"timers"}
+    assert tables("refunds_worker") == {"bounties", "ledger"}
+    assert "ledger" in tables("payouts_worker") and "ledger" not in tables("timers_worker")
+    assert tables("api_handler") >= {"api_keys", "idempotency", "messages"}
+    for worker in ("payouts_worker", "refunds_worker", "timers_worker", "sweep_timers"):
+        # No worker reads API keys (hashed, but the one secret of every caller), others' requests or messages.
+        assert not tables(worker) & {"api_keys", "idempotency", "messages"}, worker
