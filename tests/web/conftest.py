@@ -105,37 +105,58 @@ def new_page(browser, web_base):
 
 
 # What a thumb taps outside running text: each at least 44 px high (Apple's guideline; Google's 48 dp is close).
-TAP_TARGETS = "header a, header button, a.tag, a.back, a.button, main button"
+TAP_TARGETS = "header a, header button, a.tag, a.back, a.button, a.tap, main button"
 TAP_HEIGHT = 44
-# Table cells that must stay whole on a phone (amounts, statuses): one line each.
-WHOLE_CELLS = "td:not(:first-child), th:not(:first-child)"
+# Table cells that must stay whole on a phone (amounts): one line each. Statuses break between words only.
+WHOLE_CELLS = "td.amount, th:not(:first-child)"
+
+
+# The narrowest a table's first column (a title) may get on a phone, beside its amounts and statuses.
+TITLE_CELL_WIDTH = 96
 
 
 def shoot(page, name: str) -> None:
-    """Full-page screenshots at phone and desktop width into docs/screenshots/, and the phone layout's
-    promises: nothing wider than the 360-px screen (no sideways scrolling), tap targets a thumb can hit, and
-    amounts and statuses never broken across lines."""
+    """Full-page screenshots at phone and desktop width into docs/screenshots/, and the phone layout's promises
+    (check_phone_layout)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, (width, height) in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})
         if label == "phone":
-            scroll_width = page.evaluate("document.documentElement.scrollWidth")
-            assert scroll_width <= width, f"{name}: {scroll_width}px wide on a {width}px screen"
-            small = page.evaluate("""([selector, least]) => [...document.querySelectorAll(selector)]
-                .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < least)
-                .map(e => `${e.tagName} "${e.textContent.trim()}" ${Math.round(e.getBoundingClientRect().height)}px`)
-            """, [TAP_TARGETS, TAP_HEIGHT - 0.5])
-            assert small == [], f"{name}: tap targets under {TAP_HEIGHT}px high on a phone: {small}"
-            broken = page.evaluate("""(selector) => [...document.querySelectorAll(selector)]
-                .filter(e => e.getClientRects().length && e.textContent.trim()
-                        && (() => { const r = document.createRange(); r.selectNodeContents(e);
-                                    const tops = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
-                                    return tops.size > 1; })())
-                .map(e => e.textContent.trim())
-            """, WHOLE_CELLS)
-            assert broken == [], f"{name}: cells broken across lines on a phone: {broken}"
+            _check_layout(page, name, width)
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
     page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})
+
+
+def check_phone_layout(page, name: str) -> None:
+    """The phone layout's promises for the page as it is now, without a screenshot: nothing wider than the
+    360-px screen (no sideways scrolling), tap targets a thumb can hit, amounts never broken across lines and
+    titles in tables left room to be read."""
+    width, height = WIDTHS["phone"]
+    page.set_viewport_size({"width": width, "height": height})
+    _check_layout(page, name, width)
+    page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})
+
+
+def _check_layout(page, name: str, width: int) -> None:
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{name}: {scroll_width}px wide on a {width}px screen"
+    small = page.evaluate("""([selector, least]) => [...document.querySelectorAll(selector)]
+        .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < least)
+        .map(e => `${e.tagName} "${e.textContent.trim()}" ${Math.round(e.getBoundingClientRect().height)}px`)
+    """, [TAP_TARGETS, TAP_HEIGHT - 0.5])
+    assert small == [], f"{name}: tap targets under {TAP_HEIGHT}px high on a phone: {small}"
+    broken = page.evaluate("""(selector) => [...document.querySelectorAll(selector)]
+        .filter(e => e.getClientRects().length && e.textContent.trim()
+                && (() => { const r = document.createRange(); r.selectNodeContents(e);
+                            const tops = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+                            return tops.size > 1; })())
+        .map(e => e.textContent.trim())
+    """, WHOLE_CELLS)
+    assert broken == [], f"{name}: cells broken across lines on a phone: {broken}"
+    squeezed = page.evaluate("""(least) => [...document.querySelectorAll('td:first-child')]
+        .filter(e => e.getBoundingClientRect().width < least).map(e => e.textContent.trim())
+    """, TITLE_CELL_WIDTH)
+    assert squeezed == [], f"{name}: titles squeezed under {TITLE_CELL_WIDTH}px on a phone: {squeezed}"
 
 
 def sign_in(page, api_key: str) -> None:

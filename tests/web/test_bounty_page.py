@@ -57,3 +57,4 @@ def test_a_cancelled_bounty_shows_no_claim_held_even_before_its_timer_ends_it(ht
     page.reload()
     assert page.locator("#claim").count() == 0
     assert "cancelled" in page.locator("main").inner_text().lower()
+    assert "(in " not in page.locator(".facts").inner_text()  # no countdown to a deadline that no longer counts

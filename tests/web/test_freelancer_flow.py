@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from tests.web.conftest import shoot, sign_in
+from tests.web.conftest import check_phone_layout, shoot, sign_in
 
 
 def test_find_claim_submit_and_get_paid_without_javascript(http, workers, clock, new_page):
@@ -111,6 +111,8 @@ def test_find_claim_submit_and_get_paid_without_javascript(http, workers, clock,
     # Payout onboarding: our button → Stripe's (local) hosted page → back to us; Stripe then says so by webhook.
     page.goto("/web/me")
     assert "$0.00" in page.inner_text("#earned") and "$12.00 approved, not paid yet" in page.inner_text("#earned")
+    assert "Waiting for your payout set-up" in page.locator("tr.payout").first.inner_text()
+    check_phone_layout(page, "my-work-waiting")  # the longest status beside a title
     page.click("#onboarding button")
     assert "/_config/connect/onboard/" in page.url
     page.click("text=Complete onboarding")
