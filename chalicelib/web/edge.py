@@ -196,17 +196,18 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
             ctx = None
             try:
                 ctx = _context(request)
+                back_to = form_page(get_goes_to, params) if get_goes_to is not None else None
                 if request.method == "POST":
                     if not _is_form(request):
                         return _finish(ctx, render(ctx, "message.html", status=415, title="Not a form",
                                                    error="This address takes the site's own forms only."))
                     ctx.form = _parse_form(request)
                     if not session.csrf_ok(ctx.session, ctx.form.get("csrf")):
-                        return _finish(ctx, _refused(ctx))
+                        return _finish(ctx, _refused(ctx, back_to))
                 if signed_in and ctx.caller is None:
                     ctx.flash_next("Sign in with your freelancer API key first.", "error")
                     return _finish(ctx, redirect(ctx, url("/web/signin", next=_here(request))))
-                return _finish(ctx, _run_checked(ctx, handler, params, signed_in=signed_in))
+                return _finish(ctx, _run_checked(ctx, handler, params, signed_in=signed_in, back_to=back_to))
             except session.NotConfigured:
                 log.error("web sessions are not configured: set WEB_SESSION_SECRET(_PARAM)")
                 return Response(body="The web form is not configured yet.", status_code=503,
@@ -214,7 +215,7 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
             except errors.DomainError as error:
                 if ctx is None:
                     raise
-                return _finish(ctx, render(ctx, "message.html", status=error.status, title=_title(error),
+                return _finish(ctx, render(ctx, "message.html", status=error.status, title=title_for(error),
                                            error=error.message))
             except Exception:
                 log.exception("unhandled error on web page %s %s", request.method, path)
@@ -240,12 +241,19 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
 TYPED_FIELDS = (("content", "Your work"), ("links", "Links"), ("body", "Your message"))
 
 
-def _refused(ctx: Ctx) -> Response:
+def typed_back(ctx: Ctx) -> list[tuple[str, str]]:
+    """What the freelancer typed into the form sent, (label, text) for each field not left blank."""
+    return [(label, ctx.form[name]) for name, label in TYPED_FIELDS if ctx.form.get(name, "").strip()]
+
+
+def _refused(ctx: Ctx, back_to: str | None) -> Response:
     """A form without its session's token: from another site, from a page of an earlier session, or sent after
-    the session ended. What the freelancer typed is shown back, so it is not lost with the page."""
-    kept = [(label, ctx.form[name]) for name, label in TYPED_FIELDS if ctx.form.get(name, "").strip()]
+    the session ended. What the freelancer typed is shown back, so it is not lost with the page; signing in
+    again leads back to the form's page."""
+    kept = typed_back(ctx)
     if not ctx.session_found:
         return render(ctx, "message.html", status=403, title="Session ended", kept=kept, signin_link=True,
+                      signin_next=back_to,
                       error="Your session has ended (it lasts 12 hours, and signing out ends it), so this form "
                             "was not sent. Sign in again, then send it once more.")
     return render(ctx, "message.html", status=403, title="Form refused", kept=kept,
@@ -260,10 +268,11 @@ def form_page(get_goes_to: Callable[..., str], params: dict[str, str]) -> str:
     return url(get_goes_to(**{name: urllib.parse.quote(value, safe="") for name, value in params.items()}))
 
 
-def _run_checked(ctx: Ctx, handler, params: dict, *, signed_in: bool) -> Response:
+def _run_checked(ctx: Ctx, handler, params: dict, *, signed_in: bool, back_to: str | None) -> Response:
     """Runs a page for a caller whose key rides along the page's first read; a page whose calls could not carry
     it checks it on its own before anything is sent, as the API does. A revoked key signs the visitor out: a
-    page open to all is shown to them signed out, anything else sends them to sign in again."""
+    page open to all is shown to them signed out, anything else sends them to sign in again (and then back to
+    the page, or to the form's page), a form with text typed into it by way of a page that shows the text back."""
     caller = ctx.caller
     try:
         try:
@@ -281,9 +290,13 @@ def _run_checked(ctx: Ctx, handler, params: dict, *, signed_in: bool) -> Respons
     ctx.cookies.clear()  # nothing the refused attempt meant to set
     ctx.caller = None
     ctx.start_session(session.new_session(time.time()))
-    if signed_in or ctx.request.method == "POST":
+    posted = ctx.request.method == "POST"
+    if posted and typed_back(ctx):
+        return render(ctx, "message.html", status=401, title="Signed out", kept=typed_back(ctx), signin_link=True,
+                      signin_next=back_to, error=REVOKED + " What you wrote was not sent.")
+    if signed_in or posted:
         ctx.flash_next(REVOKED, "error")
-        return redirect(ctx, url("/web/signin", next=_here(ctx.request) if ctx.request.method == "GET" else None))
+        return redirect(ctx, url("/web/signin", next=back_to if posted else _here(ctx.request)))
     ctx.flash = ("error", REVOKED)
     return handler(ctx, **params)
 
@@ -299,7 +312,7 @@ def _here(request) -> str:
     return url(path) + ("?" + query if query else "")
 
 
-def _title(error: errors.DomainError) -> str:
+def title_for(error: errors.DomainError) -> str:
     return {404: "Not found", 401: "Please sign in", 403: "Not allowed"}.get(error.status, "That did not work")
 
 

@@ -18,7 +18,7 @@ from ..core import earnings, errors
 from ..core.model import APPROVED, FREELANCER, OPEN, PENDING_REVIEW
 from ..services import accounts, bounties, messages, onboarding, work, work_list
 from . import fmt, session
-from .edge import Ctx, bp, redirect, render, safe_next, url, validate, view
+from .edge import Ctx, bp, redirect, render, safe_next, title_for, typed_back, url, validate, view
 
 LIST_LIMIT = 20
 OWN_LIMIT = 100  # a bounty's thread: messages per page
@@ -102,12 +102,19 @@ def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | No
                                     cursor=ctx.query.get("after") or None)
     open_work = any(s.status in (PENDING_REVIEW, APPROVED) for s in mine)
     accepting = bounty.status == OPEN and ctx.now < bounty.deadline
+    can_submit = accepting and not open_work
+    typed = typed or {}
+    # What was typed into a form this page no longer shows (the bounty closed meanwhile, or work was handed in
+    # from another tab) is shown back to copy, never dropped.
+    shown = {"content": can_submit, "links": can_submit, "message": thread is not None}
+    kept = [(label, typed[name]) for name, label in (("content", "Your work"), ("links", "Links"),
+                                                     ("message", "Your message"))
+            if not shown[name] and typed.get(name, "").strip()]
     return render(
         ctx, "bounty.html", status=status, error=error, bounty=api_render.bounty(bounty), claim=claim,
-        submissions=mine, thread=thread, typed=typed or {},
+        submissions=mine, thread=thread, typed=typed, kept=kept,
         can_claim=accepting and claim is None and not open_work and bounty.free_slots > 0,
-        can_submit=accepting and not open_work,
-        claim_first=bool(bounty.claim_seconds) and claim is None)
+        can_submit=can_submit, claim_first=bool(bounty.claim_seconds) and claim is None)
 
 
 @view("/web/bounties/{bounty_id}")
@@ -125,7 +132,13 @@ def _bounty_action(ctx: Ctx, bounty_id: str, action, typed: dict | None = None) 
     except errors.Unauthenticated:
         raise
     except errors.DomainError as error:
-        return _bounty_page(ctx, bounty_id, status=error.status, error=error.message, typed=typed)
+        try:
+            return _bounty_page(ctx, bounty_id, status=error.status, error=error.message, typed=typed)
+        except errors.Unauthenticated:
+            raise
+        except errors.DomainError:  # the bounty is no longer shown to them (it closed before they took part)
+            return render(ctx, "message.html", status=error.status, title=title_for(error), error=error.message,
+                          kept=typed_back(ctx))
 
 
 @view("/web/bounties/{bounty_id}/claim", methods=("POST",), get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}")

@@ -68,9 +68,11 @@ def test_signing_out_ends_the_session_wherever_its_cookie_is(http, new_page, web
 
     status, headers, _ = _send(web_base, "GET", "/web/me", cookie=copied)
     assert status == 303 and "/web/signin" in headers["Location"]
-    status, _, _ = _send(web_base, "POST", f"/web/bounties/{bounty['id']}/claim", form={"csrf": token},
-                         cookie=copied)
-    assert status == 303
+    status, headers, _ = _send(web_base, "POST", f"/web/bounties/{bounty['id']}/claim", form={"csrf": token},
+                               cookie=copied)
+    # To sign in, then back to the form's page.
+    assert status == 303 and headers["Location"] == "/web/signin?" + urllib.parse.urlencode(
+        {"next": f"/web/bounties/{bounty['id']}"})
     assert http.ok("GET", "/v1/claims", key=freelancer["api_key"])["items"] == []
     other_device.goto("/web/me")  # sessions of the key signed in before the sign-out end too
     assert "/web/signin" in other_device.url
@@ -95,6 +97,50 @@ def test_a_form_sent_after_the_session_ended_says_so_and_gives_back_what_was_typ
     shoot(page, "session-ended")
     page.click("#signin-again")
     assert "/web/signin" in page.url
+    page.fill("#api_key", freelancer["api_key"])
+    page.click("form.card button[type=submit]")
+    assert page.url.endswith(f"/web/bounties/{bounty['id']}")  # back where the form was
+
+
+def test_work_typed_while_the_session_was_ended_elsewhere_is_given_back(http, new_page, web_base):
+    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
+    essay = "Typed on the phone while the laptop signed out."
+    page.fill("#content", essay)
+    laptop = new_page(javascript=False)
+    sign_in(laptop, freelancer["api_key"])
+    laptop.click("header button")  # ends every session of the key, this one too
+    page.click("#submit button")
+    assert page.inner_text("h1") == "Signed out"
+    assert "What you wrote was not sent." in page.inner_text("#flash")
+    assert page.locator("#kept textarea").nth(0).input_value() == essay
+    page.click("#signin-again")
+    page.fill("#api_key", freelancer["api_key"])
+    page.click("form.card button[type=submit]")
+    assert page.url.endswith(f"/web/bounties/{bounty['id']}")
+    assert http.ok("GET", "/v1/submissions", key=freelancer["api_key"])["items"] == []
+
+
+def test_work_typed_while_the_bounty_closed_is_given_back(http, new_page):
+    client, freelancer = http.account("client"), http.account("freelancer")
+    claimed, unclaimed = http.bounty(client["api_key"]), http.bounty(client["api_key"])
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    essay = "Finished just as the client cancelled."
+    for bounty in (claimed, unclaimed):
+        page.goto(f"/web/bounties/{bounty['id']}")
+        if bounty is claimed:
+            page.click("#claim button")
+        page.fill("#content", essay)
+        page.fill("#links", "https://example.com/done")
+        http.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=client["api_key"])
+        page.click("#submit button")
+        assert page.locator("#submit").count() == 0  # no form to send it with any more
+        assert page.locator("#kept textarea").nth(0).input_value() == essay
+        assert page.locator("#kept textarea").nth(1).input_value() == "https://example.com/done"
+        if bounty is claimed:  # the bounty's page, saying why
+            assert "cancelled" in page.inner_text("#flash") and page.inner_text("h1") == bounty["title"]
+        else:  # a closed bounty they never took part in is not shown to them (as in the API): a page of its own
+            assert page.inner_text("h1") == "Not found"
 
 
 def test_a_forms_address_opened_as_a_page_goes_to_the_page_of_the_form(http, web_base):
