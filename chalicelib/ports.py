@@ -18,6 +18,14 @@ class FundingIntent:
     charge_id: str | None = None
 
 
+# The Stripe events the webhook takes, by the endpoint Stripe sends them from (docs/DEPLOY.md step 6). Any other
+# type, signed or not, is refused (400 `unknown_event`): the endpoints are subscribed to these alone.
+WEBHOOK_EVENTS = {
+    "your account": ("payment_intent.succeeded", "payment_intent.payment_failed"),
+    "connected accounts": ("account.updated",),
+}
+
+
 @dataclass(frozen=True)
 class PaymentEvent:
     """A verified Stripe webhook event, reduced to what we act on."""

@@ -15,8 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from chalicelib import config
@@ -25,6 +23,7 @@ from devtools.servers import (
     Server,
     end_with_parent,
     free_port,
+    register_webhook,
     start_localstripe,
     start_moto,
     wait_for_http,
@@ -138,10 +137,7 @@ class LocalStack:
         return env
 
     def _register_webhook(self, stripe_url: str) -> None:
-        form = urllib.parse.urlencode({"url": f"{self.url}/v1/webhooks/stripe",
-                                       "secret": self.env["STRIPE_WEBHOOK_SECRET"]}).encode()
-        request = urllib.request.Request(f"{stripe_url}/_config/webhooks/{WEBHOOK_ID}", data=form)
-        urllib.request.urlopen(request, timeout=10).close()
+        register_webhook(stripe_url, WEBHOOK_ID, f"{self.url}/v1/webhooks/stripe", self.env["STRIPE_WEBHOOK_SECRET"])
 
     def _run(self, module: str, *args: str, quiet: bool = False) -> None:
         output = subprocess.DEVNULL if self.quiet or quiet else None

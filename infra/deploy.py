@@ -33,6 +33,7 @@ import sys
 import time
 from pathlib import Path
 
+from chalicelib.ports import WEBHOOK_EVENTS
 from infra import build_template
 from infra.package import ROOT, package
 
@@ -522,8 +523,8 @@ def report(stage: str, stack: dict, missing: list[str], environ: dict) -> None:
     say(f"  API URL:            {out.get('ApiUrl', '?')}")
     say(f"  Stripe webhook URL: {out.get('StripeWebhookUrl', '?')}")
     say("    register it twice in Stripe (Developers > Webhooks; docs/DEPLOY.md step 6):")
-    say("      events on your account:        payment_intent.succeeded, payment_intent.payment_failed")
-    say("      events on connected accounts:  account.updated")
+    for endpoint, types in WEBHOOK_EVENTS.items():
+        say(f"      {'events on ' + endpoint + ':':<31}{', '.join(types)}")
     if "STRIPE_WEBHOOK_SECRET" in missing:
         say("  Then store both endpoints' signing secrets, comma-separated:")
         say(f"    STRIPE_WEBHOOK_SECRET=whsec_platform...,whsec_connect... make deploy STAGE={stage}")

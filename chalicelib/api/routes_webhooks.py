@@ -6,7 +6,7 @@ from chalice import Blueprint
 
 from ..bootstrap import deps
 from ..core import errors
-from ..ports import InvalidWebhook, MalformedWebhook
+from ..ports import WEBHOOK_EVENTS, InvalidWebhook, MalformedWebhook
 from ..services import bounties, onboarding
 from . import schemas as s
 from .http import route
@@ -18,6 +18,7 @@ HANDLERS = {
     "payment_intent.payment_failed": bounties.apply_payment_event,
     "account.updated": onboarding.apply_account_event,
 }
+assert set(HANDLERS) == {t for types in WEBHOOK_EVENTS.values() for t in types}
 
 
 @route(bp, "/v1/webhooks/stripe", method="POST", summary="Stripe events, verified by signature; replays are harmless.",
@@ -32,5 +33,7 @@ def stripe_webhook(request, caller, body):
         raise errors.DomainError("The event's signature did not verify against our webhook secret.",
                                  code="invalid_signature") from error
     handler = HANDLERS.get(event.type)
-    outcome = handler(deps(), event) if handler else "ignored"
-    return s.WebhookAck(received=True, outcome=outcome)
+    if handler is None:  # Stripe sends only the types the endpoints are subscribed to: these
+        raise errors.DomainError(f"This endpoint takes only {', '.join(HANDLERS)} events, not {event.type[:100]!r}; "
+                                 "subscribe it to those alone (docs/DEPLOY.md step 6).", code="unknown_event")
+    return s.WebhookAck(received=True, outcome=handler(deps(), event))

@@ -10,6 +10,7 @@ import pytest
 from chalice.test import Client
 
 from devtools.provision import provision
+from devtools.servers import register_webhook
 
 
 @pytest.fixture(scope="session")
@@ -219,8 +220,6 @@ def webhook_relay(chalice_app, localstripe_server):
     (served in-process by Chalice's test client), as API Gateway would."""
     import os
     import threading
-    import urllib.parse
-    import urllib.request
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     lock = threading.Lock()
@@ -244,9 +243,7 @@ def webhook_relay(chalice_app, localstripe_server):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/"
-    form = urllib.parse.urlencode({"url": url, "secret": os.environ["STRIPE_WEBHOOK_SECRET"]}).encode()
-    urllib.request.urlopen(urllib.request.Request(f"{localstripe_server.url}/_config/webhooks/relay", data=form),
-                           timeout=10).close()
+    register_webhook(localstripe_server.url, "relay", url, os.environ["STRIPE_WEBHOOK_SECRET"])
     yield seen
     server.shutdown()
 

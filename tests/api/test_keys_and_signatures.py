@@ -70,8 +70,9 @@ def _signed(body: str, *, at: int, secret: str | None = None, scheme: str = "v1"
 
 
 def _event() -> str:
-    return json.dumps({"id": "evt_tolerance", "object": "event", "type": "customer.created",
-                       "data": {"object": {"id": "cus_x"}}, "created": int(time.time())})
+    return json.dumps({"id": "evt_tolerance", "object": "event", "type": "payment_intent.payment_failed",
+                       "data": {"object": {"id": "pi_x", "object": "payment_intent", "metadata": {}}},
+                       "created": int(time.time())})
 
 
 def test_a_signature_older_than_the_tolerance_is_refused_and_a_recent_one_accepted(api):

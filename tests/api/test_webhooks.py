@@ -69,12 +69,22 @@ def test_forged_stale_and_unsigned_events_are_400(api, client_acct):
 
 
 def test_events_for_unknown_bounties_are_acknowledged_and_ignored(api):
+    """A payment of the account that names no bounty of ours (another integration's, say) is Stripe's to send:
+    refusing it would only have Stripe send it again for days."""
     intent = {"id": "pi_unknown", "object": "payment_intent", "metadata": {"bounty_id": "bty_missing"}}
     body, headers = _signed(_event("payment_intent.succeeded", intent))
     assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
         200, {"received": True, "outcome": "ignored"})
-    body, headers = _signed(_event("customer.created", {"id": "cus_1"}))
-    assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers)[0] == 200
+
+
+@pytest.mark.parametrize("event_type", ["customer.created", "charge.succeeded", "payment_intent.created", ""])
+def test_an_event_of_a_type_the_endpoint_does_not_take_is_refused(api, event_type):
+    """API.md: unknown events are 400, signed or not. The endpoints are subscribed to the types the webhook takes
+    (docs/DEPLOY.md step 6; the local stack's too), so Stripe sends no other."""
+    body, headers = _signed(_event(event_type, {"id": "cus_1"}))
+    code, answer = api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers)
+    assert (code, answer["error"]["code"]) == (400, "unknown_event")
+    assert "payment_intent.succeeded, payment_intent.payment_failed, account.updated" in answer["error"]["message"]
 
 
 def test_a_payment_after_cancelling_an_unfunded_bounty_is_refunded_in_full(api, workers, client_acct):

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import os
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from devtools.servers import wait_for_http
+from devtools.servers import register_webhook, wait_for_http
 from tests.api import conftest as api_fixtures
 from tests.e2e.conftest import Http
 
@@ -51,10 +48,7 @@ def web_base(chalice_app, stack):
     thread = threading.Thread(target=server.server.serve_forever, daemon=True)
     thread.start()
     wait_for_http(base + "/v1/openapi.json")
-    form = urllib.parse.urlencode({"url": base + "/v1/webhooks/stripe",
-                                   "secret": os.environ["STRIPE_WEBHOOK_SECRET"]}).encode()
-    urllib.request.urlopen(urllib.request.Request(f"{localstripe.url}/_config/webhooks/browser", data=form),
-                           timeout=10).close()
+    register_webhook(localstripe.url, "browser", base + "/v1/webhooks/stripe", os.environ["STRIPE_WEBHOOK_SECRET"])
     yield base
     server.shutdown()
     if before is None:
