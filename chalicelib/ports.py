@@ -90,6 +90,10 @@ class Payments(Protocol):
     def create_onboarding_link(self, *, stripe_account_id: str, refresh_url: str, return_url: str) -> str:
         """A single-use hosted onboarding URL."""
 
+    def can_receive_payouts(self, *, stripe_account_id: str) -> bool | None:
+        """Stripe's word now on whether the connected account can be paid (its `payouts_enabled`); None when
+        Stripe knows no such account."""
+
     def transfer(
         self,
         *,

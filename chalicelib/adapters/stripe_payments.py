@@ -137,6 +137,16 @@ class StripePayments:
             link = self._v1.account_links.create(params)
         return link["url"]
 
+    def can_receive_payouts(self, *, stripe_account_id: str) -> bool | None:
+        with _translated_errors():
+            try:
+                account = self._v1.accounts.retrieve(stripe_account_id)
+            except stripe.InvalidRequestError as error:
+                if error.http_status == 404:
+                    return None
+                raise
+        return bool(account.to_dict().get("payouts_enabled"))
+
     # -- money out --
 
     def transfer(self, *, payout_id: str, destination: str, amount: int, currency: str, source_charge: str | None,

@@ -70,9 +70,19 @@ def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
     stripe_account = event.data
     metadata = stripe_account.get("metadata")
     account_id = metadata.get("account_id") if isinstance(metadata, dict) else None
-    if not isinstance(account_id, str) or not account_id or not isinstance(stripe_account.get("id"), str):
+    stripe_id = stripe_account.get("id")
+    if not isinstance(account_id, str) or not account_id or not isinstance(stripe_id, str):
         return "ignored"
-    enabled = bool(stripe_account.get("payouts_enabled"))
+    # The event says what the account was when it was sent, and Stripe does not deliver events in order: an older
+    # "cannot be paid" arriving after "ready" would hold every payout to come, with nothing left to release them.
+    # So the event only says when to look, and Stripe's word now decides.
+    try:
+        enabled = deps.payments.can_receive_payouts(stripe_account_id=stripe_id)
+    except PaymentsUnavailable as error:  # Stripe sends the event again
+        raise errors.ServiceUnavailable("Stripe could not be reached to read the account; try again in a minute.",
+                                        code="payments_unavailable") from error
+    if enabled is None:
+        return "ignored"
 
     # One transaction, no read of the account: it changes only the account that owns this Stripe account, and
     # puts the payouts that waited for it back in the queue (the first TRANSACTION_ROOM; any more, one by one).
@@ -84,7 +94,7 @@ def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
         requeued = [money.requeue(payout, now=now) for payout in waiting]
         safety_nets = [timers.resend_released_payout(payout.id, now, config.timer_shards()) for payout in requeued]
         changed = deps.repo.set_if(Account, account_id, {"payouts_enabled": enabled}, along=requeued,
-                                   created=safety_nets, expected={"stripe_account_id": stripe_account.get("id")})
+                                   created=safety_nets, expected={"stripe_account_id": stripe_id})
         return requeued if changed else None
 
     requeued = retrying(attempt)

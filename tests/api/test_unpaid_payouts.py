@@ -46,10 +46,13 @@ def test_payouts_filter_by_status_and_by_what_is_still_owed(api, workers, client
 def test_stripes_word_that_an_account_is_ready_reads_only_the_payouts_it_releases(api, workers, freelancer):
     repo = deps().repo
     fid = freelancer["id"]
-    assert repo.set_if(Account, fid, {"stripe_account_id": f"acct_stripe{fid}"}, expected={"role": "freelancer"})
+    api.onboard(freelancer)  # an account Stripe says can be paid; its own event is let through first
+    workers.wait_for(lambda: repo.get_account(fid).payouts_enabled)
+    stripe_id = repo.get_account(fid).stripe_account_id
+    assert repo.set_if(Account, fid, {"payouts_enabled": False}, expected={"role": "freelancer"})
     held = seed_payouts(fid, paid=PAID_HISTORY, waiting=2)
     event = PaymentEvent(id=f"evt_ready{fid}", type="account.updated",
-                         data={"id": f"acct_stripe{fid}", "payouts_enabled": True, "metadata": {"account_id": fid}})
+                         data={"id": stripe_id, "payouts_enabled": True, "metadata": {"account_id": fid}})
 
     with ReadCounter(m.PayoutModel._get_connection().connection.client) as reads:
         assert onboarding.apply_account_event(deps(), event) == "payouts_enabled"

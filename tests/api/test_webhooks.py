@@ -7,6 +7,8 @@ import time
 import pytest
 import stripe
 
+from chalicelib.bootstrap import deps
+
 
 def _signed(payload: dict, *, secret: str | None = None, at: int | None = None) -> tuple[str, dict]:
     body = json.dumps(payload)
@@ -205,3 +207,30 @@ def test_a_payment_naming_a_bounty_with_an_amount_of_another_type_is_ignored_not
         body, headers = _signed(_event("payment_intent.succeeded", intent))
         assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
             200, {"received": True, "outcome": "ignored"}), amount
+
+
+def test_an_account_event_delivered_out_of_order_cannot_hold_payouts(api, workers, client_acct, freelancer):
+    """Stripe does not deliver events in order: an older "cannot be paid" arriving after "ready" once held every
+    payout to come, with nothing to release them. The event only says when to look; Stripe's word now decides."""
+    api.onboard(freelancer)
+    workers.wait_for(lambda: api.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"])
+    stripe_id = deps().repo.get_account(freelancer["id"]).stripe_account_id
+    stale = {"id": stripe_id, "object": "account", "payouts_enabled": False,
+             "metadata": {"account_id": freelancer["id"]}}
+    body, headers = _signed(_event("account.updated", stale))
+    assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
+        200, {"received": True, "outcome": "payouts_enabled"})
+    assert api.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"] is True
+
+    bounty = api.bounty(client_acct["api_key"])
+    sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "done"}, status=201,
+                 key=freelancer["api_key"])
+    api.ok("POST", f"/v1/submissions/{sub['id']}/approve", {}, key=client_acct["api_key"])
+    workers.drain()
+    [payout] = api.ok("GET", "/v1/payouts", key=freelancer["api_key"])["items"]
+    assert payout["status"] == "paid"
+
+    # An account Stripe does not know (deleted, or made up) changes nothing.
+    body, headers = _signed(_event("account.updated", {**stale, "id": "acct_unknown"}))
+    assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
+        200, {"received": True, "outcome": "ignored"})
