@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -129,15 +131,25 @@ def check(deps: Deps, caller: Caller | None) -> None:
         caller.confirm(deps.repo.get_api_key(caller.unchecked_hash))
 
 
-def retrying(attempt: Callable[[], T], *, attempts: int = 8) -> T:
+# Lost races are tried again after a random wait that doubles each time (up to a cap), for up to RETRY_SECONDS:
+# requests racing for one record (fifty freelancers claiming a bounty's slots at once) spread out and each gets
+# its turn, where immediate retries collided again and gave up after a few rounds. Well inside API Gateway's 29 s.
+RETRY_FIRST_WAIT = 0.005
+RETRY_MAX_WAIT = 0.2
+RETRY_SECONDS = 3.0
+
+
+def retrying(attempt: Callable[[], T], *, seconds: float = RETRY_SECONDS) -> T:
     """Runs a read-decide-write attempt again when its conditional write lost a race."""
-    for _ in range(attempts - 1):
+    give_up_at = time.monotonic() + seconds
+    wait = RETRY_FIRST_WAIT
+    while True:
         try:
             return attempt()
-        except errors.ConcurrentUpdate:
-            continue
-    try:
-        return attempt()
-    except errors.ConcurrentUpdate as error:
-        raise errors.StateConflict("Too many simultaneous changes to this record; try again.",
-                                   code="concurrent_update") from error
+        except errors.ConcurrentUpdate as error:
+            pause = random.uniform(0, wait)  # noqa: S311 - spreading retries out, nothing secret
+            if time.monotonic() + pause >= give_up_at:
+                raise errors.StateConflict("Too many simultaneous changes to this record; try again.",
+                                           code="concurrent_update") from error
+            time.sleep(pause)
+            wait = min(wait * 2, RETRY_MAX_WAIT)

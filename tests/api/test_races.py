@@ -17,6 +17,17 @@ def test_many_freelancers_race_for_the_last_slot(api, client_acct):
     assert (stored.free_slots, stored.claimed_slots) == (0, 2)
 
 
+def test_as_many_freelancers_as_slots_claiming_at_once_all_get_one(api, client_acct):
+    """Every claim writes the bounty, so all but one of each round lose the race and read again; they back off at
+    random and each gets its turn (immediate retries collided again: 12 of 30 were told `concurrent_update`)."""
+    bounty = api.bounty(client_acct["api_key"], slots=30)
+    freelancers = [api.account("freelancer") for _ in range(30)]
+    outcomes = race(*[lambda f=f: work.claim_bounty(deps(), caller(f), bounty["id"]) for f in freelancers])
+    assert [o for o in outcomes if o[0] == "lost"] == []
+    stored = deps().repo.get_bounty(bounty["id"])
+    assert (stored.free_slots, stored.claimed_slots) == (0, 30)
+
+
 def test_one_freelancer_double_submitting_gets_one_submission(api, client_acct, freelancer):
     bounty = api.bounty(client_acct["api_key"], slots=5)
     me = caller(freelancer)
