@@ -23,6 +23,7 @@ MAX_KEY = 255
 # answers 504 after 29 s, and the API function's own timeout is 29 s), so one that never let go died (a timeout,
 # a lost container): a retry takes the key over rather than being told to wait for 24 hours.
 ATTEMPT_LEASE = timedelta(seconds=90)
+REUSED = "This Idempotency-Key was already used for a different request; use a new key for a new request."
 
 
 def _fingerprint(request) -> str:
@@ -99,7 +100,17 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
     try:
         deps.repo.commit(created=[record_for(answer)], guard=caller.guard() if caller is not None else None)
     except errors.ConcurrentUpdate:
-        pass  # a duplicate took the key meanwhile; this request changed nothing, so its answer stands
+        # Another request holds the key (this one was refused before it read anything, a bad body say, or a
+        # duplicate took the key meanwhile). This one changed nothing: its answer stands, unless the key is a
+        # different request's (409, as for any reuse) or the same request's, answered already (that answer again).
+        check(deps, caller)
+        earlier = deps.repo.get_idempotency(record_key)
+        if earlier is not None and earlier.expires_at > now:
+            if earlier.fingerprint != fingerprint:
+                raise errors.StateConflict(REUSED, code="idempotency_key_reused") from None
+            if earlier.state == "done":
+                return _replay(earlier)
+        return response
     if caller is not None:
         caller.guard_held()
     return response
@@ -176,8 +187,7 @@ def _earlier(deps: Deps, record_key: str, fingerprint: str, now,
         raise errors.StateConflict("A request with this Idempotency-Key was just finishing; send it again.",
                                    code="idempotency_key_in_use")
     if earlier.fingerprint != fingerprint:
-        raise errors.StateConflict("This Idempotency-Key was already used for a different request; "
-                                   "use a new key for a new request.", code="idempotency_key_reused")
+        raise errors.StateConflict(REUSED, code="idempotency_key_reused")
     # In progress past its lease, its attempt died. A record of the release before the lease (no `taken_at`) does not
     # name what its attempt made (a post's bounty), so a retry would make another: it waits out its 24 hours.
     if earlier.state == "in_progress" and (earlier.taken_at is None or now < earlier.taken_at + ATTEMPT_LEASE):

@@ -41,6 +41,27 @@ def test_same_key_other_body_is_409(api, client_acct):
     assert code == 409 and data["error"]["code"] == "idempotency_key_reused"
 
 
+def test_a_key_used_already_refuses_another_body_even_one_refused_before_it_is_read(api, client_acct):
+    """Bodies refused before anything is read (422 shape, 400 JSON) still name another request: 409, as API.md
+    says for the same key with another body; the first request's answer is kept, and given again."""
+    key = client_acct["api_key"]
+    headers = {"Idempotency-Key": "first-valid"}
+    first = api.post("/v1/bounties", _body("valid"), key=key, headers=headers)
+    assert first[0] == 201
+    for other in ({**_body("valid"), "slots": 0}, {**_body("valid"), "surprise": 1}):
+        code, data = api.post("/v1/bounties", other, key=key, headers=headers)
+        assert (code, data["error"]["code"]) == (409, "idempotency_key_reused"), other
+    code, data = api.call("POST", "/v1/bounties", raw="{", key=key, headers=headers)
+    assert (code, data["error"]["code"]) == (409, "idempotency_key_reused")
+    assert api.post("/v1/bounties", _body("valid"), key=key, headers=headers) == first
+
+    cancel = api.post(f"/v1/bounties/{first[1]['id']}/cancel", key=key, headers={"Idempotency-Key": "cancel"})
+    assert cancel[0] == 200
+    code, data = api.post(f"/v1/bounties/{first[1]['id']}/cancel", {"x": 1}, key=key,
+                          headers={"Idempotency-Key": "cancel"})
+    assert (code, data["error"]["code"]) == (409, "idempotency_key_reused")
+
+
 def test_keys_are_scoped_to_the_caller(api, client_acct):
     other = api.account("client")
     a = api.post("/v1/bounties", _body("same"), key=client_acct["api_key"], headers={"Idempotency-Key": "shared"})
