@@ -176,6 +176,15 @@ class DynamoRepository:
     def list_api_keys(self, account_id: str) -> list[ApiKey]:
         return [_to_record(item) for item in m.ApiKeyModel.by_account.query(account_id)]
 
+    def page_api_keys(self, account_id: str, *, limit: int, cursor: str | None) -> Page:
+        """Newest first: key ids are time-ordered."""
+        listing = f"api_keys:{account_id}"
+        after = decode_cursor(listing, cursor)
+        older = m.ApiKeyModel.key_id < after.split("#", 1)[1] if after else None
+        items = list(m.ApiKeyModel.by_account.query(account_id, older, scan_index_forward=False, limit=limit + 1))
+        more = encode_cursor(listing, f"key#{items[limit - 1].key_id}") if len(items) > limit else None
+        return Page([_to_record(item) for item in items[:limit]], more)
+
     def _page(self, index, hash_value: str, *, limit: int, cursor: str | None, filter_condition=None) -> Page:
         listing = f"{index.Meta.index_name}:{hash_value}"
         after = decode_cursor(listing, cursor)

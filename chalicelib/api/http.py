@@ -152,6 +152,9 @@ def whole_number(raw: str, *, name: str, low: int, high: int, code: str) -> int:
     return int(raw)
 
 
+PAGE_QUERY = {"limit": "Page size, 1–100 (default 20).", "cursor": "next_cursor of the previous page."}
+
+
 def paging(request) -> tuple[int, str | None]:
     params = request.query_params or {}
     limit = whole_number(params.get("limit", "20"), name="limit", low=1, high=MAX_PAGE, code="invalid_limit")

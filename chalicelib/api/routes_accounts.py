@@ -8,7 +8,7 @@ from ..bootstrap import deps
 from ..services import accounts, onboarding
 from . import render
 from . import schemas as s
-from .http import route
+from .http import PAGE_QUERY, paging, route
 
 bp = Blueprint(__name__)
 
@@ -37,10 +37,11 @@ def _key(api_key, raw: str | None = None) -> s.ApiKeyOut:
     return s.ApiKeyOut(id=api_key.key_id, created_at=api_key.created_at, revoked=api_key.revoked, api_key=raw)
 
 
-@route(bp, "/v1/accounts/me/keys", method="GET", summary="Extension: the account's API keys (never their secrets).",
-       response=s.ApiKeyList)
+@route(bp, "/v1/accounts/me/keys", method="GET", summary="Extension: the account's API keys, newest first (never "
+       "their secrets).", response=s.ApiKeyList, query=PAGE_QUERY)
 def list_keys(request, caller, body):
-    return s.ApiKeyList(items=[_key(k) for k in accounts.list_keys(deps(), caller)])
+    limit, cursor = paging(request)
+    return render.page(s.ApiKeyList, accounts.page_keys(deps(), caller, limit=limit, cursor=cursor), _key)
 
 
 @route(bp, "/v1/accounts/me/keys", method="POST", summary="Extension: add an API key (rotation); shown once.",

@@ -10,16 +10,13 @@ from ..core.model import PAYOUT_STATUSES, UNPAID, Claim, Message, Submission
 from ..services import messages, work
 from . import render
 from . import schemas as s
-from .http import paging, route
+from .http import PAGE_QUERY, paging, route
 
 bp = Blueprint(__name__)
 # How each route answers, from the record its use case writes last (see http.route's `answers`).
 AS_CLAIM = (Claim, lambda record, caller: render.claim(record))
 AS_SUBMISSION = (Submission, lambda record, caller: render.submission(record))
 AS_MESSAGE = (Message, lambda record, caller: render.message(record))
-PAGE_QUERY = {"limit": "Page size, 1–100 (default 20).", "cursor": "next_cursor of the previous page."}
-
-
 @route(bp, "/v1/bounties/{bounty_id}/claims", method="POST", summary="Reserve a slot.", body=s.Empty,
        response=s.ClaimOut, status=201, auth="freelancer", idempotent=True, answers=AS_CLAIM)
 def claim(request, caller, body, bounty_id):

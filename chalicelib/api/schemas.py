@@ -242,7 +242,7 @@ class ApiKeyOut(BaseModel):
 
 class ApiKeyList(BaseModel):
     items: list[ApiKeyOut]
-    next_cursor: None = None  # every key fits one page (at most 10 live ones): the shape of every list
+    next_cursor: str | None = None
 
 
 class OnboardingOut(BaseModel):

@@ -11,7 +11,7 @@ from dataclasses import replace
 from .. import config
 from ..core import errors
 from ..core.model import CLIENT, FREELANCER, Account, ApiKey, Increment, new_id
-from ..repository import KeyGuard, Ref
+from ..repository import KeyGuard, Page, Ref
 from .deps import Caller, Deps, check, fetch, retrying
 
 KEY_PREFIX = "bk_"
@@ -46,6 +46,12 @@ MAX_KEYS = 10
 def list_keys(deps: Deps, caller: Caller) -> list[ApiKey]:
     check(deps, caller)
     return deps.repo.list_api_keys(caller.account_id)
+
+
+def page_keys(deps: Deps, caller: Caller, *, limit: int, cursor: str | None) -> Page:
+    """The account's keys, live and revoked, newest first (rotation leaves a revoked key behind each time)."""
+    check(deps, caller)
+    return deps.repo.page_api_keys(caller.account_id, limit=limit, cursor=cursor)
 
 
 def add_key(deps: Deps, caller: Caller) -> tuple[ApiKey, str]:

@@ -60,6 +60,27 @@ def test_malformed_bodies_get_json_errors(api):
     assert code == 422 and data["error"]["code"] == "body_too_large"
 
 
+def test_the_key_list_pages_newest_first_as_every_list_does(api):
+    """Each rotation leaves a revoked key behind, so the list grows without bound: it pages like the others."""
+    account = api.account("client")
+    key = account["api_key"]
+    made = [api.ok("POST", "/v1/accounts/me/keys", key=key, status=201)["id"] for _ in range(4)]
+    pages, cursor = [], None
+    while True:
+        page = api.ok("GET", "/v1/accounts/me/keys?limit=2" + (f"&cursor={cursor}" if cursor else ""), key=key)
+        pages.append([k["id"] for k in page["items"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sum(pages, [])[:4] == made[::-1]  # newest first; the sign-up's key last
+    for bad in ("0", "101", "x"):
+        code, data = api.get(f"/v1/accounts/me/keys?limit={bad}", key=key)
+        assert (code, data["error"]["code"]) == (422, "invalid_limit")
+    code, data = api.get("/v1/accounts/me/keys?cursor=forged.x", key=key)
+    assert (code, data["error"]["code"]) == (422, "invalid_cursor")
+
+
 def test_keys_rotate_and_revoke(api):
     account = api.account("client")
     old = account["api_key"]
@@ -150,7 +171,7 @@ def test_the_key_limit_holds_when_another_request_adds_the_last_key_between_coun
     live = [k for k in api.ok("GET", "/v1/accounts/me/keys", key=key)["items"] if not k["revoked"]]
     assert len(live) == accounts.MAX_KEYS
     # Revoking one frees its place, which a new key then takes.
-    api.ok("DELETE", f"/v1/accounts/me/keys/{live[-1]['id']}", key=key)
+    api.ok("DELETE", f"/v1/accounts/me/keys/{live[0]['id']}", key=key)  # the newest, not the one in use
     api.ok("POST", "/v1/accounts/me/keys", {}, status=201, key=key)
     code, body = api.post("/v1/accounts/me/keys", {}, key=key)
     assert (code, body["error"]["code"]) == (409, "too_many_keys")
