@@ -18,6 +18,16 @@ class Page:
     next_cursor: str | None = None
 
 
+@dataclass
+class MessageWindow:
+    """A stretch of a thread, oldest first as it reads, with the cursors to the stretches either side of it (None
+    where there is nothing more that way)."""
+
+    items: list[Any]
+    earlier: str | None = None
+    later: str | None = None
+
+
 @dataclass(frozen=True)
 class Ref:
     """The key of one record, to read several in one round trip."""
@@ -127,6 +137,8 @@ class Repository(Protocol):
     def list_failed_payouts(self, *, limit: int, cursor: str | None) -> Page: ...
     def list_ledger(self, bounty_id: str) -> list[LedgerEntry]: ...
     def list_messages(self, bounty_id: str, *, limit: int, cursor: str | None) -> Page: ...
+    def message_window(self, bounty_id: str, *, limit: int, before: str | None = None,
+                       after: str | None = None) -> MessageWindow: ...
 
     def list_work(self, freelancer_id: str, *, limit: int, cursor: str | None = None) -> Page:
         """A freelancer's claims, submissions and payouts in one list (core.model.WorkEntry), newest first, each

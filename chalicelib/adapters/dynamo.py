@@ -34,7 +34,7 @@ from ..core.model import (
     Submission,
     Timer,
 )
-from ..repository import IdempotencyRecord, KeyGuard, Page, Ref, current_lock
+from ..repository import IdempotencyRecord, KeyGuard, MessageWindow, Page, Ref, current_lock
 from . import dynamo_models as m
 from . import dynamo_work
 from .cursors import decode_cursor, encode_cursor
@@ -270,6 +270,25 @@ class DynamoRepository:
         records = [_to_record(item) for item in items[:limit]]
         last = items[limit - 1] if len(items) > limit else None
         return Page(records, encode_cursor(listing, _sort_key(last.created_at, last.id)) if last else None)
+
+    def message_window(self, bounty_id: str, *, limit: int, before: str | None = None,
+                       after: str | None = None) -> MessageWindow:
+        """After a cursor: the next `limit` messages. Otherwise the newest `limit` before the cursor (or of all), so
+        a thread opens on its latest messages. `later` is a cursor of list_messages; `earlier` one of this."""
+        forward, back = f"messages:{bounty_id}", f"messages-before:{bounty_id}"
+        if after:
+            page = self.list_messages(bounty_id, limit=limit, cursor=after)
+            first = page.items[0] if page.items else None
+            earlier = encode_cursor(back, _sort_key(first.created_at, first.id)) if first else None
+            return MessageWindow(page.items, earlier=earlier, later=page.next_cursor)
+        until = decode_cursor(back, before)
+        older = m.MessageModel.id < until.split("#", 1)[1] if until else None
+        items = list(m.MessageModel.query(bounty_id, older, scan_index_forward=False, consistent_read=True,
+                                          limit=limit + 1))
+        shown = [_to_record(item) for item in reversed(items[:limit])]
+        earlier = encode_cursor(back, _sort_key(shown[0].created_at, shown[0].id)) if len(items) > limit else None
+        later = encode_cursor(forward, _sort_key(shown[-1].created_at, shown[-1].id)) if until and shown else None
+        return MessageWindow(shown, earlier=earlier, later=later)
 
     def list_work(self, freelancer_id: str, *, limit: int, cursor: str | None = None) -> Page:
         listing = f"work:{freelancer_id}"

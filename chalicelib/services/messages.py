@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..core import errors
 from ..core.model import Bounty, Message, Participant, new_id
-from ..repository import Page
+from ..repository import MessageWindow, Page
 from .bounties import with_participant
 from .deps import Caller, Deps
 
@@ -32,9 +32,9 @@ def list_messages(deps: Deps, caller: Caller, bounty_id: str, *, limit: int, cur
 
 
 def thread_of(deps: Deps, caller: Caller, bounty: Bounty, participant: Participant | None, *, limit: int,
-              cursor: str | None) -> Page | None:
+              before: str | None = None, after: str | None = None) -> MessageWindow | None:
     """The thread of a bounty the caller has just read with their standing on it (no read of its own for who may
-    see it), or None when it is not open to them."""
+    see it), its newest messages unless a cursor says otherwise; or None when it is not open to them."""
     if not _is_member(caller, bounty, participant):
         return None
-    return deps.repo.list_messages(bounty.id, limit=limit, cursor=cursor)
+    return deps.repo.message_window(bounty.id, limit=limit, before=before, after=after)

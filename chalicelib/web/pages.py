@@ -21,7 +21,8 @@ from . import fmt, session
 from .edge import Ctx, bp, redirect, render, safe_next, title_for, typed_back, url, validate, view
 
 LIST_LIMIT = 20
-OWN_LIMIT = 100  # a bounty's thread: messages per page
+STALE_LINK = "That page link is out of date or was changed, so this is the start again."
+OWN_LIMIT = 100  # a bounty's thread: messages per page (the newest, unless the freelancer pages back)
 
 # ---- pages -------------------------------------------------------------------------------------------
 
@@ -80,11 +81,21 @@ def bounty_list(ctx: Ctx):
         min_reward = fmt.parse_amount(min_text)
     except errors.DomainError as invalid:
         error, min_reward = invalid.message, None
-    page = bounties.list_bounties(deps(), ctx.caller, limit=LIST_LIMIT, cursor=query.get("cursor") or None,
-                                  tag=tag, min_reward=min_reward, status=None, mine=False)
+    status = 422 if error else 200
+
+    def listed(cursor: str | None):
+        return bounties.list_bounties(deps(), ctx.caller, limit=LIST_LIMIT, cursor=cursor, tag=tag,
+                                      min_reward=min_reward, status=None, mine=False)
+
+    try:
+        page = listed(query.get("cursor") or None)
+    except errors.Invalid as invalid:  # a stale or edited "More bounties" link: the first page, saying so
+        if invalid.code != "invalid_cursor":
+            raise
+        page, error = listed(None), error or STALE_LINK
     items = [api_render.bounty(b) for b in page.items]
     more = url("/web/", tag=tag, min_reward=min_text, cursor=page.next_cursor) if page.next_cursor else None
-    return render(ctx, "bounties.html", status=422 if error else 200, error=error, items=items,
+    return render(ctx, "bounties.html", status=status, error=error, items=items,
                   filters={"tag": tag or "", "min_reward": min_text, "min_cents": min_reward}, more=more)
 
 
@@ -98,8 +109,14 @@ def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | No
         claim = work.live_claim_on(deps(), bounty, participant)
         mine = work.my_submissions_on(deps(), ctx.caller, participant)
         # Only those who claimed or submitted share the bounty's thread.
-        thread = messages.thread_of(deps(), ctx.caller, bounty, participant, limit=OWN_LIMIT,
-                                    cursor=ctx.query.get("after") or None)
+        try:
+            thread = messages.thread_of(deps(), ctx.caller, bounty, participant, limit=OWN_LIMIT,
+                                        before=ctx.query.get("before") or None, after=ctx.query.get("after") or None)
+        except errors.Invalid as invalid:  # a stale or edited link: the thread from its newest, saying so
+            if invalid.code != "invalid_cursor":
+                raise
+            thread = messages.thread_of(deps(), ctx.caller, bounty, participant, limit=OWN_LIMIT)
+            error = error or STALE_LINK
     open_work = any(s.status in (PENDING_REVIEW, APPROVED) for s in mine)
     accepting = bounty.status == OPEN and ctx.now < bounty.deadline
     can_submit = accepting and not open_work

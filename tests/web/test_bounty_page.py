@@ -58,3 +58,47 @@ def test_a_cancelled_bounty_shows_no_claim_held_even_before_its_timer_ends_it(ht
     assert page.locator("#claim").count() == 0
     assert "cancelled" in page.locator("main").inner_text().lower()
     assert "(in " not in page.locator(".facts").inner_text()  # no countdown to a deadline that no longer counts
+
+
+def test_a_long_thread_opens_on_its_newest_messages_and_pages_both_ways(http, new_page):
+    """A thread past one page (100) showed its oldest, so a message just posted, and the client's latest replies,
+    were out of sight."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.bootstrap import deps
+    from chalicelib.core.model import Message
+
+    client, freelancer = http.account("client"), http.account("freelancer")
+    bounty = http.bounty(client["api_key"])
+    http.ok("POST", f"/v1/bounties/{bounty['id']}/claims", key=freelancer["api_key"], status=201)
+    start = datetime.now(UTC) - timedelta(hours=2)
+
+    def note(n: int) -> Message:  # ids as new_id makes them (time first), a second apart
+        at = start + timedelta(seconds=n)
+        return Message(bounty_id=bounty["id"], id=f"msg_{int(at.timestamp() * 1000):011x}{n:016x}",
+                       author_id=client["id"], author_role="client", body=f"Note {n:03d}", created_at=at)
+
+    deps().repo.commit(created=[note(n) for n in range(50)])
+    deps().repo.commit(created=[note(n) for n in range(50, 104)])
+
+    def notes(page) -> list[str]:
+        page.wait_for_load_state()  # after a click, the page it led to
+        return page.locator("#thread .message .body").all_inner_texts()
+
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    page.goto(f"/web/bounties/{bounty['id']}")
+    page.fill("#message", "My question, the newest of all.")
+    page.click("#thread form button")
+    shown = notes(page)
+    assert len(shown) == 100 and shown[-1] == "My question, the newest of all." and shown[0] == "Note 005"
+    assert page.locator("#later-messages").count() == 0
+
+    page.click("#earlier-messages")
+    assert notes(page) == [f"Note {n:03d}" for n in range(5)]
+    assert page.locator("#earlier-messages").count() == 0
+    page.click("#later-messages")
+    assert notes(page)[0] == "Note 005" and notes(page)[-1] == "My question, the newest of all."
+
+    page.goto(f"/web/bounties/{bounty['id']}?before=stale")  # an edited link: the newest again, saying so
+    assert "out of date" in page.inner_text("#flash") and notes(page)[-1] == "My question, the newest of all."

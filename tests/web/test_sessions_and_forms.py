@@ -195,3 +195,10 @@ def test_a_session_ended_already_cannot_end_its_owners_newer_ones(http, new_page
     assert status == 303
     fresh.goto("/web/me")
     assert fresh.url.endswith("/web/me")
+
+
+def test_a_stale_or_edited_list_link_starts_the_list_again_saying_so(http, web_base):
+    http.bounty(http.account("client")["api_key"])
+    status, _, page = _send(web_base, "GET", "/web/?cursor=garbage&tag=")
+    assert status == 200 and "out of date" in page
+    assert 'class="card bounty"' in page and 'role="search"' in page  # the list and its filters, not a dead end
