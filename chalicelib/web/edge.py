@@ -332,6 +332,8 @@ def _explain(item: dict, labels: dict[str, str]) -> str:
     if kind in ("missing", "string_too_short"):
         return f"{label} cannot be empty."
     if kind == "string_too_long":
+        if len(loc) > 1:  # one of the links, one per line
+            return f"{label}: line {int(loc[1]) + 1} is too long: at most {limit:,} characters."
         return f"{label} is too long: at most {limit:,} characters."
     if kind == "too_long":
         return f"{label}: at most {limit} of them."

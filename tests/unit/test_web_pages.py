@@ -56,6 +56,8 @@ LABELS = {"content": "Your work", "links": "Links"}
     ({"content": "ok", "links": ["https://a.example"] * (schemas.MAX_LINKS + 1)}, "Links: at most 10 of them."),
     ({"content": "ok", "links": ["https://a.example", "ftp://b.example"]},
      "Links: line 2 is not a full http:// or https:// address."),
+    ({"content": "ok", "links": ["https://a.example", "https://b.example/" + "x" * 2100]},
+     "Links: line 2 is too long: at most 2,048 characters."),
 ])
 def test_form_input_is_checked_by_the_api_models_with_plain_messages(data, message):
     with pytest.raises(errors.Invalid) as refused:
