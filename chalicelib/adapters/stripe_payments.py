@@ -141,10 +141,11 @@ class StripePayments:
         with _translated_errors():
             try:
                 account = self._v1.accounts.retrieve(stripe_account_id)
-            except stripe.InvalidRequestError as error:
-                if error.http_status == 404:
-                    return None
-                raise
+            except (stripe.PermissionError, stripe.InvalidRequestError):
+                # No such account, or none the platform may see: Stripe answers 403 for both (404 here locally).
+                return None
+            except stripe.AuthenticationError as error:  # our key: fixed by an operator, the event sent again
+                raise PaymentsUnavailable(f"Stripe refused our API key: {error.user_message or error}") from error
         return bool(account.to_dict().get("payouts_enabled"))
 
     # -- money out --

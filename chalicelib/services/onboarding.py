@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from .. import config
 from ..core import errors, money, timers
 from ..core.model import Account
-from ..ports import PaymentEvent, PaymentsServerError, PaymentsUnavailable
+from ..ports import PaymentDeclined, PaymentEvent, PaymentsServerError, PaymentsUnavailable
 from ..repository import Ref
 from . import payouts
 from .deps import Caller, Deps, fetch, retrying
+
+log = logging.getLogger(__name__)
 
 
 def _connect_key(account: Account) -> str:
@@ -66,24 +69,49 @@ def start_onboarding(deps: Deps, caller: Caller) -> str:
 
 
 def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
-    """account.updated: the freelancer can (or can no longer) receive transfers."""
+    """account.updated: the freelancer can (or can no longer) receive transfers.
+
+    The event says what the account was when it was sent, and Stripe does not deliver events in order: an older
+    "cannot be paid" arriving after "ready" would hold every payout to come, with nothing left to release them. So
+    the event only says when to look, and Stripe's word now decides. Two events handled at once can still write
+    in the other order than they read, so after writing, Stripe is asked again, and a different answer is written
+    in its turn (the last write is then always of the latest word)."""
     stripe_account = event.data
     metadata = stripe_account.get("metadata")
     account_id = metadata.get("account_id") if isinstance(metadata, dict) else None
     stripe_id = stripe_account.get("id")
     if not isinstance(account_id, str) or not account_id or not isinstance(stripe_id, str):
         return "ignored"
-    # The event says what the account was when it was sent, and Stripe does not deliver events in order: an older
-    # "cannot be paid" arriving after "ready" would hold every payout to come, with nothing left to release them.
-    # So the event only says when to look, and Stripe's word now decides.
+    outcome, enabled = "ignored", _stripes_word(deps, stripe_id)
+    for _ in range(WORD_CHECKS):
+        if enabled is None:
+            return outcome
+        outcome = _set_payable(deps, account_id, stripe_id, enabled)
+        if outcome == "ignored":  # not our freelancer's Stripe account
+            return outcome
+        latest = _stripes_word(deps, stripe_id)
+        if latest == enabled:
+            return outcome
+        enabled = latest
+    return outcome
+
+
+WORD_CHECKS = 3  # a word changing at every look is Stripe's to settle; its next event brings us back
+
+
+def _stripes_word(deps: Deps, stripe_id: str) -> bool | None:
+    """Whether Stripe says the account can be paid now; None for an account it does not show us."""
     try:
-        enabled = deps.payments.can_receive_payouts(stripe_account_id=stripe_id)
+        return deps.payments.can_receive_payouts(stripe_account_id=stripe_id)
     except PaymentsUnavailable as error:  # Stripe sends the event again
         raise errors.ServiceUnavailable("Stripe could not be reached to read the account; try again in a minute.",
                                         code="payments_unavailable") from error
-    if enabled is None:
-        return "ignored"
+    except PaymentDeclined as error:  # a refusal of another kind: nothing a retry of the event would change
+        log.warning("Stripe refused to show account %s: %s", stripe_id, error)
+        return None
 
+
+def _set_payable(deps: Deps, account_id: str, stripe_id: str, enabled: bool) -> str:
     # One transaction, no read of the account: it changes only the account that owns this Stripe account, and
     # puts the payouts that waited for it back in the queue (the first TRANSACTION_ROOM; any more, one by one).
     # Each carries a safety net: once committed, Stripe's retry of this event finds nothing waiting, so a send lost

@@ -316,17 +316,22 @@ def title_for(error: errors.DomainError) -> str:
     return {404: "Not found", 401: "Please sign in", 403: "Not allowed"}.get(error.status, "That did not work")
 
 
-def validate(model: type[BaseModel], data: dict, labels: dict[str, str]) -> BaseModel:
-    """The API's own request shapes check the form too, so both enforce the same limits (docs/LIMITS.md)."""
+def validate(model: type[BaseModel], data: dict, labels: dict[str, str],
+             lines: dict[str, list[int]] | None = None) -> BaseModel:
+    """The API's own request shapes check the form too, so both enforce the same limits (docs/LIMITS.md).
+    `lines`: for a list typed one item per line (blank lines left out), the line each item was on."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise errors.Invalid(" ".join(_explain(item, labels) for item in error.errors()[:3])) from error
+        raise errors.Invalid(" ".join(_explain(item, labels, lines or {}) for item in error.errors()[:3])) from error
 
 
-def _explain(item: dict, labels: dict[str, str]) -> str:
+def _explain(item: dict, labels: dict[str, str], lines: dict[str, list[int]]) -> str:
     loc = item["loc"]
     label = labels.get(str(loc[0]), str(loc[0])) if loc else "The form"
+    if len(loc) > 1 and isinstance(loc[1], int):
+        numbers = lines.get(str(loc[0]))
+        loc = (loc[0], numbers[loc[1]] - 1 if numbers and loc[1] < len(numbers) else loc[1], *loc[2:])
     limit = (item.get("ctx") or {}).get("max_length")
     kind = item["type"]
     if kind in ("missing", "string_too_short"):

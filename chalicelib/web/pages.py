@@ -184,9 +184,9 @@ def submit(ctx: Ctx, bounty_id: str):
     typed = {"content": ctx.form.get("content", ""), "links": ctx.form.get("links", "")}
 
     def action():
-        links = [line.strip() for line in typed["links"].splitlines() if line.strip()]
-        body = validate(schemas.SubmitWork, {"content": typed["content"], "links": links},
-                         {"content": "Your work", "links": "Links"})
+        numbered = [(n, line.strip()) for n, line in enumerate(typed["links"].splitlines(), 1) if line.strip()]
+        body = validate(schemas.SubmitWork, {"content": typed["content"], "links": [link for _, link in numbered]},
+                        {"content": "Your work", "links": "Links"}, lines={"links": [n for n, _ in numbered]})
         submission = work.submit_work(deps(), ctx.caller, bounty_id, content=body.content, links=body.links)
         ctx.flash_next(f"Work submitted. It is pending review; unless the client decides sooner it is approved "
                        f"automatically on {fmt.when(submission.auto_approve_at)}.")

@@ -8,6 +8,7 @@ import pytest
 import stripe
 
 from chalicelib.bootstrap import deps
+from chalicelib.ports import PaymentEvent
 
 
 def _signed(payload: dict, *, secret: str | None = None, at: int | None = None) -> tuple[str, dict]:
@@ -234,3 +235,32 @@ def test_an_account_event_delivered_out_of_order_cannot_hold_payouts(api, worker
     body, headers = _signed(_event("account.updated", {**stale, "id": "acct_unknown"}))
     assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
         200, {"received": True, "outcome": "ignored"})
+
+
+def test_an_account_event_that_read_stripe_before_another_wrote_ends_on_stripes_latest_word(
+        api, workers, freelancer):
+    """Two events handled at once may write in the other order than they read Stripe: the one that read "cannot be
+    paid" before the account was ready, and wrote last, must not leave it so. It asks Stripe again after writing."""
+    from dataclasses import replace
+
+    from chalicelib.services import onboarding
+
+    api.onboard(freelancer)
+    workers.wait_for(lambda: api.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"])
+    real = deps()
+    stripe_id = real.repo.get_account(freelancer["id"]).stripe_account_id
+
+    class ReadBeforeReady:  # its first look at Stripe was before the account was ready
+        def __init__(self):
+            self.looks = 0
+
+        def can_receive_payouts(self, *, stripe_account_id):
+            self.looks += 1
+            return False if self.looks == 1 else real.payments.can_receive_payouts(stripe_account_id=stripe_account_id)
+
+    late = ReadBeforeReady()
+    event = PaymentEvent(id="evt_late", type="account.updated",
+                         data={"id": stripe_id, "metadata": {"account_id": freelancer["id"]}})
+    assert onboarding.apply_account_event(replace(real, _payments=late), event) == "payouts_enabled"
+    assert late.looks == 3  # the stale word, the true one after writing it, and a last look that agrees
+    assert api.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"] is True

@@ -65,6 +65,13 @@ def test_form_input_is_checked_by_the_api_models_with_plain_messages(data, messa
     assert refused.value.message == message
 
 
+def test_a_bad_link_is_named_by_the_line_it_was_typed_on_blank_lines_counted():
+    with pytest.raises(errors.Invalid) as refused:
+        edge.validate(schemas.SubmitWork, {"content": "ok", "links": ["https://a.example", "ftp://b.example"]},
+                      LABELS, lines={"links": [1, 4]})
+    assert refused.value.message == "Links: line 4 is not a full http:// or https:// address."
+
+
 def test_valid_form_input_passes_through_the_same_models():
     body = edge.validate(schemas.SubmitWork, {"content": "  done  ", "links": ["https://a.example/x"]}, LABELS)
     assert (body.content, body.links) == ("done", ["https://a.example/x"])
