@@ -133,10 +133,10 @@ def check(deps: Deps, caller: Caller | None) -> None:
 
 # Lost races are tried again after a random wait that doubles each time (up to a cap), for up to RETRY_SECONDS:
 # requests racing for one record (fifty freelancers claiming a bounty's slots at once) spread out and each gets
-# its turn, where immediate retries collided again and gave up after a few rounds. Well inside API Gateway's 29 s.
+# its turn, where immediate retries collided again and gave up after a few rounds (docs/DESIGN.md "Time budgets").
 RETRY_FIRST_WAIT = 0.005
 RETRY_MAX_WAIT = 0.2
-RETRY_SECONDS = 3.0
+RETRY_SECONDS = 2.5
 
 
 def retrying(attempt: Callable[[], T], *, seconds: float = RETRY_SECONDS) -> T:
