@@ -75,28 +75,25 @@ def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
     "cannot be paid" arriving after "ready" would hold every payout to come, with nothing left to release them. So
     the event only says when to look, and Stripe's word now decides. Two events handled at once can still write
     in the other order than they read, so after writing, Stripe is asked again, and a different answer is written
-    in its turn (the last write is then always of the latest word)."""
+    in its turn."""
     stripe_account = event.data
     metadata = stripe_account.get("metadata")
     account_id = metadata.get("account_id") if isinstance(metadata, dict) else None
     stripe_id = stripe_account.get("id")
     if not isinstance(account_id, str) or not account_id or not isinstance(stripe_id, str):
         return "ignored"
-    outcome, enabled = "ignored", _stripes_word(deps, stripe_id)
-    for _ in range(WORD_CHECKS):
-        if enabled is None:
-            return outcome
-        outcome = _set_payable(deps, account_id, stripe_id, enabled)
-        if outcome == "ignored":  # not our freelancer's Stripe account
-            return outcome
-        latest = _stripes_word(deps, stripe_id)
-        if latest == enabled:
-            return outcome
-        enabled = latest
+    enabled = _stripes_word(deps, stripe_id)
+    if enabled is None:
+        return "ignored"
+    outcome = _set_payable(deps, account_id, stripe_id, enabled)
+    if outcome == "ignored":  # not our freelancer's Stripe account
+        return outcome
+    # Two looks at Stripe at most, so the request stays within API Gateway's time (docs/DESIGN.md "Time budgets");
+    # a word that changes again meanwhile comes with an event of its own.
+    latest = _stripes_word(deps, stripe_id)
+    if latest is not None and latest != enabled:
+        outcome = _set_payable(deps, account_id, stripe_id, latest)
     return outcome
-
-
-WORD_CHECKS = 3  # a word changing at every look is Stripe's to settle; its next event brings us back
 
 
 def _stripes_word(deps: Deps, stripe_id: str) -> bool | None:
