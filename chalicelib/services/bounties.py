@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from datetime import datetime
 
 from .. import config, observability
@@ -127,8 +129,20 @@ def fund_bounty(deps: Deps, caller: Caller, bounty_id: str, *, payment_method: s
 def _funding_key(bounty: Bounty, payment_method: str | None) -> str:
     """Each payment method tried, and each version of the bounty, gets its own key: a retry with a new card, or
     after a decline, must reach Stripe; so must one after a server error, which Stripe would replay."""
-    base = f"fund:{bounty.id}:{payment_method or 'none'}:{bounty.version}"
+    base = f"fund:{bounty.id}:{_in_key(payment_method or 'none')}:{bounty.version}"
     return money.idempotency_key(base, bounty.funding_keys_spent)
+
+
+PLAIN_ID = re.compile(r"[A-Za-z0-9_]{1,100}")
+
+
+def _in_key(payment_method: str) -> str:
+    """The payment method as it goes into a key (an HTTP header, at most 255 characters): as it is when it looks
+    like one of Stripe's ids, else by digest, so that any text a client sends gets Stripe's refusal of the method
+    (`funding_failed`), never a request Stripe cannot read (a 503)."""
+    if PLAIN_ID.fullmatch(payment_method):
+        return payment_method
+    return "sha256-" + hashlib.sha256(payment_method.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _spend_funding_key(deps: Deps, bounty: Bounty, keys_spent: int) -> None:

@@ -34,6 +34,17 @@ def test_a_payment_method_stripe_refuses_is_a_funding_failure_not_a_500(api, wor
     assert totals["funded"] == bounty["funding"]["amount_total"]
 
 
+@pytest.mark.parametrize("method", ["pm_\u4e00", "pm_\n", "\u0016Ik", "pm_" + "x" * 252, "pm card:visa"])
+def test_any_text_as_a_payment_method_is_stripes_refusal_never_a_503(api, client_acct, method):
+    """The payment method goes into Stripe's idempotency key, an HTTP header: raw, a control character or a
+    non-ASCII one made a request Stripe could not read, answered as Stripe being down (503) for good."""
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method=method)
+    assert bounty["status"] == "funding_failed", bounty
+    again = api.ok("POST", f"/v1/bounties/{bounty['id']}/fund", {"payment_method": method}, key=key)
+    assert again["status"] == "funding_failed"
+
+
 def test_funding_again_pays_the_same_intent(api, workers, client_acct):
     """Posted unpaid, then a declined card, then a good one: all on the intent whose client_secret the client got
     first, so a browser still holding it cannot pay a second time."""
