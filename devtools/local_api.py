@@ -48,6 +48,12 @@ class HandlerAnsweringLikeOurs(local.ChaliceRequestHandler):
         return self._refuse_unknown_method
 
     def _refuse_unknown_method(self) -> None:
+        # Its body is read first, else the connection, kept alive, would take it for the start of the next request.
+        length = self.headers.get("Content-Length")
+        if length and length.isdigit():
+            self.rfile.read(int(length))
+        else:
+            self.close_connection = True  # a body of unknown length (chunked, or none said): not after it
         self._send_http_response(405, {"Content-Type": "application/json"}, json.dumps(UNKNOWN_METHOD))
 
 
