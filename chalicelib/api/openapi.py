@@ -32,7 +32,8 @@ ERROR_STATUSES = {
 QUERY_SCHEMAS = {
     "limit": {"type": "integer", "minimum": 1, "maximum": s.MAX_PAGE, "default": 20},
     "cursor": {"type": "string", "maxLength": s.MAX_CURSOR},
-    "tag": {"type": "string", "maxLength": s.MAX_TAG, "pattern": s.TAG_PATTERN},
+    # Empty is no filter (what a form's blank field sends).
+    "tag": {"type": "string", "maxLength": s.MAX_TAG, "pattern": f"^$|{s.TAG_PATTERN}"},
     "min_reward": {"type": "integer", "minimum": 0, "maximum": rules.MAX_REWARD},
     "status": {"type": "string", "enum": list(s.BOUNTY_STATUSES)},
     "mine": {"type": "boolean", "default": False},

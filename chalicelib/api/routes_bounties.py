@@ -26,7 +26,7 @@ AS_BOUNTY = (Bounty, _bounty)
 LIST_QUERY = {
     "limit": "Page size, 1–100 (default 20).",
     "cursor": "next_cursor of the previous page.",
-    "tag": "Only bounties carrying this tag.",
+    "tag": "Only bounties carrying this tag (case-insensitive; empty: no filter).",
     "min_reward": "Only bounties whose reward amount is at least this (minor units).",
     "status": "Bounty status; with mine=true any status, otherwise only 'open'.",
     "mine": "true: the calling client's own bounties, in every status.",
