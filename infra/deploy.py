@@ -427,9 +427,11 @@ def apply_shard_settings(ssm, stage: str, environ: dict, shards: dict[str, int],
         if second_pass:
             say(f"  waiting {settle_seconds:g} s for calls still running with the old settings to end")
             _wait_for_old_calls(settle_seconds)
+        # The command moves items to the shards it runs with: the new settings, whatever the environment says.
+        with_new = {**environ, **{name: str(count) for name, count in shards.items()}}
         for env_name, args in moves:
-            _run_ops(stage, environ, args, f"moving items to the new {env_name}"
-                                           + (" (again, for what those calls wrote)" if second_pass else ""))
+            _run_ops(stage, with_new, args, f"moving items to the new {env_name}"
+                                            + (" (again, for what those calls wrote)" if second_pass else ""))
     if recorded != shards:
         ssm.put_parameter(Name=shards_parameter(stage), Value=json.dumps(shards, sort_keys=True), Type="String",
                           Overwrite=True)

@@ -24,9 +24,10 @@ def _environment(args) -> None:
             sys.exit(f"{env_file} not found: is `make run` running?")
         os.environ.update(json.loads(env_file.read_text()))
     else:
-        stage = args.stage
+        from infra.build_template import check_stage, shard_settings
+
+        stage = check_stage(args.stage)
         os.environ["STAGE"] = stage
-        from infra.build_template import shard_settings
 
         for name, value in shard_settings(stage).items():  # where the stage's functions store items
             os.environ.setdefault(name, value)
@@ -46,6 +47,9 @@ def reconcile(args, deps) -> int:
         sys.exit("reconcile: name what to check: --bounty ID, --client ACCOUNT or --all (see --help)")
     bounty_ids = list(args.bounty)
     if args.client:
+        client = deps.repo.get_account(args.client)
+        if client is None or client.role != "client":
+            sys.exit(f"reconcile: {args.client}: no such client account")
         bounty_ids += _client_bounties(deps, args.client)
     if args.all:
         bounty_ids += _every_bounty()
@@ -137,7 +141,9 @@ def _move_dead_letters(deps) -> int:
     for queue in (config.payouts_queue_name(), config.refunds_queue_name(), config.timers_queue_name()):
         source, dead = deps.queue.url(queue), deps.queue.url(f"{queue}-dlq")
         while True:
-            messages = sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+            # A short poll (no wait) samples some of SQS's servers and may come back empty while a few messages
+            # wait; a wait of a second asks them all, so an empty answer means an empty queue.
+            messages = sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10, WaitTimeSeconds=1,
                                            VisibilityTimeout=60).get("Messages", [])
             if not messages:
                 break
@@ -190,24 +196,49 @@ def _shard_count(text: str) -> int:
     return int(text)
 
 
+def _reshard_target(args, setting: str, running: int) -> str | None:
+    """Why the move would hide items (moved to shards the stage does not read), or None."""
+    if args.to != running:
+        return (f"the stage runs with {setting}={running}, not {args.to}: moving to {args.to} shards would put items "
+                f"where it does not read them. Deploy the new setting first (infra/stages.json), or give --to "
+                f"{running}.")
+    return None
+
+
+def _shards_read(args) -> int:
+    """Every shard an item may sit under, whatever --from says: a --from below the real old count would leave the
+    items of the shards above it behind, unseen."""
+    from infra.build_template import MAX_SHARDS
+
+    return max(args.previous, MAX_SHARDS)
+
+
 def reshard_open(args, deps) -> int:
+    from chalicelib import config
     from chalicelib.adapters.dynamo_upgrades import reshard_open_bounties
 
-    moved = reshard_open_bounties(args.previous, args.to)
+    if refused := _reshard_target(args, "OPEN_INDEX_SHARDS", config.open_index_shards()):
+        sys.exit(f"reshard-open: {refused}")
+    moved = reshard_open_bounties(_shards_read(args), args.to)
     print(f"{moved} open bounties moved from {args.previous} shards to {args.to}")
     return 0
 
 
 def reshard_timers(args, deps) -> int:
+    from chalicelib import config
     from chalicelib.adapters.dynamo_upgrades import reshard_timers as move
 
-    print(f"{move(args.previous, args.to)} timers moved from {args.previous} shards to {args.to}")
+    if refused := _reshard_target(args, "TIMER_SHARDS", config.timer_shards()):
+        sys.exit(f"reshard-timers: {refused}")
+    print(f"{move(_shards_read(args), args.to)} timers moved from {args.previous} shards to {args.to}")
     return 0
 
 
 def _command(commands, name: str, *, help: str):  # noqa: A002 - argparse's naming
-    """A subcommand whose one-line help is also its own --help description."""
-    return commands.add_parser(name, help=help, description=help)
+    """A subcommand whose one-line help is also its own --help description, and whose usage line shows where it
+    runs (`--local` or `--stage`, which come before the command)."""
+    return commands.add_parser(name, help=help, description=help,
+                               prog=f"python -m ops (--local | --stage NAME) {name}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         if not _reaching_aws(error):
             raise
         where = "the local stack" if args.local else f"stage {args.stage}"
+        if "ParameterNotFound" in str(error):
+            sys.exit(f"ops: {args.command} on {where} could not read a secret from SSM: {error}\n"
+                     "The stage's secrets are stored by `make deploy` (docs/DEPLOY.md); or give the value in the "
+                     "environment (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, API_KEY_PEPPER).")
         sys.exit(f"ops: {args.command} on {where} could not reach its tables or queues: {error}\n"
                  "Check AWS_REGION (or AWS_DEFAULT_REGION) and the credentials in the environment, and that the stage "
                  "is deployed (`make deploy STAGE=...`); locally, that `make run` is running.")

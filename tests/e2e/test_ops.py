@@ -55,6 +55,14 @@ def test_reconcile_failed_payouts_redrive_and_upgrade_commands(http, local_stack
     assert resharded.returncode == 0 and resharded.stdout.startswith("0 open bounties moved"), resharded
     refused = _ops(local_stack, "reshard-open", "--from", "0", "--to", "1")
     assert refused.returncode == 2 and "at least 1" in refused.stderr
+    # Moving to a count the stage does not run with would hide items where it never reads: refused.
+    for command, setting in (("reshard-open", "OPEN_INDEX_SHARDS"), ("reshard-timers", "TIMER_SHARDS")):
+        hiding = _ops(local_stack, command, "--from", "1", "--to", "7")
+        assert hiding.returncode == 1 and f"the stage runs with {setting}=" in hiding.stderr, hiding
+    unknown = _ops(local_stack, "reconcile", "--client", "acct_nobody")  # a typo checks nothing: it says so
+    assert unknown.returncode == 1 and "no such client account" in unknown.stderr, unknown
+    usage = _ops(local_stack, "reconcile", "--help")
+    assert "python -m ops (--local | --stage NAME) reconcile" in usage.stdout
 
 
 def test_operator_mistakes_get_a_sentence_and_a_failing_exit_not_a_traceback(local_stack):

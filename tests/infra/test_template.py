@@ -349,6 +349,10 @@ def test_alarms_watch_dead_letters_and_failed_payouts(template, monkeypatch, cap
     assert set(dimensions) == set(directive["Dimensions"][0])
     assert {k: v.get("Ref") for k, v in dimensions.items()} == {"service": "Stage"}
     assert {k: emf[k] for k in dimensions} == {"service": PACKAGED_STAGE}
+    # So does the alarm on a duplicate payment Stripe would not refund (money a person must return).
+    stray = template["Resources"]["StrayPaymentRefundsRefusedAlarm"]["Properties"]
+    assert (stray["Namespace"], stray["MetricName"], stray["Dimensions"]) == (
+        "BountyBoard", "StrayPaymentRefundsRefused", payouts["Dimensions"])
     subscription = template["Resources"]["AlarmEmailSubscription"]
     assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
     assert subscription["Condition"] == "HasAlarmEmail"
