@@ -63,8 +63,10 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         if recorded is None:
             log.info("payout %s attempt %s failed after another delivery paid it: %s", payout.id, receive_count, error)
             return PAID
-        log.warning("payout %s attempt %s failed: %s", payout.id, receive_count, error)
+        log.warning("payout %s delivery %s failed: %s", payout.id, receive_count, error)
         if last_try:
+            log.error("payout %s failed for good after %s attempts (`ops failed-payouts`, then `ops redrive`): %s",
+                      payout.id, recorded.attempts, error)
             observability.count("PayoutsFailed")
         raise RetryLater(str(error)) from error
     in_hand = [(payout, bounty, freelancer)]
