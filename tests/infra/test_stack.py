@@ -142,7 +142,7 @@ def test_alarms_create_as_written(aws, resources_template):
         cloudwatch.put_metric_alarm(**resolve(alarm["Properties"]))
     described = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
     assert set(described) == {f"bounty-{STAGE}-{k}-dlq-not-empty" for k in ("payouts", "refunds", "timers")} | {
-        f"bounty-{STAGE}-payouts-failed"}
+        f"bounty-{STAGE}-payouts-failed", f"bounty-{STAGE}-stray-payment-refunds-refused"}
     sqs = aws.client("sqs")
     for alarm in described.values():
         assert alarm["AlarmActions"] == [topic_arn]
