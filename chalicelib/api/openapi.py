@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 from .. import config
 from ..core import rules
 from ..core.model import PAYOUT_STATUSES, UNPAID
+from ..ports import WEBHOOK_EVENTS
 from . import idempotency
 from . import schemas as s
 from .http import ROUTES, json_response
@@ -99,7 +100,9 @@ def document() -> dict:
             operation["security"] = [{}, {"bearer": []}]
         paths.setdefault(doc.path, {})[doc.method.lower()] = operation
     paths["/v1/openapi.json"] = {"get": {"summary": "This document.", "operationId": "get_openapi",
-                                         "responses": {"200": {"description": "OpenAPI 3 document."}}}}
+                                         "responses": {"200": {"description": "OpenAPI 3 document.", "content": {
+                                             "application/json": {"schema": {"type": "object"}}}}}}}
+    _describe_webhook(paths.get("/v1/webhooks/stripe", {}).get("post"))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Bounty API", "version": "1.0.0",
@@ -108,6 +111,27 @@ def document() -> dict:
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "paths": paths,
     }
+
+
+def _describe_webhook(operation: dict | None) -> None:
+    """What the generic route shape cannot say of Stripe's webhook: its body is Stripe's event, verified by the
+    signature header against the raw bytes (so no schema refuses it before that check)."""
+    if operation is None:
+        return
+    operation["parameters"].append({
+        "name": "Stripe-Signature", "in": "header", "required": True,
+        "description": "Stripe's signature of the raw body (`t=<time>,v1=<HMAC-SHA256>`); a missing, forged or stale "
+                       "one is 400 invalid_signature.",
+        "schema": {"type": "string"}})
+    events = ", ".join(t for types in WEBHOOK_EVENTS.values() for t in types)
+    operation["requestBody"] = {
+        "required": True,
+        "description": f"A Stripe event, exactly as Stripe sends it. Taken: {events}; any other type is 400 "
+                       "unknown_event, a body that is no event 400 invalid_event.",
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["id", "type", "data"],
+            "properties": {"id": {"type": "string"}, "type": {"type": "string"},
+                           "data": {"type": "object", "properties": {"object": {"type": "object"}}}}}}}}
 
 
 def _any_case(words: list[str]) -> str:

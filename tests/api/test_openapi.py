@@ -13,6 +13,9 @@ def test_openapi_document_lists_every_route_with_schemas(api):
     create = doc["components"]["schemas"]["CreateBounty"]
     assert create["additionalProperties"] is False
     assert set(create["required"]) == {"title", "description", "reward", "deadline"}
+    webhook = doc["paths"]["/v1/webhooks/stripe"]["post"]  # Stripe's event and its signature, described
+    assert {"name": "Stripe-Signature", "in": "header"}.items() <= webhook["parameters"][-1].items()
+    assert "account.updated" in webhook["requestBody"]["description"]
 
 
 def test_contract_routes_are_all_present(api):
