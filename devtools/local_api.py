@@ -33,6 +33,7 @@ class GatewayAnsweringLikeOurs(local.LocalGateway):
 
 
 UNKNOWN_METHOD = {"error": {"code": "method_not_allowed", "message": "This HTTP method is not served here."}}
+MAX_DRAINED_BYTES = 1024 * 1024
 # Connections waiting to be accepted: the standard library's 5 drops a burst of clients (connection resets), where
 # API Gateway takes them all.
 ACCEPT_BACKLOG = 128
@@ -49,11 +50,14 @@ class HandlerAnsweringLikeOurs(local.ChaliceRequestHandler):
 
     def _refuse_unknown_method(self) -> None:
         # Its body is read first, else the connection, kept alive, would take it for the start of the next request.
-        length = self.headers.get("Content-Length")
-        if length and length.isdigit():
+        # One whose length is not plainly stated (chunked, odd digits) or is large is not read: the connection is
+        # closed after the answer instead.
+        length = self.headers.get("Content-Length") or ""
+        plain = length.isascii() and length.isdigit() and "Transfer-Encoding" not in self.headers
+        if plain and int(length) <= MAX_DRAINED_BYTES:
             self.rfile.read(int(length))
-        else:
-            self.close_connection = True  # a body of unknown length (chunked, or none said): not after it
+        elif length or "Transfer-Encoding" in self.headers:
+            self.close_connection = True
         self._send_http_response(405, {"Content-Type": "application/json"}, json.dumps(UNKNOWN_METHOD))
 
 

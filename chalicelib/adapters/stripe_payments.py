@@ -141,9 +141,14 @@ class StripePayments:
         with _translated_errors():
             try:
                 account = self._v1.accounts.retrieve(stripe_account_id)
-            except (stripe.PermissionError, stripe.InvalidRequestError):
-                # No such account, or none the platform may see: Stripe answers 403 for both (404 here locally).
-                return None
+            except (stripe.PermissionError, stripe.InvalidRequestError) as error:
+                if _no_such_account(error):
+                    return None
+                # Our key may not read accounts (a restricted key): an operator's to fix, and the caller's to retry
+                # (a webhook answers 503, so Stripe sends the event again), never a word to drop.
+                log.error("Stripe refused to read account %s: %s", stripe_account_id, error)
+                raise PaymentsUnavailable(f"Stripe refused to read the account: {error.user_message or error}"
+                                          ) from error
             except stripe.AuthenticationError as error:  # our key: fixed by an operator, the event sent again
                 raise PaymentsUnavailable(f"Stripe refused our API key: {error.user_message or error}") from error
         return bool(account.to_dict().get("payouts_enabled"))
@@ -208,6 +213,15 @@ class StripePayments:
         """The first object in a filtered list carrying our id in its metadata (all pages)."""
         return next((item for item in cls._all(list_call, filters) if _metadata(item).get(metadata_key) == value),
                     None)
+
+
+def _no_such_account(error: stripe.StripeError) -> bool:
+    """Stripe's answer for an account that does not exist or is not the platform's: 404 (and localstripe's), or
+    403 `account_invalid` ("does not have access to account ... (or that account does not exist)")."""
+    if error.http_status == 404:
+        return True
+    code = getattr(getattr(error, "error", None), "code", None) or getattr(error, "code", None)
+    return error.http_status == 403 and (code == "account_invalid" or "access to account" in str(error))
 
 
 def _signing_secrets(configured: str) -> list[str]:

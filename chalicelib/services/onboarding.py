@@ -96,6 +96,22 @@ def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
     return outcome
 
 
+def ask_stripe_if_payable(deps: Deps, account: Account) -> bool:
+    """For a payout about to be held: a freelancer with a Connect account we have not seen ready may be ready all
+    the same (Stripe's word missed, or not come yet). Stripe is asked; if it says ready, the account is set so,
+    and any payouts held for it released, as its webhook would. False when Stripe cannot be asked now (the hold's
+    safety net asks again later)."""
+    if not account.stripe_account_id or account.payouts_enabled:
+        return account.payouts_enabled
+    try:
+        ready = _stripes_word(deps, account.stripe_account_id)
+    except errors.ServiceUnavailable:
+        return False
+    if not ready:
+        return False
+    return _set_payable(deps, account.id, account.stripe_account_id, True) == "payouts_enabled"
+
+
 def _stripes_word(deps: Deps, stripe_id: str) -> bool | None:
     """Whether Stripe says the account can be paid now; None for an account it does not show us."""
     try:

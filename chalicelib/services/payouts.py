@@ -37,6 +37,8 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         return "unknown"
     if payout.status in (PAID, FAILED):
         return payout.status  # a duplicate message, or one left behind before a failure
+    if not _can_receive(freelancer) and freelancer is not None and _ready_by_stripes_word(deps, freelancer):
+        freelancer = deps.repo.get_account(freelancer.id)  # as just set ready (at its new version)
     if not _can_receive(freelancer):
         if payout.status != AWAITING_ONBOARDING:
             # The hold files a safety net with it: Stripe's word that the account is ready finds waiting payouts
@@ -71,6 +73,14 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         raise RetryLater(str(error)) from error
     in_hand = [(payout, bounty, freelancer)]
     return retrying(lambda: _settle(deps, payout.id, transfer_id, in_hand.pop() if in_hand else None))
+
+
+def _ready_by_stripes_word(deps: Deps, freelancer: Account) -> bool:
+    """A Connect account not seen ready here may be ready on Stripe (its word missed): asked before holding, so an
+    operator's `redrive` pays a payout whose release was missed (docs/OPERATIONS.md)."""
+    from .onboarding import ask_stripe_if_payable  # onboarding imports this module
+
+    return ask_stripe_if_payable(deps, freelancer)
 
 
 def _can_receive(freelancer: Account | None) -> bool:

@@ -287,14 +287,23 @@ def test_a_forged_key_cannot_take_or_block_an_idempotency_key(api, client_acct, 
     assert done["status"] == "cancelled"
 
 
+def _stripe_not_ready_when_asked(monkeypatch) -> None:
+    """Stripe's answer when the worker asks before holding a payout: not ready yet (its word comes after)."""
+    from chalicelib.services import onboarding
+
+    monkeypatch.setattr(onboarding, "ask_stripe_if_payable", lambda deps_, account: False)
+
+
 def test_a_payout_held_for_onboarding_just_as_stripe_says_ready_is_still_paid(api, workers, client_acct,
-                                                                              payable_freelancer):
+                                                                              payable_freelancer, monkeypatch):
     """The worker reads the account (not ready), Stripe's webhook makes it ready and finds no payout waiting, then
     the worker holds the payout: it must look again and send it on, or the payout would wait forever."""
     from dataclasses import replace
 
     from chalicelib.bootstrap import deps
     from chalicelib.services import payouts
+
+    _stripe_not_ready_when_asked(monkeypatch)
 
     real = deps()
     real.repo.set_if(Account, payable_freelancer["id"], {"payouts_enabled": False},
@@ -322,11 +331,13 @@ def test_a_payout_held_for_onboarding_just_as_stripe_says_ready_is_still_paid(ap
 
 
 def test_a_held_payout_whose_release_was_missed_is_paid_by_its_safety_net(api, workers, clock, client_acct,
-                                                                          payable_freelancer):
+                                                                          payable_freelancer, monkeypatch):
     """Stripe's word that an account is ready finds waiting payouts through an eventually consistent index, so it
     can miss a payout held a moment before. The hold files a timer that sends the payout again if, by then, it
     still waits while the freelancer can receive."""
     from chalicelib.bootstrap import deps
+
+    _stripe_not_ready_when_asked(monkeypatch)
 
     repo = deps().repo
     assert repo.set_if(Account, payable_freelancer["id"], {"payouts_enabled": False}, expected={"role": "freelancer"})

@@ -1,7 +1,8 @@
 """How the adapter reads a connected account when Stripe refuses to show it. Stripe answers 403 for an account
-that does not exist or is not the platform's (localstripe answers 404), and 401 for a key it does not know: the
-first must read as "no such account" (a webhook then ignores the event), the second as Stripe being unavailable
-(503, so Stripe sends the event again once the key is fixed), never as a 500."""
+that does not exist or is not the platform's (localstripe answers 404), 401 for a key it does not know and 403
+without that code for a key that may not read accounts: the first must read as "no such account" (a webhook then
+ignores the event), the others as Stripe being unavailable (503, so Stripe sends the event again once the key is
+fixed), never as a 500 nor as an event dropped."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ REFUSALS = {
                            "message": "No such account: 'acct_missing'"}),
     "acct_odd": (400, {"type": "invalid_request_error", "message": "Invalid account id."}),
     "acct_keyless": (401, {"type": "invalid_request_error", "message": "Invalid API Key provided."}),
+    "acct_restricted": (403, {"type": "invalid_request_error",
+                              "message": "The provided key 'rk_test_***' does not have the required permissions for "
+                                         "this endpoint on account 'acct_platform'."}),
 }
 
 
@@ -47,11 +51,14 @@ def refusing_stripe():
     server.shutdown()
 
 
-@pytest.mark.parametrize("account", ["acct_gone", "acct_missing", "acct_odd"])
-def test_an_account_stripe_will_not_show_reads_as_none(refusing_stripe, account):
+@pytest.mark.parametrize("account", ["acct_gone", "acct_missing"])
+def test_an_account_stripe_says_does_not_exist_or_is_not_ours_reads_as_none(refusing_stripe, account):
     assert refusing_stripe.can_receive_payouts(stripe_account_id=account) is None
 
 
-def test_a_key_stripe_does_not_know_reads_as_stripe_unavailable(refusing_stripe):
+@pytest.mark.parametrize("account", ["acct_keyless", "acct_restricted", "acct_odd"])
+def test_any_other_refusal_reads_as_stripe_unavailable_never_as_no_account(refusing_stripe, account):
+    """A key that may not read accounts (a restricted one: 403 without `account_invalid`) must not make every
+    account.updated read as "no such account" and be dropped with its payouts held: it is retried (503)."""
     with pytest.raises(PaymentsUnavailable):
-        refusing_stripe.can_receive_payouts(stripe_account_id="acct_keyless")
+        refusing_stripe.can_receive_payouts(stripe_account_id=account)

@@ -284,6 +284,11 @@ def test_payouts_released_by_stripes_word_are_sent_again_if_their_messages_are_l
 
     repo, fid, key = deps().repo, payable_freelancer["id"], payable_freelancer["api_key"]
     assert repo.set_if(Account, fid, {"payouts_enabled": False}, expected={"role": "freelancer"})
+    # Not ready yet when the payouts are tried (the worker asks Stripe before holding one): ready from the event on.
+    stripe_says_ready = []
+    asked = onboarding.ask_stripe_if_payable
+    monkeypatch.setattr(onboarding, "ask_stripe_if_payable",
+                        lambda deps_, account: bool(stripe_says_ready) and asked(deps_, account))
     bounties, payout_ids = [], []
     for _ in range(2):
         bounty = api.bounty(client_acct["api_key"])
@@ -297,6 +302,7 @@ def test_payouts_released_by_stripes_word_are_sent_again_if_their_messages_are_l
     assert [repo.get_payout(p).status for p in payout_ids] == ["awaiting_onboarding"] * 2
 
     # One payout in the webhook's transaction, the other released one by one after it: both paths file the timer.
+    stripe_says_ready.append(True)
     monkeypatch.setattr(onboarding, "TRANSACTION_ROOM", 1)
     event = PaymentEvent(id=f"evt_ready{fid}", type="account.updated",
                          data={"id": repo.get_account(fid).stripe_account_id, "payouts_enabled": True,

@@ -264,3 +264,23 @@ def test_an_account_event_that_read_stripe_before_another_wrote_ends_on_stripes_
     assert onboarding.apply_account_event(replace(real, _payments=late), event) == "payouts_enabled"
     assert late.looks == 2  # the stale word, then the true one after writing it
     assert api.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"] is True
+
+
+def test_a_payout_whose_release_was_missed_is_paid_when_it_is_tried_again(api, workers, client_acct, freelancer):
+    """Stripe's word that the account is ready never reached us (lost, or a stale "not ready" written last): the
+    payouts worker asks Stripe before holding a payout, so it is paid, and so is one an operator re-drives
+    (docs/OPERATIONS.md)."""
+    from chalicelib.core.model import Account
+
+    api.onboard(freelancer)
+    workers.wait_for(lambda: api.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"])
+    repo = deps().repo
+    assert repo.set_if(Account, freelancer["id"], {"payouts_enabled": False}, expected={"role": "freelancer"})
+    bounty = api.bounty(client_acct["api_key"])
+    sub = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "done"}, status=201,
+                 key=freelancer["api_key"])
+    payout_id = api.ok("POST", f"/v1/submissions/{sub['id']}/approve", {}, key=client_acct["api_key"])["payout_id"]
+    workers.drain()
+    assert repo.get_payout(payout_id).status == "paid"  # asked Stripe instead of holding it
+    assert repo.get_account(freelancer["id"]).payouts_enabled is True
+
