@@ -122,7 +122,7 @@ def _describe_webhook(operation: dict | None) -> None:
         "name": "Stripe-Signature", "in": "header", "required": True,
         "description": "Stripe's signature of the raw body (`t=<time>,v1=<HMAC-SHA256>`); a missing, forged or stale "
                        "one is 400 invalid_signature.",
-        "schema": {"type": "string"}})
+        "schema": {"type": "string", "maxLength": 4096}})  # longer is no signature of Stripe's: 400 too
     events = ", ".join(t for types in WEBHOOK_EVENTS.values() for t in types)
     operation["requestBody"] = {
         "required": True,
