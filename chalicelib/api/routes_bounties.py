@@ -12,7 +12,7 @@ from ..core.model import Bounty
 from ..services import bounties
 from . import render
 from . import schemas as s
-from .http import paging, route, whole_number
+from .http import PAGE_QUERY, paging, route, whole_number
 
 bp = Blueprint(__name__)
 
@@ -24,8 +24,7 @@ def _bounty(record: Bounty, caller) -> s.BountyOut:
 AS_BOUNTY = (Bounty, _bounty)
 
 LIST_QUERY = {
-    "limit": "Page size, 1–100 (default 20).",
-    "cursor": "next_cursor of the previous page.",
+    **PAGE_QUERY,
     "tag": "Only bounties carrying this tag (case-insensitive; empty: no filter).",
     "min_reward": "Only bounties whose reward amount is at least this (minor units).",
     "status": "Bounty status; with mine=true any status, otherwise only 'open'.",

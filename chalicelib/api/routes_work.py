@@ -17,6 +17,8 @@ bp = Blueprint(__name__)
 AS_CLAIM = (Claim, lambda record, caller: render.claim(record))
 AS_SUBMISSION = (Submission, lambda record, caller: render.submission(record))
 AS_MESSAGE = (Message, lambda record, caller: render.message(record))
+
+
 @route(bp, "/v1/bounties/{bounty_id}/claims", method="POST", summary="Reserve a slot.", body=s.Empty,
        response=s.ClaimOut, status=201, auth="freelancer", idempotent=True, answers=AS_CLAIM)
 def claim(request, caller, body, bounty_id):
