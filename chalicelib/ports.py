@@ -24,6 +24,7 @@ WEBHOOK_EVENTS = {
     "your account": ("payment_intent.succeeded", "payment_intent.payment_failed"),
     "connected accounts": ("account.updated",),
 }
+WEBHOOK_EVENT_TYPES = tuple(t for types in WEBHOOK_EVENTS.values() for t in types)
 
 
 @dataclass(frozen=True)

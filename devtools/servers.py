@@ -104,12 +104,12 @@ def start_localstripe(port: int | None = None, *, data_file: Path | None = None,
 
 def register_webhook(stripe_url: str, hook_id: str, url: str, secret: str) -> None:
     """Points localstripe's webhook `hook_id` at `url`, subscribed as the deployed endpoints are: to the events the
-    webhook takes (chalicelib.ports.WEBHOOK_EVENTS) alone. localstripe has one endpoint for both of Stripe's."""
+    webhook takes (chalicelib.ports.WEBHOOK_EVENT_TYPES) alone. localstripe has one endpoint for both of Stripe's."""
     import urllib.parse
 
-    from chalicelib.ports import WEBHOOK_EVENTS
+    from chalicelib.ports import WEBHOOK_EVENT_TYPES
 
-    events = [t for types in WEBHOOK_EVENTS.values() for t in types]
-    form = urllib.parse.urlencode({"url": url, "secret": secret, "events[]": events}, doseq=True).encode()
+    form = urllib.parse.urlencode({"url": url, "secret": secret, "events[]": WEBHOOK_EVENT_TYPES},
+                                  doseq=True).encode()
     urllib.request.urlopen(urllib.request.Request(f"{stripe_url}/_config/webhooks/{hook_id}", data=form),
                            timeout=10).close()

@@ -11,7 +11,7 @@ from pydantic.json_schema import models_json_schema
 from .. import config
 from ..core import rules
 from ..core.model import PAYOUT_STATUSES, UNPAID
-from ..ports import WEBHOOK_EVENTS
+from ..ports import WEBHOOK_EVENT_TYPES
 from . import idempotency
 from . import schemas as s
 from .http import ROUTES, json_response
@@ -123,7 +123,7 @@ def _describe_webhook(operation: dict | None) -> None:
         "description": "Stripe's signature of the raw body (`t=<time>,v1=<HMAC-SHA256>`); a missing, forged or stale "
                        "one is 400 invalid_signature.",
         "schema": {"type": "string", "maxLength": 4096}})  # longer is no signature of Stripe's: 400 too
-    events = ", ".join(t for types in WEBHOOK_EVENTS.values() for t in types)
+    events = ", ".join(WEBHOOK_EVENT_TYPES)
     operation["requestBody"] = {
         "required": True,
         "description": f"A Stripe event, exactly as Stripe sends it. Taken: {events}; any other type is 400 "
