@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from chalicelib.ports import WEBHOOK_EVENTS
-from infra import build_template
+from infra import build_template, honour_aws_region
 from infra.package import ROOT, package
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -444,7 +444,7 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     import boto3
 
     build_template.check_stage(stage)
-    session = boto3.session.Session()
+    session = boto3.session.Session(region_name=honour_aws_region(environ))
     region = session.region_name
     if not region:
         raise DeployError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile with a region)")

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from infra import build_template
+from infra import build_template, honour_aws_region
 from infra.deploy import (
     DeployError,
     _wait,
@@ -52,7 +52,7 @@ def destroy(stage: str, *, delete_tables: bool, delete_secrets: bool, dry_run: b
     import boto3
 
     build_template.check_stage(stage)
-    session = boto3.session.Session()
+    session = boto3.session.Session(region_name=honour_aws_region(environ))
     if not session.region_name:
         raise DeployError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
     name = stack_name(stage)

@@ -21,7 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from infra import build_template
+from infra import build_template, honour_aws_region
 
 ROOT = build_template.INFRA.parent
 RUNTIME = "python3.11"
@@ -117,7 +117,7 @@ def chalice_package(stage: str, merge_file: Path, out: Path) -> None:
     env["STAGE"] = stage
     for name in ("QUEUE_PREFIX", "TABLE_PREFIX", "AWS_ENDPOINT_URL"):
         env.pop(name, None)
-    env.setdefault("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1"))
+    env["AWS_DEFAULT_REGION"] = honour_aws_region(env) or "us-east-1"
     chalice = Path(sys.executable).with_name("chalice")
     command = [str(chalice) if chalice.exists() else "chalice", "package", "--stage", stage,
                "--merge-template", str(merge_file), str(out)]

@@ -24,8 +24,10 @@ def _environment(args) -> None:
             sys.exit(f"{env_file} not found: is `make run` running?")
         os.environ.update(json.loads(env_file.read_text()))
     else:
+        from infra import honour_aws_region
         from infra.build_template import check_stage, shard_settings
 
+        honour_aws_region(os.environ)
         stage = check_stage(args.stage)
         os.environ["STAGE"] = stage
 

@@ -28,7 +28,8 @@ ERROR_STATUSES = {
     422: "The request failed validation; the limits are in docs/LIMITS.md.",
     429: "Too many requests.",
     500: "A failure on our side (logged); retrying with the same Idempotency-Key is safe.",
-    503: "Stripe could not be reached; nothing was charged twice, retry later.",
+    503: "Stripe or the database could not answer now (payments_unavailable, storage_busy); nothing was done twice: "
+         "retry later, with the same Idempotency-Key where there is one.",
 }
 QUERY_SCHEMAS = {
     "limit": {"type": "integer", "minimum": 1, "maximum": s.MAX_PAGE, "default": 20},
@@ -46,8 +47,9 @@ PATH_QUERY_SCHEMAS = {
 
 
 def error_statuses(doc) -> list[int]:
-    """The errors a route can answer with, from its shape: who may call it, what it reads, whether it writes."""
-    statuses = {429, 500, *doc.also}
+    """The errors a route can answer with, from its shape: who may call it, what it reads, whether it writes.
+    Every route reads the database, which may be busy (503 storage_busy), as Stripe may be unreachable."""
+    statuses = {429, 500, 503, *doc.also}
     if doc.auth is not None:
         statuses.add(401)
     if doc.auth in ("client", "freelancer", "optional"):

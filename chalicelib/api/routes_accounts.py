@@ -28,7 +28,7 @@ def get_me(request, caller, body):
 
 @route(bp, "/v1/accounts/me/payout-onboarding", method="POST",
        summary="Create the Stripe Connect account on first call; returns a one-time onboarding link.",
-       body=s.Empty, response=s.OnboardingOut, auth="freelancer", also=(503,))
+       body=s.Empty, response=s.OnboardingOut, auth="freelancer")
 def payout_onboarding(request, caller, body):
     return s.OnboardingOut(url=onboarding.start_onboarding(deps(), caller))
 

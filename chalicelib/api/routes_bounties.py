@@ -33,7 +33,7 @@ LIST_QUERY = {
 
 
 @route(bp, "/v1/bounties", method="POST", summary="Post a bounty and create its escrow payment.",
-       body=s.CreateBounty, response=s.BountyOut, status=201, auth="client", idempotent=True, also=(503,),
+       body=s.CreateBounty, response=s.BountyOut, status=201, auth="client", idempotent=True,
        answers=AS_BOUNTY)
 def create_bounty(request, caller, body: s.CreateBounty):
     bounty = bounties.create_bounty(
@@ -78,7 +78,7 @@ def get_bounty(request, caller, body, bounty_id):
 @route(bp, "/v1/bounties/{bounty_id}/fund", method="POST",
        summary="Extension: retry funding an unfunded bounty (its one PaymentIntent), optionally paying with a "
                "payment method now.",
-       body=s.FundBounty, response=s.BountyOut, auth="client", idempotent=True, also=(503,), answers=AS_BOUNTY)
+       body=s.FundBounty, response=s.BountyOut, auth="client", idempotent=True, answers=AS_BOUNTY)
 def fund_bounty(request, caller, body: s.FundBounty, bounty_id):
     return _bounty(bounties.fund_bounty(deps(), caller, bounty_id, payment_method=body.payment_method), caller)
 

@@ -39,11 +39,6 @@ class StateConflict(DomainError):
     code = "conflict"
 
 
-class PaymentRequired(DomainError):
-    status = 402
-    code = "payment_failed"
-
-
 class ServiceUnavailable(DomainError):
     status = 503
     code = "service_unavailable"

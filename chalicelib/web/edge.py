@@ -170,6 +170,9 @@ def _finish(ctx: Ctx | None, response: Response) -> Response:
     return response
 
 
+_ASCII_VISIBLE = "".join(map(chr, range(0x21, 0x7F)))
+
+
 def safe_next(target: str | None) -> str:
     """Only our own pages: never an open redirect, nor a dot-segment that leads out of /web/ (the browser would
     resolve `/web/../v1/...` to an API address)."""
@@ -180,7 +183,10 @@ def safe_next(target: str | None) -> str:
     if any(segment in (".", "..") for segment in path.split("/")):
         return home
     rest = target.removeprefix(base_path() + "/web")
-    return target if rest != target and rest[:1] in ("", "/", "?") else home
+    if rest == target or rest[:1] not in ("", "/", "?"):
+        return home
+    # A Location header is ASCII: other characters (a hand-made link) go percent-encoded, as a browser sends them.
+    return urllib.parse.quote(target, safe=_ASCII_VISIBLE)
 
 
 def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = False, blueprint: Blueprint = bp,

@@ -66,6 +66,11 @@ def _mac(purpose: str, data: str) -> str:
     return hmac.new(_secret(), f"{purpose}\n{data}".encode(), hashlib.sha256).hexdigest()
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of text from outside: compare_digest refuses str holding non-ASCII (a TypeError)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def sign(purpose: str, payload: dict) -> str:
     body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
     return f"{body}.{_mac(purpose, body)}"
@@ -76,7 +81,7 @@ def unsign(purpose: str, value: str | None) -> dict | None:
     if not value or value.count(".") != 1:
         return None
     body, mac = value.split(".")
-    if not hmac.compare_digest(mac, _mac(purpose, body)):
+    if not _same(mac, _mac(purpose, body)):
         return None
     try:
         payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -113,7 +118,7 @@ def csrf_token(session: Session) -> str:
 
 
 def csrf_ok(session: Session | None, token: str | None) -> bool:
-    return bool(session and token) and hmac.compare_digest(token, csrf_token(session))
+    return bool(session and token) and _same(token, csrf_token(session))
 
 
 def parse_cookies(header: str | None) -> dict[str, str]:

@@ -14,7 +14,9 @@ STAGE = "opsstage"
 
 
 def _ops(aws, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ops", "--stage", STAGE, *args], cwd=ROOT, env=aws.env(),
+    env = aws.env()
+    env["AWS_REGION"] = env.pop("AWS_DEFAULT_REGION")  # as docs/DEPLOY.md sets it (botocore alone reads only the other)
+    return subprocess.run([sys.executable, "-m", "ops", "--stage", STAGE, *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

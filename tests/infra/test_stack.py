@@ -168,11 +168,14 @@ def test_deploy_dry_run_checks_everything_and_changes_nothing(aws, package_dir):
     assert "STRIPE_SECRET_KEY" in refused.stderr
 
     secret = "sk_test_not_to_be_printed_123"
-    # As the guide runs it: `STRIPE_SECRET_KEY=... ALARM_EMAIL=... make deploy STAGE=prod DRY_RUN=1`
-    result = run_script("deploy.sh", "--package-dir", str(package_dir), env=aws.env(
-        STAGE=PACKAGED_STAGE, STRIPE_SECRET_KEY=secret, ALARM_EMAIL="ops@example.com", DRY_RUN="1"))
+    # As the guide runs it: `STRIPE_SECRET_KEY=... ALARM_EMAIL=... make deploy STAGE=prod DRY_RUN=1`, the region
+    # in AWS_REGION (which botocore alone does not read)
+    env = aws.env(STAGE=PACKAGED_STAGE, STRIPE_SECRET_KEY=secret, ALARM_EMAIL="ops@example.com", DRY_RUN="1")
+    env["AWS_REGION"] = env.pop("AWS_DEFAULT_REGION")
+    result = run_script("deploy.sh", "--package-dir", str(package_dir), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    assert f"in {env['AWS_REGION']}" in out
     assert secret not in out + result.stderr
     assert f"would create stack bounty-board-{PACKAGED_STAGE}" in out
     assert f"would store STRIPE_SECRET_KEY as SecureString /bounty-board/{PACKAGED_STAGE}/stripe-secret-key" in out

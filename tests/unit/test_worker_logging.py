@@ -41,8 +41,15 @@ def test_a_failed_message_is_logged_with_its_error(caplog):
         def to_dict(self):
             return {"Records": [record]}
 
-    with caplog.at_level(logging.ERROR, logger=queues.log.name):
-        result = queues.process(Event(), handle)
+    from chalicelib.bootstrap import deps
+
+    try:
+        with caplog.at_level(logging.ERROR, logger=queues.log.name):
+            result = queues.process(Event(), handle)
+    finally:
+        # The failure's backoff built the app's clients from this process's environment as it is now, before any
+        # stand-in was started: later tests must build theirs afresh.
+        deps.cache_clear()
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     [failed] = [r for r in caplog.records if r.name == queues.log.name]
     assert "m-1 failed" in failed.getMessage() and failed.exc_info is not None

@@ -176,6 +176,31 @@ def test_after_sign_in_only_pages_of_the_web_form_are_gone_to(web_base):
         assert edge.safe_next(target) == "/web/", target
 
 
+def test_a_next_page_with_characters_a_header_cannot_hold_is_percent_encoded(web_base):
+    from chalicelib.web import edge
+
+    assert edge.safe_next("/web/bounties/ā b?tag=ménage") == "/web/bounties/%C4%81%20b?tag=m%C3%A9nage"
+    assert edge.safe_next("/web/?tag=a%20b") == "/web/?tag=a%20b"
+
+
+def test_signing_in_to_a_next_page_of_other_characters_leads_there(http, new_page):
+    freelancer = http.account("freelancer")
+    page = new_page(javascript=False)
+    page.goto("/web/signin?next=%2Fweb%2F%3Ftag%3Dm%C3%A9nage")
+    page.fill("#api_key", freelancer["api_key"])
+    page.click("form.card button[type=submit]")
+    assert page.url.endswith("/web/?tag=m%C3%A9nage")
+    assert page.locator("#flash").inner_text().startswith("Signed in as")
+
+
+def test_a_token_or_cookie_of_other_characters_is_refused_as_any_wrong_one(web_base):
+    status, _, body = _send(web_base, "POST", "/web/signout", form={"csrf": "é"})
+    assert status == 403 and body.startswith("<!doctype html>")
+    for cookie in ("bb_session=x.é", "bb_flash=abc.é", "bb_session=é"):
+        status, headers, body = _send(web_base, "GET", "/web/", cookie=cookie)
+        assert status == 200 and headers["Content-Type"].startswith("text/html"), (cookie, status, body[:200])
+
+
 def test_a_minimum_reward_that_is_not_an_amount_says_so_and_claims_no_filter(http, new_page):
     page = new_page(javascript=False)
     page.goto("/web/?min_reward=abc")
