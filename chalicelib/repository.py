@@ -16,6 +16,15 @@ from .core.model import Account, ApiKey, Bounty, Claim, LedgerEntry, Participant
 class Page:
     items: list[Any]
     next_cursor: str | None = None
+    # The cursor that goes on right after items[i]: to cut a page short whose answer would be too large to send.
+    cursor_after: Callable[[int], str] | None = field(default=None, repr=False, compare=False)
+
+    def cut(self, count: int) -> Page:
+        """The first `count` items (at least one), with the cursor that goes on after them."""
+        if count >= len(self.items) or self.cursor_after is None:
+            return self
+        count = max(count, 1)
+        return Page(self.items[:count], self.cursor_after(count - 1), self.cursor_after)
 
 
 @dataclass

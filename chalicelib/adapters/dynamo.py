@@ -61,6 +61,10 @@ def _key_of(ref: Ref) -> tuple[str, tuple[str, str | None]]:
 UNPROCESSED_ATTEMPTS = 6
 _RETRYABLE_CANCELLATIONS = {"ConditionalCheckFailed", "TransactionConflict"}
 FAILED_FLAG = "failed"
+# Items a filtered listing reads per Query at most (DynamoDB bills every item read, passed by the filter or not):
+# a filter few items pass gives short pages, each with the cursor to read on, rather than one request reading the
+# whole index.
+FILTERED_READ = 200
 CLAIMS_PER_PAGE = 1000  # a page of claims, live or not, read when looking for a bounty's live ones (~300 KB)
 
 
@@ -101,6 +105,35 @@ def _to_item(record: Any, version: int) -> m._Table:
 def _to_record(item: m._Table) -> Any:
     record_type = _RECORD_OF[type(item)]
     return record_type(**{f.name: getattr(item, f.name) for f in dataclasses.fields(record_type)})
+
+
+def _newest(index, hash_value: str, after: str | None, condition, want: int) -> tuple[list, str | None]:
+    """Up to `want` items of an index partition, newest first, older than the sort key `after`; with a filter,
+    those it passes among the FILTERED_READ (or `want`) newest, in one Query. Also the sort key the read stopped
+    at when it stopped short of the partition's end with a filter (the next read goes on below it), else None."""
+    older = index._model.sort_key < after if after else None
+    if condition is None:
+        return list(index.query(hash_value, older, scan_index_forward=False, limit=want)), None
+    pages = index.query(hash_value, older, filter_condition=condition, scan_index_forward=False,
+                        page_size=max(want, FILTERED_READ)).page_iter
+    page = next(pages)
+    items = [index._model.from_raw_data(raw) for raw in page.get("Items", [])][:want]
+    stopped_at = pages.last_evaluated_key
+    return items, stopped_at["sort_key"]["S"] if stopped_at and len(items) < want else None
+
+
+def _page_of(listing: str, items: list, limit: int, read_to: str | None) -> Page:
+    """A page of the first `limit` of `items` (newest first; one more tells that more follow), going on after
+    its last item, or below `read_to` where a filtered read stopped with fewer."""
+
+    def cursor_after(i: int) -> str:
+        return encode_cursor(listing, items[i].sort_key)
+
+    if len(items) > limit:
+        more = cursor_after(limit - 1)
+    else:
+        more = encode_cursor(listing, read_to) if read_to is not None else None
+    return Page([_to_record(item) for item in items[:limit]], more, cursor_after)
 
 
 class DynamoRepository:
@@ -182,25 +215,24 @@ class DynamoRepository:
         after = decode_cursor(listing, cursor)
         older = m.ApiKeyModel.key_id < after.split("#", 1)[1] if after else None
         items = list(m.ApiKeyModel.by_account.query(account_id, older, scan_index_forward=False, limit=limit + 1))
-        more = encode_cursor(listing, f"key#{items[limit - 1].key_id}") if len(items) > limit else None
-        return Page([_to_record(item) for item in items[:limit]], more)
+
+        def cursor_after(i: int) -> str:
+            return encode_cursor(listing, f"key#{items[i].key_id}")
+
+        more = cursor_after(limit - 1) if len(items) > limit else None
+        return Page([_to_record(item) for item in items[:limit]], more, cursor_after)
 
     def _page(self, index, hash_value: str, *, limit: int, cursor: str | None, filter_condition=None) -> Page:
         listing = f"{index.Meta.index_name}:{hash_value}"
-        after = decode_cursor(listing, cursor)
-        range_condition = index._model.sort_key < after if after else None
-        items = list(index.query(hash_value, range_condition, filter_condition=filter_condition,
-                                 scan_index_forward=False, limit=limit + 1))
-        records = [_to_record(item) for item in items[:limit]]
-        next_cursor = encode_cursor(listing, items[limit - 1].sort_key) if len(items) > limit else None
-        return Page(records, next_cursor)
+        items, read_to = _newest(index, hash_value, decode_cursor(listing, cursor), filter_condition, limit + 1)
+        return _page_of(listing, items, limit, read_to)
 
     def list_open_bounties(self, *, limit: int, cursor: str | None, tag: str | None = None,
                            min_reward: int | None = None) -> Page:
-        """Newest first across the shards of the sparse open index: each shard gives its newest
-        limit+1 after the cursor, and the merge keeps the newest `limit`."""
+        """Newest first across the shards of the sparse open index: each shard gives its newest limit+1 after the
+        cursor (of those a filter passes, among the FILTERED_READ newest), and the merge keeps the newest `limit`
+        that every shard has been read down to."""
         after = decode_cursor("open", cursor)
-        index = m.BountyModel.open_newest
         condition = None
         if tag:
             condition = m.BountyModel.tags.contains(tag)
@@ -208,14 +240,15 @@ class DynamoRepository:
             reward_condition = m.BountyModel.reward >= min_reward
             condition = reward_condition if condition is None else condition & reward_condition
         candidates: list[m.BountyModel] = []
+        read_to = None  # the highest sort key a shard's read stopped at: below it, that shard is unread
         for shard in range(config.open_index_shards()):
-            range_condition = m.BountyModel.sort_key < after if after else None
-            candidates += index.query(f"open#{shard}", range_condition, filter_condition=condition,
-                                      scan_index_forward=False, limit=limit + 1)
+            items, shard_read_to = _newest(m.BountyModel.open_newest, f"open#{shard}", after, condition, limit + 1)
+            candidates += items
+            read_to = max(read_to or "", shard_read_to or "") or None
         candidates.sort(key=lambda item: item.sort_key, reverse=True)
-        records = [_to_record(item) for item in candidates[:limit]]
-        next_cursor = encode_cursor("open", candidates[limit - 1].sort_key) if len(candidates) > limit else None
-        return Page(records, next_cursor)
+        if read_to is not None:
+            candidates = [item for item in candidates if item.sort_key >= read_to]
+        return _page_of("open", candidates, limit, read_to)
 
     def list_client_bounties(self, client_id: str, *, limit: int, cursor: str | None,
                              status: str | None = None) -> Page:
@@ -267,9 +300,12 @@ class DynamoRepository:
         after = decode_cursor(listing, cursor)
         range_condition = m.MessageModel.id > after.split("#", 1)[1] if after else None
         items = list(m.MessageModel.query(bounty_id, range_condition, consistent_read=True, limit=limit + 1))
-        records = [_to_record(item) for item in items[:limit]]
-        last = items[limit - 1] if len(items) > limit else None
-        return Page(records, encode_cursor(listing, _sort_key(last.created_at, last.id)) if last else None)
+
+        def cursor_after(i: int) -> str:
+            return encode_cursor(listing, _sort_key(items[i].created_at, items[i].id))
+
+        more = cursor_after(limit - 1) if len(items) > limit else None
+        return Page([_to_record(item) for item in items[:limit]], more, cursor_after)
 
     def message_window(self, bounty_id: str, *, limit: int, before: str | None = None,
                        after: str | None = None) -> MessageWindow:

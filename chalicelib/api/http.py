@@ -152,7 +152,10 @@ def whole_number(raw: str, *, name: str, low: int, high: int, code: str) -> int:
     return int(raw)
 
 
-PAGE_QUERY = {"limit": "Page size, 1–100 (default 20).", "cursor": "next_cursor of the previous page."}
+PAGE_QUERY = {"limit": "Page size, 1–100 (default 20). A page may hold fewer, even none, while next_cursor is set (a "
+                        "filter reads a bounded stretch of the list per request; a page too large to send is cut "
+                        "short): follow next_cursor until it is null.",
+              "cursor": "next_cursor of the previous page."}
 
 
 def paging(request) -> tuple[int, str | None]:

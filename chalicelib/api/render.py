@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ..core import rules
 from ..core.ledger import Totals
 from ..core.model import FREELANCER, Account, Bounty, Claim, LedgerEntry, Message, Payout, Submission
@@ -80,5 +82,26 @@ def ledger(record: Bounty, entries: list[LedgerEntry], totals: Totals) -> s.Ledg
     )
 
 
+# Lambda refuses a function's answer over 6 MB, counted on API Gateway's envelope, where the JSON body is a string
+# escaped once more: a character outside ASCII, "\\uXXXX" in the body, takes 7 bytes there (an emoji 14), so 100
+# long texts in another script would pass it. A page is cut short well before (its cursor goes on from there).
+ANSWER_BUDGET_BYTES = 5_000_000
+
+
 def page(list_model, page_: Page, render_item, **kwargs):
-    return list_model(items=[render_item(item, **kwargs) for item in page_.items], next_cursor=page_.next_cursor)
+    items = [render_item(item, **kwargs) for item in page_.items]
+    fitting = _fitting(items)
+    if fitting < len(items):
+        page_ = page_.cut(fitting)
+        items = items[:len(page_.items)]
+    return list_model(items=items, next_cursor=page_.next_cursor)
+
+
+def _fitting(items: list) -> int:
+    """How many of the rendered items fit the answer's budget, as the envelope carries them."""
+    used = 0
+    for count, item in enumerate(items):
+        used += len(json.dumps(json.dumps(item.model_dump(mode="json"), separators=(",", ":"))))
+        if used > ANSWER_BUDGET_BYTES:
+            return count
+    return len(items)

@@ -301,4 +301,4 @@ def list_my_claims(deps: Deps, caller: Caller, *, limit: int, cursor: str | None
     caller.require("freelancer")
     page = deps.repo.list_freelancer_claims(caller.account_id, limit=limit, cursor=cursor)
     now = deps.clock.now()
-    return Page([rules.as_of(claim, now) for claim in page.items], page.next_cursor)
+    return Page([rules.as_of(claim, now) for claim in page.items], page.next_cursor, page.cursor_after)
