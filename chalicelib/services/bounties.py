@@ -160,6 +160,17 @@ def _record_refusal(deps: Deps, bounty: Bounty, reason: str) -> Bounty:
     return failed
 
 
+def _charge_of(intent: dict) -> str | None:
+    """The charge that paid: `latest_charge` (an id, or the charge when expanded), or, in the events of an endpoint
+    on a Stripe API version before 2022-11-15, the first of `charges`. The transfers are made from it."""
+    charge = intent.get("latest_charge")
+    if charge is None and isinstance(intent.get("charges"), dict):
+        listed = intent["charges"].get("data")
+        charge = listed[0] if isinstance(listed, list) and listed else None
+    charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    return charge_id if isinstance(charge_id, str) else None
+
+
 def _commit_funded(deps: Deps, bounty: Bounty, payment_intent_id: str, charge_id: str | None) -> Bounty | None:
     now = deps.clock.now()
     funded = rules.mark_funded(bounty, payment_intent_id=payment_intent_id, charge_id=charge_id, now=now)
@@ -195,9 +206,7 @@ def apply_payment_event(deps: Deps, event: PaymentEvent) -> str:
         if event.type == "payment_intent.succeeded":
             if not escrow:  # the client (or someone) paid what is not this bounty's escrow: it all goes back
                 return _refund_stray_payment(deps, bounty, intent["id"], paid) if paid else "ignored"
-            charge = intent.get("latest_charge")
-            charge_id = charge.get("id") if isinstance(charge, dict) else charge
-            charge_id = charge_id if isinstance(charge_id, str) else None
+            charge_id = _charge_of(intent)
             done = _commit_funded(deps, bounty, intent["id"], charge_id)
             if done is None and bounty.status in (CANCELLED, EXPIRED):
                 return _refund_late_payment(deps, bounty, intent["id"], charge_id)

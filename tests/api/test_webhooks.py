@@ -284,3 +284,19 @@ def test_a_payout_whose_release_was_missed_is_paid_when_it_is_tried_again(api, w
     assert repo.get_payout(payout_id).status == "paid"  # asked Stripe instead of holding it
     assert repo.get_account(freelancer["id"]).payouts_enabled is True
 
+
+
+def test_an_event_rendered_in_an_api_version_before_latest_charge_still_names_the_charge(api, client_acct):
+    """An endpoint on a Stripe API version before 2022-11-15 sends the charges list instead of latest_charge: the
+    transfers are made from that charge all the same."""
+    from chalicelib.bootstrap import deps
+
+    bounty = api.bounty(client_acct["api_key"], payment_method=None)
+    intent = _pay(bounty["funding"]["payment_intent_id"])
+    charge = intent.pop("latest_charge")
+    charge_id = charge["id"] if isinstance(charge, dict) else charge  # the stand-in sends it expanded
+    intent["charges"] = {"object": "list", "data": [{"id": charge_id, "object": "charge"}], "has_more": False}
+    body, headers = _signed(_event("payment_intent.succeeded", intent))
+    assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
+        200, {"received": True, "outcome": "funded"})
+    assert deps().repo.get_bounty(bounty["id"]).charge_id == charge_id
