@@ -162,7 +162,7 @@ def policy_statements(function: Function, stage: str, resources: dict) -> list[d
     if function.secrets:
         # SecureStrings under the AWS-managed key aws/ssm need no kms:Decrypt grant (its key policy
         # allows use through SSM within the account).
-        statements.append({"Sid": "ReadSecrets", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+        statements.append({"Sid": "ReadSecrets", "Effect": "Allow", "Action": ["ssm:GetParameters"],
                            "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
                                                     ":parameter" + secret_parameter(stage, s)}
                                         for s in function.secrets]})
