@@ -43,6 +43,17 @@ GENERATED_SECRETS = ("API_KEY_PEPPER", "WEB_SESSION_SECRET")
 DATA_BOUND_SECRETS = ("API_KEY_PEPPER",)  # stored data depends on it (keys' hashes): never generated anew over data
 REQUIRED_SECRETS = ("STRIPE_SECRET_KEY",)
 FAILED_STATES = ("ROLLBACK_COMPLETE",)  # a first create that failed: nothing usable, delete and start again
+# States CloudFormation takes no update from until someone acts, with what to do: the deploy stops there, saying it.
+STUCK_STATES = {
+    "UPDATE_ROLLBACK_FAILED": "an update failed and so did its rollback. Continue the rollback (CloudFormation "
+                              "console: the stack, Stack actions, Continue update rollback; skip the resources it "
+                              "names if it fails again), then deploy again",
+    "ROLLBACK_FAILED": "a first deploy failed and so did its rollback. Delete the stack (CloudFormation console: "
+                       "Delete; the tables are kept, deletion protection on), then deploy again with "
+                       "ADOPT_TABLES=1",
+    "DELETE_FAILED": "a delete failed. Delete the stack again from the CloudFormation console (the reason is in its "
+                     "events), then deploy again (ADOPT_TABLES=1 if tables were kept)",
+}
 
 
 class DeployError(SystemExit):
@@ -210,6 +221,13 @@ def _wait(cfn, waiter: str, name: str) -> None:
         raise DeployError(f"stack {name}: {error}\n{_failure_reasons(cfn, name)}") from error
 
 
+def why_not_deployable(status: str | None) -> str | None:
+    """What stands in the way of deploying over a stack in `status`, and what to do; None if nothing does."""
+    if status and status.endswith("_IN_PROGRESS"):
+        return "busy; wait for it to finish and run again"
+    return STUCK_STATES.get(status or "")
+
+
 def deploy_stack(cfn, name: str, template_url: str, parameters: dict[str, str]) -> dict:
     """Creates the stack or updates it (no changes is fine); waits; returns the stack's description."""
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
@@ -281,7 +299,15 @@ def adopt_tables(cfn, name: str, stage: str, tables: dict[str, str], dynamodb) -
     cfn.create_change_set(StackName=name, ChangeSetName=change_set, ChangeSetType="IMPORT",
                           TemplateBody=json.dumps(template), ResourcesToImport=to_import,
                           Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}])
-    cfn.get_waiter("change_set_create_complete").wait(StackName=name, ChangeSetName=change_set)
+    from botocore.exceptions import WaiterError
+
+    try:
+        cfn.get_waiter("change_set_create_complete").wait(StackName=name, ChangeSetName=change_set)
+    except WaiterError as error:
+        reason = cfn.describe_change_set(StackName=name, ChangeSetName=change_set).get("StatusReason", error)
+        raise DeployError(f"importing the kept tables into stack {name} was refused: {reason}\n"
+                          f"The tables are untouched; fix that and deploy again, or drop them: "
+                          f"make destroy STAGE={stage} DELETE_TABLES=1") from error
     cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
     _wait(cfn, "stack_import_complete", name)
 
@@ -462,8 +488,9 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     cfn = session.client("cloudformation")
     stack = describe_stack(cfn, name)
     status = (stack or {}).get("StackStatus")
-    if status and status.endswith("_IN_PROGRESS"):
-        raise DeployError(f"stack {name} is busy ({status}); wait for it to finish and run again")
+    refusal = why_not_deployable(status)
+    if refusal:
+        raise DeployError(f"stack {name} is {status}: {refusal}.\n{_failure_reasons(cfn, name)}".rstrip())
 
     ssm = session.client("ssm")
     missing = store_secrets(ssm, stage, environ, dry_run=dry_run,

@@ -337,3 +337,13 @@ def test_adopted_tables_made_before_deletion_protection_get_it(aws):
     deploy.protect_tables(dynamodb, ["bounty-old-ledger"])
     assert dynamodb.describe_table(TableName="bounty-old-ledger")["Table"]["DeletionProtectionEnabled"] is True
     deploy.protect_tables(dynamodb, ["bounty-old-ledger"])  # already on: nothing to do
+
+
+def test_a_stack_cloudformation_takes_no_update_from_is_refused_saying_what_to_do():
+    assert deploy.why_not_deployable(None) is None
+    for fine in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE"):
+        assert deploy.why_not_deployable(fine) is None, fine  # ROLLBACK_COMPLETE: the deploy deletes it itself
+    assert "wait" in deploy.why_not_deployable("UPDATE_IN_PROGRESS")
+    assert "Continue update rollback" in deploy.why_not_deployable("UPDATE_ROLLBACK_FAILED")
+    assert "ADOPT_TABLES=1" in deploy.why_not_deployable("ROLLBACK_FAILED")
+    assert "Delete the stack again" in deploy.why_not_deployable("DELETE_FAILED")
