@@ -1,10 +1,11 @@
-"""Structured JSON logs (Powertools' formatter on the root logger) and CloudWatch metrics (EMF).
+"""Structured JSON logs (Powertools' formatter on the root logger's handlers) and CloudWatch metrics (EMF).
 
 Every log line carries the request id, path and, where known, the bounty id; nothing we log holds an
 API key, a Stripe secret or card data (tests/api/test_logging.py searches the captured logs)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -12,21 +13,39 @@ _formatter = None
 
 
 def setup_logging() -> None:
+    """Every record of the root logger written once, as one JSON line; calling it again changes nothing.
+
+    On Lambda the runtime has put its own handler on the root logger before our code is imported: it writes to
+    the function's log stream and stamps each record with the invocation's `aws_request_id` (a filter of its own,
+    kept, so that id is in our JSON too). A handler of ours beside it would have every record written twice,
+    once as the runtime's plain text and once as JSON, so its handler gets our formatter instead. Where nothing
+    handles the root logger yet (the local stack, `ops`), a handler writing to stderr is added."""
     global _formatter
     if _formatter is not None:
         return
-    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-
-    _formatter = LambdaPowertoolsFormatter(service="bounty-board", utc=True)
-    handler = logging.StreamHandler()
-    handler.setFormatter(_formatter)
+    _formatter = _json_lines_formatter()
     root = logging.getLogger()
-    root.handlers = [h for h in root.handlers if not getattr(h, "_bounty_json", False)]
-    handler._bounty_json = True
-    root.addHandler(handler)
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.terminator = ""  # the formatter ends each record's line
+        root.addHandler(handler)
+    for handler in root.handlers:
+        handler.setFormatter(_formatter)
     root.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
     for noisy in ("botocore", "urllib3", "pynamodb", "stripe"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _json_lines_formatter() -> logging.Formatter:
+    """Powertools' JSON, one line a record, newline included: the runtime's handler writes what its formatter
+    returns as it is (its own formats end in a newline; without one, records would run together on stdout where
+    Lambda's framed log pipe is absent)."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    def one_line(log: dict) -> str:
+        return json.dumps(log, default=str, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+    return LambdaPowertoolsFormatter(service="bounty-board", utc=True, json_serializer=one_line)
 
 
 def bind(**keys) -> None:
