@@ -7,7 +7,8 @@ merge template brings:
 - every stateful resource from infra/resources.json (tables, queues and dead-letter queues, log groups,
   the alarm topic and alarms), with the `Stage` parameter pinned to the stage being packaged;
 - per function: its name, its environment (the stage, SSM parameter *names* of the secrets it may read,
-  the queue retry limit), `ReportBatchItemFailures` on its SQS source, `DependsOn` its queue and log group;
+  the queue retry limit), `ReportBatchItemFailures` on its SQS source (and, for a worker that calls Stripe, the
+  stage's cap on its concurrent invocations), `DependsOn` its queue and log group;
 - per function: an IAM policy listing exactly the tables, queues and parameters that function uses;
 - API Gateway throttling for the stage (infra/stages.json) and the URLs to print after a deploy.
 
@@ -66,6 +67,10 @@ class Function:
     consumes: str | None = None  # the queue it is triggered by
     sends: tuple[str, ...] = ()
     tables: tuple[str, ...] | None = None  # logical ids; None = every table
+
+    @property
+    def calls_stripe(self) -> bool:
+        return "STRIPE_SECRET_KEY" in self.secrets
 
     @property
     def log_group_id(self) -> str:
@@ -131,6 +136,32 @@ def shard_settings(stage: str) -> dict[str, str]:
                              f"{MAX_SHARDS}, not {value!r}")
         counts[env_name] = str(value)
     return counts
+
+
+# How many invocations each SQS source of a worker that calls Stripe may run at once (stages.json
+# `stripe_worker_concurrency`; Lambda takes 2 to 1000). Uncapped, a burst (the sweep queuing hundreds of
+# auto-approvals, `ops redrive --dlq`) scales the payouts and refunds workers out to hundreds of invocations, and
+# Stripe answers 429 (it allows about 100 requests a second live, 25 in test mode). A capped source stops receiving
+# while it is at its cap: the rest of the burst waits in the queue without using up its deliveries, where a
+# reserved concurrency would let Lambda receive messages it then cannot run.
+WORKER_CONCURRENCY_SETTING = "stripe_worker_concurrency"
+WORKER_CONCURRENCY_RANGE = (2, 1000)
+
+
+def stripe_worker_concurrency(stage: str) -> int:
+    value = stage_settings(stage).get(WORKER_CONCURRENCY_SETTING)
+    lowest, highest = WORKER_CONCURRENCY_RANGE
+    if type(value) is not int or not lowest <= value <= highest:
+        raise SystemExit(f"infra/stages.json, stage {stage}: {WORKER_CONCURRENCY_SETTING} must be a whole number "
+                         f"from {lowest} to {highest}, not {value!r}")
+    return value
+
+
+def sqs_event_properties(function: Function, stage: str) -> dict:
+    properties: dict = {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    if function.calls_stripe:
+        properties["ScalingConfig"] = {"MaximumConcurrency": stripe_worker_concurrency(stage)}
+    return properties
 
 
 def secret_parameter(stage: str, env_name: str) -> str:
@@ -215,7 +246,7 @@ def merge_template(stage: str) -> dict:
         if function.consumes:
             depends_on.append(QUEUES[function.consumes])
             event = "".join(p.capitalize() for p in function.name.split("_")) + "SqsEventSource"
-            properties["Events"] = {event: {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
+            properties["Events"] = {event: {"Properties": sqs_event_properties(function, stage)}}
         resources[function.logical_id] = {"DependsOn": depends_on, "Properties": properties}
         resources[function.role_id] = {"Properties": {"Policies": [{
             "PolicyName": f"{function.role_id}Policy",

@@ -14,8 +14,9 @@ Reads from the environment (all optional except where said):
   ADOPT_TABLES=1          take over tables kept by an earlier `make destroy` (CloudFormation resource import)
   DRY_RUN=1               same as --dry-run: package, check, print the plan; change nothing on AWS
 
-Per-stage settings (API throttling, shard counts) are in infra/stages.json. After the stack update the deploy runs
-the release's upgrade steps of stored items, and moves open bounties and timers when a shard count changed.
+Per-stage settings (API throttling, shard counts, the Stripe workers' concurrency) are in infra/stages.json. After
+the stack update the deploy runs the release's upgrade steps of stored items, and moves open bounties and timers when
+a shard count changed.
 
 Secrets go to SSM Parameter Store and are read by the functions at run time: never into the template,
 the package or this script's output.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import random
 
 from chalice import Blueprint, Rate
 
@@ -20,16 +22,27 @@ observability.setup_logging()
 BACKOFF_MAX_SECONDS = 900
 
 
+def redelivery_delay(receive_count: int) -> int:
+    """Seconds a message that failed its `receive_count`th delivery stays hidden: twice as long after each failure
+    (15 s, 30 s, 60 s, … up to 15 min), less a random part of up to half.
+
+    Without the random part, messages that failed together (a burst Stripe answered with 429, an outage) would all
+    come back together at the same marks and fail together again. Half of the delay is kept rather than all of it
+    left to chance ("full jitter"): a message has only MAX_RECEIVE_COUNT deliveries, and a delay drawn near zero
+    would spend them in seconds, marking payouts failed before Stripe had time to recover."""
+    longest = min(config.retry_backoff_seconds() * 2 ** (receive_count - 1), BACKOFF_MAX_SECONDS)
+    return random.randint(math.ceil(longest / 2), longest)
+
+
 def _backoff(record) -> None:
-    """Waits longer after each failed delivery (15 s, 30 s, 60 s, … up to 15 min) instead of the queue's
-    fixed visibility timeout, so a Stripe outage is not hammered."""
+    """Delays the failed message's next delivery (`redelivery_delay`) instead of the queue's fixed visibility
+    timeout, so a Stripe outage is not hammered."""
     count = int(record.attributes.get("ApproximateReceiveCount", "1"))
-    delay = min(config.retry_backoff_seconds() * 2 ** (count - 1), BACKOFF_MAX_SECONDS)
     queue_name = record.event_source_arn.rsplit(":", 1)[-1]
     try:
         queue = deps().queue
         queue.client.change_message_visibility(QueueUrl=queue.url(queue_name), ReceiptHandle=record.receipt_handle,
-                                               VisibilityTimeout=delay)
+                                               VisibilityTimeout=redelivery_delay(count))
     except Exception:  # the queue's own visibility timeout still brings it back
         log.warning("could not delay redelivery of %s", record.message_id, exc_info=True)
 

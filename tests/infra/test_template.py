@@ -21,6 +21,7 @@ from infra import build_template, deploy
 from .conftest import PACKAGED_STAGE, ROOT
 
 SQS_FUNCTIONS = {"PayoutsWorker": "PayoutsQueue", "RefundsWorker": "RefundsQueue", "TimersWorker": "TimersQueue"}
+STRIPE_WORKERS = ("PayoutsWorker", "RefundsWorker")
 
 
 def _of_type(template: dict, kind: str) -> dict:
@@ -29,6 +30,12 @@ def _of_type(template: dict, kind: str) -> dict:
 
 def _functions(template: dict) -> dict:
     return _of_type(template, "AWS::Serverless::Function")
+
+
+def _sqs_event(template: dict, logical_id: str) -> dict:
+    """The properties of a worker's one SQS event source."""
+    (event,) = template["Resources"][logical_id]["Properties"]["Events"].values()
+    return event["Properties"]
 
 
 def _sub(value, stage: str = PACKAGED_STAGE) -> str:
@@ -70,6 +77,8 @@ def test_packaged_template_passes_cfn_lint_without_suppressions(template, tmp_pa
                 if r["Type"] == "AWS::Lambda::EventSourceMapping"]
     assert len(mappings) == len(SQS_FUNCTIONS)
     assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
+    capped = {m["FunctionName"]["Ref"]: m["ScalingConfig"] for m in mappings if "ScalingConfig" in m}
+    assert capped == {logical: _sqs_event(template, logical)["ScalingConfig"] for logical in STRIPE_WORKERS}
     (stage,) = [r["Properties"] for r in transformed["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
     assert stage["MethodSettings"] == template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
     # A deployment that names a stage creates it too: SAM's default "Stage", a second API with no throttling.
@@ -78,10 +87,11 @@ def test_packaged_template_passes_cfn_lint_without_suppressions(template, tmp_pa
     assert deployments and all("StageName" not in d for d in deployments), deployments
 
 
-def test_the_checks_would_catch_a_broken_event_source(template, tmp_path):
+@pytest.mark.parametrize("setting, value", [("FunctionResponseTypes", ["ReportEverything"]),
+                                            ("ScalingConfig", {"MaximumConcurrency": 1})])
+def test_the_checks_would_catch_a_broken_event_source(template, tmp_path, setting, value):
     broken = copy.deepcopy(template)
-    events = broken["Resources"]["PayoutsWorker"]["Properties"]["Events"]
-    next(iter(events.values()))["Properties"]["FunctionResponseTypes"] = ["ReportEverything"]
+    _sqs_event(broken, "PayoutsWorker")[setting] = value
     assert _lint((_transform(broken), tmp_path / "broken.json")).returncode != 0
 
 
@@ -166,6 +176,36 @@ def test_stripe_requests_at_their_slowest_fit_every_timeout_of_a_function_that_c
             (event,) = function["Events"].values()
             worst = event["Properties"]["BatchSize"] * STRIPE_REQUESTS["worker message"] * request
         assert worst <= STRIPE_SHARE * function["Timeout"], f"{logical}: {worst:g} s of Stripe requests"
+
+
+def test_workers_that_call_stripe_run_at_most_the_stages_concurrency(template):
+    """A burst of payouts or refunds (the sweep's auto-approvals, a redrive of the dead letters) would otherwise
+    scale a worker out to hundreds of invocations, each calling Stripe, which answers 429 past its rate limit."""
+    stages = json.loads((ROOT / "infra" / "stages.json").read_text())
+    expected = {**stages["default"], **stages.get(PACKAGED_STAGE, {})}["stripe_worker_concurrency"]
+    calling_stripe = {k for k, f in _functions(template).items() if "Events" in f["Properties"]
+                      and "STRIPE_SECRET_KEY_PARAM" in f["Properties"]["Environment"]["Variables"]}
+    assert calling_stripe == set(STRIPE_WORKERS)
+    for logical in SQS_FUNCTIONS:
+        scaling = _sqs_event(template, logical).get("ScalingConfig")
+        if logical in STRIPE_WORKERS:
+            assert scaling == {"MaximumConcurrency": expected}, logical
+        else:
+            assert scaling is None, f"{logical} makes no Stripe request: nothing to hold it back for"
+
+
+@pytest.mark.parametrize("bad", [1, 0, 1001, "5", 2.5, True, None])
+def test_a_worker_concurrency_out_of_range_stops_the_packaging(bad, tmp_path, monkeypatch):
+    stages = json.loads((ROOT / "infra" / "stages.json").read_text())
+    stages["odd"] = {"stripe_worker_concurrency": bad}
+    (tmp_path / "stages.json").write_text(json.dumps(stages))
+    monkeypatch.setattr(build_template, "STAGES_FILE", tmp_path / "stages.json")
+    with pytest.raises(SystemExit, match="stage odd: stripe_worker_concurrency must be a whole number from 2 to 1000"):
+        build_template.merge_template("odd")
+    stages["odd"] = {"stripe_worker_concurrency": 20}
+    (tmp_path / "stages.json").write_text(json.dumps(stages))
+    events = build_template.merge_template("odd")["Resources"]["RefundsWorker"]["Properties"]["Events"]
+    assert [e["Properties"]["ScalingConfig"] for e in events.values()] == [{"MaximumConcurrency": 20}]
 
 
 def test_one_dynamodb_or_sqs_request_failing_every_try_fits_the_share_stripe_leaves(template, monkeypatch):
