@@ -10,7 +10,8 @@ merge template brings:
   the queue retry limit), `ReportBatchItemFailures` on its SQS source (and, for a worker that calls Stripe, the
   stage's cap on its concurrent invocations), `DependsOn` its queue and log group;
 - per function: an IAM policy listing exactly the tables, queues and parameters that function uses;
-- API Gateway throttling for the stage (infra/stages.json) and the URLs to print after a deploy.
+- API Gateway throttling for the stage (infra/stages.json), the API's name (its metrics and their alarm go by it)
+  and the URLs to print after a deploy.
 
 Usage: python -m infra.build_template --stage dev [-o merge.json]
 """
@@ -172,6 +173,13 @@ def function_name(stage: str, function: Function) -> str:
     return f"bounty-{stage}-{function.name}"
 
 
+def api_name(stage: str) -> str:
+    """The REST API's name, which API Gateway's metrics are kept under (dimension ApiName, with Stage). Without
+    it the API is named after the title of Chalice's Swagger, the app's name, in every stage: the alarm on one
+    stage's 5xx answers would count every stage's in the account and region."""
+    return f"bounty-{stage}-api"
+
+
 def _arn(logical_id: str) -> dict:
     return {"Fn::GetAtt": [logical_id, "Arn"]}
 
@@ -254,7 +262,7 @@ def merge_template(stage: str) -> dict:
                                "Statement": policy_statements(function, stage, base["Resources"])},
         }]}}
 
-    resources["RestAPI"] = {"Properties": {"MethodSettings": [{
+    resources["RestAPI"] = {"Properties": {"Name": api_name(stage), "MethodSettings": [{
         "ResourcePath": "/*",
         "HttpMethod": "*",
         "ThrottlingRateLimit": settings["throttle_rate_limit"],

@@ -141,15 +141,27 @@ def test_alarms_create_as_written(aws, resources_template):
     for alarm in alarms.values():
         cloudwatch.put_metric_alarm(**resolve(alarm["Properties"]))
     described = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
+    failing = {f"bounty-{STAGE}-{f.name.replace('_', '-')}-failing" for f in build_template.FUNCTIONS}
     assert set(described) == {f"bounty-{STAGE}-{k}-dlq-not-empty" for k in ("payouts", "refunds", "timers")} | {
-        f"bounty-{STAGE}-payouts-failed", f"bounty-{STAGE}-stray-payment-refunds-refused"}
+        f"bounty-{STAGE}-payouts-failed", f"bounty-{STAGE}-stray-payment-refunds-refused",
+        f"bounty-{STAGE}-api-5xx"} | failing
     sqs = aws.client("sqs")
+    watched_functions = set()
     for alarm in described.values():
         assert alarm["AlarmActions"] == [topic_arn]
         if alarm["Namespace"] == "AWS/SQS":
             (dimension,) = alarm["Dimensions"]
             sqs.get_queue_url(QueueName=dimension["Value"])  # a queue that exists
             assert dimension["Value"].endswith("-dlq")
+        if alarm["Namespace"] == "AWS/Lambda":
+            (dimension,) = alarm["Dimensions"]
+            watched_functions.add(dimension["Value"])
+            assert alarm["DatapointsToAlarm"] == 3 and alarm["EvaluationPeriods"] == 5
+        if alarm["Namespace"] == "AWS/ApiGateway":
+            assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+                "ApiName": build_template.api_name(STAGE), "Stage": build_template.API_STAGE}
+    # The names the functions are deployed under (moto cannot create them: infra/build_template.py names them).
+    assert watched_functions == {build_template.function_name(STAGE, f) for f in build_template.FUNCTIONS}
 
 
 def test_update_with_nothing_changed_is_fine(aws):

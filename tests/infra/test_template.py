@@ -80,6 +80,9 @@ def test_packaged_template_passes_cfn_lint_without_suppressions(template, tmp_pa
     capped = {m["FunctionName"]["Ref"]: m["ScalingConfig"] for m in mappings if "ScalingConfig" in m}
     assert capped == {logical: _sqs_event(template, logical)["ScalingConfig"] for logical in STRIPE_WORKERS}
     (stage,) = [r["Properties"] for r in transformed["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    (rest_api,) = [r["Properties"] for r in transformed["Resources"].values()
+                   if r["Type"] == "AWS::ApiGateway::RestApi"]
+    assert rest_api["Name"] == template["Resources"]["RestAPI"]["Properties"]["Name"]  # its metrics' ApiName
     assert stage["MethodSettings"] == template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
     # A deployment that names a stage creates it too: SAM's default "Stage", a second API with no throttling.
     deployments = [r["Properties"] for r in transformed["Resources"].values()
@@ -396,6 +399,32 @@ def test_alarms_watch_dead_letters_and_failed_payouts(template, monkeypatch, cap
     subscription = template["Resources"]["AlarmEmailSubscription"]
     assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
     assert subscription["Condition"] == "HasAlarmEmail"
+
+
+def test_a_function_that_keeps_failing_and_an_api_answering_5xx_are_alarmed(template):
+    """The sweep has no queue and no DLQ: failing every minute, it would stop every timer without a word. A worker
+    killed by its timeout or a crash reaches its DLQ alarm only after 5 visibility timeouts (75 min for payouts)."""
+    alarms = [a["Properties"] for a in _of_type(template, "AWS::CloudWatch::Alarm").values()]
+    by_function = {}
+    for alarm in (a for a in alarms if a["Namespace"] == "AWS/Lambda"):
+        (dimension,) = alarm["Dimensions"]
+        assert (alarm["MetricName"], dimension["Name"]) == ("Errors", "FunctionName")
+        by_function[_sub(dimension["Value"])] = alarm
+    assert set(by_function) == {f["Properties"]["FunctionName"] for f in _functions(template).values()}
+    for alarm in by_function.values():
+        # Errors in 3 of the last 5 minutes: a sweep run or a request that failed once (a blip) pages nobody.
+        assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+            "Sum", 1, "GreaterThanOrEqualToThreshold")
+        assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (60, 5, 3)
+        assert alarm["TreatMissingData"] == "notBreaching"  # a worker with no messages runs no invocation
+    (answers,) = [a for a in alarms if a["Namespace"] == "AWS/ApiGateway"]
+    assert answers["MetricName"] == "5XXError" and answers["Statistic"] == "Average"  # the share of requests
+    dimensions = {d["Name"]: d["Value"] for d in answers["Dimensions"]}
+    api = template["Resources"]["RestAPI"]["Properties"]
+    assert set(dimensions) == {"ApiName", "Stage"}, "the dimensions API Gateway gives a REST API's metrics"
+    assert (_sub(dimensions["ApiName"]), dimensions["Stage"]) == (api["Name"], api["StageName"])
+    other = build_template.merge_template("dev")["Resources"]["RestAPI"]["Properties"]["Name"]
+    assert other != api["Name"], "one stage's alarm must not count another stage's answers"
 
 
 def test_outputs_give_the_api_and_webhook_urls(template):
