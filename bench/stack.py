@@ -97,7 +97,7 @@ class Stack:
         self.deps = deps()
         self.client = Client(app, stage_name="local")
         # The runner plays Lambda's event source mapping: its receives and deletes are not the app's calls.
-        self.runner = LocalRunner(app, self.client, sqs=boto3.session.Session().client("sqs"))
+        self.runner = LocalRunner(app, sqs=boto3.session.Session().client("sqs"))
         self.meter = Meter()
         for model in dynamo_models.ALL_MODELS:
             self.meter.attach(model._get_connection().connection.client)

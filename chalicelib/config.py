@@ -56,14 +56,19 @@ class CallLimits:
         return (self.retries + 1) * (self.connect_seconds + self.read_seconds)
 
 
+# The deployed functions set none of the variables below, so these are their limits (tests/infra/test_template.py).
+DEPLOYED_CALL_LIMITS = CallLimits(connect_seconds=0.5, read_seconds=1.0, retries=2)
+
+
 def aws_call_limits() -> CallLimits:
     """For every DynamoDB and SQS request. A healthy one takes milliseconds; one that hangs is given up and tried
     again well within a function's time budget (docs/DESIGN.md "Time budgets"), where botocore's defaults (60 s)
     or PynamoDB's (30 s) would run into the function's timeout. The local stack and the tests set longer ones,
     since their stand-in is slower and a busy machine slower still; the bench, longer again."""
-    return CallLimits(connect_seconds=float(_env("AWS_CONNECT_TIMEOUT_SECONDS", "0.5")),
-                      read_seconds=float(_env("AWS_READ_TIMEOUT_SECONDS", "1.0")),
-                      retries=int(_env("AWS_MAX_RETRY_ATTEMPTS", "2")))
+    deployed = DEPLOYED_CALL_LIMITS
+    return CallLimits(connect_seconds=float(_env("AWS_CONNECT_TIMEOUT_SECONDS", str(deployed.connect_seconds))),
+                      read_seconds=float(_env("AWS_READ_TIMEOUT_SECONDS", str(deployed.read_seconds))),
+                      retries=int(_env("AWS_MAX_RETRY_ATTEMPTS", str(deployed.retries))))
 
 
 def platform_fee_bps() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -119,9 +120,17 @@ class Payments(Protocol):
         """Stripe's own record of a bounty's money: charged, transferred, refunded (for reconciliation)."""
 
 
+# SQS takes at most this many messages in one SendMessageBatch.
+SEND_BATCH_LIMIT = 10
+
+
 class Queue(Protocol):
     def send(self, queue_name: str, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
         """Puts one JSON message on the named queue."""
+
+    def send_batch(self, queue_name: str, bodies: Sequence[dict[str, Any]]) -> set[int]:
+        """Puts JSON messages on the named queue, SEND_BATCH_LIMIT to a request; returns the positions in `bodies`
+        of those the queue did not take (each message of a request is taken or refused on its own)."""
 
 
 class Clock(Protocol):

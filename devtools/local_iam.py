@@ -157,10 +157,16 @@ def _refuse(function: str, action: str, resource: str, operation: str) -> None:
         "by devtools/local_iam.py)")}}, operation)
 
 
+# IAM has no actions of their own for SQS's batch operations: each is allowed by its single-message action.
+_SQS_BATCH_ACTIONS = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
+                      "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
+
+
 def _check(model, params, **_) -> None:
     queue = params.get("QueueName") or (params.get("QueueUrl") or "").rsplit("/", 1)[-1]
     function = _function.get()
     if function == OPERATOR:
         return
-    if model.name not in allowed_operations(function).get(queue, set()):
-        _refuse(function, f"sqs:{model.name}", queue, model.name)
+    action = _SQS_BATCH_ACTIONS.get(model.name, model.name)
+    if action not in allowed_operations(function).get(queue, set()):
+        _refuse(function, f"sqs:{action}", queue, model.name)

@@ -3,7 +3,8 @@ fires its `@schedule` handlers, as the deployed event sources would.
 
 Messages are handed over in Lambda's record shape; those the handler reports in `batchItemFailures` (or all of them,
 if it raises) stay on the queue and come back after their visibility timeout, so retries, backoff and the
-dead-letter queue behave as deployed.
+dead-letter queue behave as deployed. Each invocation gets a Lambda context telling the time left of its function's
+timeout, which the handlers weigh their work against, as deployed (`LocalRunner.context_for`).
 """
 
 from __future__ import annotations
@@ -14,26 +15,26 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 log = logging.getLogger("devtools.runner")
 
 ACCOUNT = "123456789012"
+ROOT = Path(__file__).resolve().parents[1]  # where .chalice/config.json says each function's timeout
 
 
 class LocalRunner:
-    def __init__(self, app, client=None, sqs=None):
+    def __init__(self, app, sqs=None):
         import boto3
-        from chalice.test import Client
 
         self.app = app
-        # The `local` stage of .chalice/config.json: the environment comes from the process, as in `chalice local`.
-        self.client = client or Client(app, stage_name="local")
         self.sqs = sqs or boto3.client("sqs")
         self.region = self.sqs.meta.region_name
         self.queue_handlers = {s.queue: s.name for s in app.event_sources if hasattr(s, "queue")}
         # Each handler gets batches of the size its event source has deployed (the Stripe workers take one message).
         self.batch_sizes = {s.queue: s.batch_size or 10 for s in app.event_sources if hasattr(s, "queue")}
         self.schedules = [s.name for s in app.event_sources if hasattr(s, "schedule_expression")]
+        self.chalice_config = _chalice_config()
         self._urls: dict[str, str] = {}
         self.failed_deliveries = 0  # messages a handler failed (reported, or the whole batch when it raised)
 
@@ -42,8 +43,9 @@ class LocalRunner:
             self._urls[queue] = self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
         return self._urls[queue]
 
-    def feed_once(self, queue: str, *, wait_seconds: int = 0) -> int:
-        """Delivers one batch from `queue` to its handler; returns how many messages it held."""
+    def feed_once(self, queue: str, *, wait_seconds: int = 0, context=None) -> int:
+        """Delivers one batch from `queue` to its handler (with `context`, a Lambda context of the caller's, instead of
+        the function's own); returns how many messages it held."""
         url = self._url(queue)
         messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
                                             AttributeNames=["All"]).get("Messages", [])
@@ -54,7 +56,7 @@ class LocalRunner:
             batch = messages[start:start + size]
             records = [self._record(queue, m) for m in batch]
             try:
-                result = self.invoke(self.queue_handlers[queue], {"Records": records}).payload or {}
+                result = self.invoke(self.queue_handlers[queue], {"Records": records}, context=context).payload or {}
                 failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             except Exception:
                 log.exception("handler for %s raised; the whole batch comes back", queue)
@@ -66,13 +68,32 @@ class LocalRunner:
                     self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
 
-    def invoke(self, name: str, event: dict):
+    def invoke(self, name: str, event: dict, *, context=None):
         """Runs one handler on one event, as that function: its calls get that function's permissions
-        (devtools/local_iam.py)."""
+        (devtools/local_iam.py), and its Lambda context the function's timeout (`context_for`) unless `context` is
+        given. The environment is the process's, as in `chalice local` (the local stage sets no variables)."""
+        from chalice.test import InvokeResponse
+
         from . import local_iam
 
         with local_iam.running(name):
-            return self.client.lambda_.invoke(name, event)
+            return InvokeResponse(payload=self.app.handler_map[name](event, context or self.context_for(name)))
+
+    def context_for(self, name: str):
+        """A Lambda context for one invocation of the named function, counting down from its timeout as deployed
+        (.chalice/config.json), stretched as much as the local stack stretches the limits of every AWS call
+        (config.aws_call_limits: moto is slower than AWS). A handler weighs its time left against its calls at their
+        slowest, so it then decides as it would deployed: a healthy batch is handled whole, where the context of
+        Chalice's test client (3 s for every function), or the deployed timeout weighed against the local limits,
+        would have the timers worker put back every message unhandled."""
+        from chalice.local import LambdaContext
+
+        from chalicelib import config
+
+        scoped = self.chalice_config.scope("local", name)
+        stretch = max(1.0, config.aws_call_limits().slowest_seconds / config.DEPLOYED_CALL_LIMITS.slowest_seconds)
+        return LambdaContext(name, memory_size=scoped.lambda_memory_size,
+                             max_runtime_ms=scoped.lambda_timeout * stretch * 1000)
 
     def _record(self, queue: str, message: dict) -> dict:
         return {
@@ -124,6 +145,12 @@ class LocalRunner:
             except Exception:
                 log.exception("polling %s failed; retrying", queue)
                 time.sleep(1)
+
+
+def _chalice_config():
+    from chalice.cli.factory import CLIFactory
+
+    return CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="local")
 
 
 def main() -> None:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from .. import config
+from ..ports import SEND_BATCH_LIMIT
+
+log = logging.getLogger(__name__)
 
 
 class SqsQueue:
@@ -33,3 +38,18 @@ class SqsQueue:
     def send(self, queue_name: str, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
         self.client.send_message(QueueUrl=self.url(queue_name), MessageBody=json.dumps(body, sort_keys=True),
                                  DelaySeconds=delay_seconds)
+
+    def send_batch(self, queue_name: str, bodies: Sequence[dict[str, Any]]) -> set[int]:
+        refused: set[int] = set()
+        for start in range(0, len(bodies), SEND_BATCH_LIMIT):
+            entries = [{"Id": str(position), "MessageBody": json.dumps(body, sort_keys=True)}
+                       for position, body in enumerate(bodies[start:start + SEND_BATCH_LIMIT], start)]
+            answer = self.client.send_message_batch(QueueUrl=self.url(queue_name), Entries=entries)
+            # Only an entry SQS lists as successful is known to be on the queue: a caller that goes on to forget
+            # what the message carries (the sweep deletes its timer) must not do so for any other.
+            taken = {entry["Id"] for entry in answer.get("Successful", [])}
+            refused |= {int(entry["Id"]) for entry in entries if entry["Id"] not in taken}
+            for failure in answer.get("Failed", []):
+                log.warning("%s refused message %s of a batch: %s %s", queue_name, failure.get("Id"),
+                            failure.get("Code"), failure.get("Message"))
+        return refused

@@ -12,6 +12,7 @@ from chalice import Blueprint, Rate
 
 from .. import config, observability
 from ..bootstrap import deps
+from ..services.deps import RETRY_SECONDS
 
 log = logging.getLogger(__name__)
 bp = Blueprint(__name__)
@@ -47,12 +48,37 @@ def _backoff(record) -> None:
         log.warning("could not delay redelivery of %s", record.message_id, exc_info=True)
 
 
-def process(event, handle) -> dict:
-    """Runs `handle(body, receive_count)` for every record; returns SQS's partial batch response."""
+class TimeLeft:
+    """What is left of this invocation's time, from its Lambda context (`event.context` in Chalice): whether it
+    holds some more work and, after that, the function's answer."""
+
+    # Kept back for what follows the last piece of work: the answer (and the log lines before it).
+    ANSWER_SECONDS = 1.0
+
+    def __init__(self, context) -> None:
+        self._context = context
+
+    def holds(self, seconds: float) -> bool:
+        return self._context.get_remaining_time_in_millis() >= (seconds + self.ANSWER_SECONDS) * 1000
+
+
+def process(event, handle, *, message_seconds: float | None = None) -> dict:
+    """Runs `handle(body, receive_count)` for every record; returns SQS's partial batch response.
+
+    With `message_seconds` (one message at its slowest, then putting the rest back), a record is taken only while
+    the function's remaining time holds that much: a function killed by its timeout reports nothing and backs off
+    nothing, and its whole batch comes back as failed (docs/DESIGN.md "Time budgets"). The records left when time
+    runs low are put back on the queue unhandled (`_put_back`)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+    time_left = TimeLeft(event.context)
+    left_over: list[SQSRecord] = []
+
     def one(record: SQSRecord) -> None:
+        if left_over or (message_seconds is not None and not time_left.holds(message_seconds)):
+            left_over.append(record)  # the batch's order is kept: once one is left, so is every one after it
+            return
         observability.bind(message_id=record.message_id)
         try:
             body = json.loads(record.body)
@@ -72,8 +98,41 @@ def process(event, handle) -> dict:
             observability.unbind()
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event.to_dict(), record_handler=one, processor=processor,
-                                    context=event.context)
+    response = process_partial_response(event=event.to_dict(), record_handler=one, processor=processor,
+                                        context=event.context)
+    if left_over:
+        not_put_back = _put_back(left_over)
+        response.setdefault("batchItemFailures", []).extend({"itemIdentifier": r.message_id} for r in not_put_back)
+    return response
+
+
+def _put_back(records) -> list:
+    """Sends the messages of records left unhandled again, as new messages, for another invocation to take, and
+    returns the records it could not put back: those are reported as failures, to come back after the queue's
+    visibility timeout.
+
+    Reporting them all as failures would be simpler, but SQS counts receives, not failures: each report would bring
+    a message that was never tried one receive nearer the dead-letter queue (`MAX_RECEIVE_COUNT`, 5), and a long
+    slowdown could leave timers there untried, their timer records already deleted by the sweep. A new message
+    starts its count afresh (a message that had failed before gets its tries anew: later to the DLQ, never
+    sooner), and the original, not reported, is deleted by the event source. One sent twice (a request retried
+    after a lost answer) is handled twice, harmlessly, as any duplicate."""
+    queue_name = records[0].event_source_arn.rsplit(":", 1)[-1]
+    readable, unreadable = [], []
+    for record in records:
+        try:
+            readable.append((record, json.loads(record.body)))
+        except ValueError:
+            unreadable.append(record)  # it would fail when handled: it comes back and fails as any other does
+    try:
+        refused = deps().queue.send_batch(queue_name, [body for _, body in readable]) if readable else set()
+    except Exception:
+        log.warning("could not put %s unhandled messages back on %s; they come back after its visibility timeout",
+                    len(records), queue_name, exc_info=True)
+        return records
+    log.warning("%s messages put back on %s unhandled: the function's time left holds no more of them",
+                len(readable) - len(refused), queue_name)
+    return unreadable + [record for position, (record, _) in enumerate(readable) if position in refused]
 
 
 def _pay(body: dict, receive_count: int) -> None:
@@ -93,7 +152,8 @@ def _refund(body: dict, receive_count: int) -> None:
 # One message per invocation for the workers that call Stripe. A function killed by its timeout records no
 # attempt and no backoff: every message of its batch comes back, and after maxReceiveCount such kills lands in the
 # DLQ with its payout still queued, not failed. Alone, a message has the whole timeout for its Stripe requests at
-# their slowest (the arithmetic: docs/DESIGN.md "Time budgets", checked by tests/infra/test_template.py).
+# their slowest (the arithmetic: docs/DESIGN.md "Time budgets", checked by tests/infra/test_template.py), so these
+# workers need no check of the time left before a message: they never have a second one.
 STRIPE_BATCH_SIZE = 1
 
 
@@ -113,9 +173,28 @@ def _fire(body: dict, receive_count: int) -> None:
     log.info("timer %s %s: %s", body["kind"], body["ref_id"], fire(deps(), body["kind"], body["ref_id"]))
 
 
-@bp.on_sqs_message(queue=config.timers_queue_name(), batch_size=10)
+# A timers message at its slowest (docs/DESIGN.md "Time budgets"), every call at its slowest: its handler's DynamoDB
+# calls (4 at most, as bench/round_trips counts them), the waits of its retry loop, and its SQS calls: the message
+# it sends on, the backoff's change of visibility when it fails, and each queue's URL, looked up once per container.
+TIMER_MESSAGE_DYNAMODB_CALLS = 4
+TIMER_MESSAGE_SQS_CALLS = 4
+# Putting the rest of a batch back: one SendMessageBatch, and the queue's URL if this container has not looked it up.
+PUT_BACK_SQS_CALLS = 2
+TIMERS_BATCH_SIZE = 10
+
+
+def timer_message_seconds() -> float:
+    """The time the timers worker must have left to take one more message of its batch: that message at its
+    slowest, then putting back the ones after it (tests/infra/test_template.py: the function's timeout holds it)."""
+    calls = TIMER_MESSAGE_DYNAMODB_CALLS + TIMER_MESSAGE_SQS_CALLS + PUT_BACK_SQS_CALLS
+    return calls * config.aws_call_limits().slowest_seconds + RETRY_SECONDS
+
+
+# Ten messages a batch, though ten at their slowest would outlast the timeout: healthy, a message takes
+# milliseconds, and when calls slow down the worker stops taking messages before its time runs out.
+@bp.on_sqs_message(queue=config.timers_queue_name(), batch_size=TIMERS_BATCH_SIZE)
 def timers_worker(event):
-    return process(event, _fire)
+    return process(event, _fire, message_seconds=timer_message_seconds())
 
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES))

@@ -128,11 +128,11 @@ class Workers:
     """Feeds the real SQS queues (on moto) to the app's SQS handlers as Lambda would (the local stack's runner),
     and fires the timer sweep, until nothing is left to do."""
 
-    def __init__(self, app, client: Client):
+    def __init__(self, app):
         from chalicelib import config
         from devtools.runner import LocalRunner
 
-        self.runner = LocalRunner(app, client)
+        self.runner = LocalRunner(app)
         self.payouts_queue = config.payouts_queue_name()
         self.refunds_queue = config.refunds_queue_name()
         self.timers_queue = config.timers_queue_name()
@@ -186,7 +186,7 @@ class Workers:
 
 @pytest.fixture
 def workers(chalice_app, api, webhook_relay):
-    return Workers(chalice_app, api.client)
+    return Workers(chalice_app)
 
 
 @pytest.fixture

@@ -348,3 +348,105 @@ def test_a_claim_that_ended_with_its_bounty_is_not_listed_live(api, workers, clo
     _tick(clock, workers, 121)
     assert api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)["status"] == "expired"
     assert listed()["status"] == "lapsed"
+
+
+
+class _TimeLeft:
+    """A Lambda context telling the seconds left of its function's time: one value per look, the last one repeated."""
+
+    def __init__(self, *seconds: float):
+        self.seconds = list(seconds)
+
+    def get_remaining_time_in_millis(self) -> float:
+        return 1000 * (self.seconds.pop(0) if len(self.seconds) > 1 else self.seconds[0])
+
+
+def _expiring_bounties_due(api, workers, clock, key, count: int) -> list[str]:
+    """Bounties past their deadline whose expiry timers the sweep has made messages (and deleted)."""
+    workers.drain()
+    bounties = [api.bounty(key, deadline=_at(clock, 60))["id"] for _ in range(count)]
+    clock.advance(61)
+    workers.sweep()
+    return bounties
+
+
+def _feed_timers_once(workers, context) -> list[str]:
+    """One batch of the timers queue to its worker, with `context`; what its records named."""
+    import json
+
+    runner, named = workers.runner, []
+    invoke = runner.invoke
+
+    def noting(name, event, **kw):
+        named.extend(json.loads(r["body"])["ref_id"] for r in event["Records"])
+        return invoke(name, event, **kw)
+
+    runner.invoke = noting
+    try:
+        runner.feed_once(workers.timers_queue, context=context)
+    finally:
+        del runner.invoke
+    return named
+
+
+
+def _receivable_now(workers) -> dict[str, int]:
+    """What the messages of the timers queue that can be received now name, with how many times each was received
+    (this look included); the look leaves them receivable for the workers."""
+    import json
+
+    sqs, url = workers.runner.sqs, workers.runner._url(workers.timers_queue)
+    seen: dict[str, int] = {}
+    handles: list[str] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                          AttributeNames=["ApproximateReceiveCount"]).get("Messages", []):
+        for message in messages:
+            seen[json.loads(message["Body"])["ref_id"]] = int(message["Attributes"]["ApproximateReceiveCount"])
+            handles.append(message["ReceiptHandle"])
+    for handle in handles:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return seen
+
+
+def _statuses(api, key, bounties) -> list[str]:
+    return [api.ok("GET", f"/v1/bounties/{b}", key=key)["status"] for b in bounties]
+
+
+def test_a_batch_with_too_little_time_left_puts_every_message_back_untried_and_uncounted(api, workers, clock,
+                                                                                       client_acct):
+    """A timers worker killed by its timeout mid-batch reports nothing: every message comes back as failed, and
+    after five kills sits in the DLQ while the sweep has deleted its timer. So it takes a message only while its
+    time left holds one at its slowest. The others go back on the queue as new messages, unhandled: reported as
+    failures instead, each would count a receive towards the DLQ for a message never tried."""
+    key = client_acct["api_key"]
+    bounties = _expiring_bounties_due(api, workers, clock, key, 3)
+    failed_before = workers.runner.failed_deliveries
+
+    named = _feed_timers_once(workers, _TimeLeft(1.0))
+
+    assert set(bounties) <= set(named)
+    assert _statuses(api, key, bounties) == ["open"] * 3  # none handled
+    assert workers.runner.failed_deliveries == failed_before  # none reported as failed
+    received = _receivable_now(workers)
+    assert {b: received.get(b) for b in bounties} == {b: 1 for b in bounties}  # back at once, as never received
+
+    workers.drain()  # with the time a batch has, every message is handled
+    assert _statuses(api, key, bounties) == ["expired"] * 3
+
+
+def test_a_batch_whose_time_runs_low_after_one_message_puts_back_only_the_rest(api, workers, clock, client_acct):
+    from chalicelib.workers import queues
+
+    key = client_acct["api_key"]
+    bounties = _expiring_bounties_due(api, workers, clock, key, 3)
+    enough_for_one = queues.timer_message_seconds() + queues.TimeLeft.ANSWER_SECONDS
+
+    named = _feed_timers_once(workers, _TimeLeft(enough_for_one, enough_for_one - 0.001))
+
+    assert set(bounties) <= set(named)
+    first = named[0]  # ours, unless another test left a timer that came due with them
+    assert _statuses(api, key, bounties) == ["expired" if b == first else "open" for b in bounties]
+    received = _receivable_now(workers)
+    assert {b: received.get(b) for b in bounties if b != first} == {b: 1 for b in bounties if b != first}
+    workers.drain()
+    assert _statuses(api, key, bounties) == ["expired"] * 3

@@ -223,6 +223,17 @@ def test_one_dynamodb_or_sqs_request_failing_every_try_fits_the_share_stripe_lea
         assert slowest <= (1 - STRIPE_SHARE) * function["Properties"]["Timeout"], f"{logical}: {slowest:g} s"
 
 
+def test_the_timers_worker_has_time_for_one_message_at_its_slowest(template, monkeypatch):
+    """It takes each message of its batch only while its time left holds one at its slowest and then putting back
+    the rest (chalicelib/workers/queues.py): with a shorter timeout it would put back every message, for ever."""
+    from chalicelib.workers import queues
+
+    for name in ("AWS_CONNECT_TIMEOUT_SECONDS", "AWS_READ_TIMEOUT_SECONDS", "AWS_MAX_RETRY_ATTEMPTS"):
+        monkeypatch.delenv(name, raising=False)
+    timeout = _functions(template)["TimersWorker"]["Properties"]["Timeout"]
+    assert queues.timer_message_seconds() + queues.TimeLeft.ANSWER_SECONDS <= timeout
+
+
 def test_redrive_limit_is_the_one_the_code_counts_with(template, monkeypatch):
     monkeypatch.delenv("MAX_RECEIVE_COUNT", raising=False)
     assert template["Parameters"]["MaxReceiveCount"]["Default"] == config.max_receive_count()

@@ -22,9 +22,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 _ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = _ROOT / ("docs/screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "build/screenshots")
 WIDTHS = {"phone": (360, 780), "desktop": (1280, 900)}
-# A stage that is not in .chalice/config.json: the in-process worker invocations get no stage variables
-# (tables, queues and secrets come from this process's environment, as for the served app).
-WORKER_STAGE = "browser-tests"
 
 # The API tests' fixtures, shared: the app and the controllable clock.
 chalice_app = api_fixtures.chalice_app
@@ -64,11 +61,9 @@ def http(web_base) -> Http:
 
 @pytest.fixture
 def workers(chalice_app, web_base):
-    """The SQS workers run in this process on the real queues, as in tests/api."""
-    from chalice.test import Client
-
-    with Client(chalice_app, stage_name=WORKER_STAGE) as client:
-        yield Workers(chalice_app, client)
+    """The SQS workers run in this process on the real queues, as in tests/api (tables, queues and secrets come
+    from this process's environment, as for the served app)."""
+    return Workers(chalice_app)
 
 
 @pytest.fixture(scope="session")
