@@ -141,8 +141,9 @@ def misses(results: dict) -> list[str]:
             "`note-submissions` and `copy-work` (run by the deploy) give an earlier release's records the list "
             "and the copies.",
             "",
-            "The sweep is a schedule, not a message: one Query per timer shard, then a send and a delete per due "
-            "timer; it and the timers read what is due by key range, never by Scan (0 Scans anywhere).",
+            "The sweep is a schedule, not a message: one Query per timer shard, then one SQS request per ten due "
+            "timers (SendMessageBatch) and a delete per due timer; it and the timers read what is due by key range, "
+            "never by Scan (0 Scans anywhere).",
             "",
         ]
     o = results.get("overhead")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Callable
 
 from .. import config
 from ..core import errors, rules
@@ -20,27 +22,68 @@ from ..core.model import (
     RESEND_PAYOUT,
     RESEND_REFUND,
     RESEND_RELEASED_PAYOUT,
+    Timer,
 )
 from ..core.timers import due_prefix
+from ..ports import SEND_BATCH_LIMIT
 from . import payouts, refunds, work
 from .deps import Deps, retrying
 
 log = logging.getLogger(__name__)
 
 
-def sweep(deps: Deps, *, limit_per_shard: int = 500) -> int:
-    """Queues every due timer and forgets it. The message carries the work from here (SQS keeps it, with a
-    DLQ); a crash between send and delete only sends it twice, and firing is idempotent."""
+# The calls the sweep makes for one batch of due timers: a SendMessageBatch, then a conditional DeleteItem per timer
+# it took; and before a shard's first batch, the shard's Query. It starts one only with time for these at their
+# slowest (tests/infra/test_template.py: the function's timeout holds a shard's).
+BATCH_CALLS = 1 + SEND_BATCH_LIMIT
+SHARD_CALLS = 1 + BATCH_CALLS
+
+
+def _no_end(seconds: float) -> bool:
+    return True
+
+
+def sweep(deps: Deps, *, limit_per_shard: int = 500, has_time_for: Callable[[float], bool] = _no_end) -> int:
+    """Queues every due timer and forgets it, while the function's time lasts: `has_time_for(seconds)` tells
+    whether its time left holds that much more work (and then its answer). A timer is deleted only once SQS has
+    taken its message, which carries the work from there (SQS keeps it, with a DLQ); a crash between send and
+    delete only sends it twice, and firing is idempotent. What a run leaves (its time ran low, or SQS refused a
+    message) stays filed, and the next run, a minute later, sends it. Returns how many it queued."""
     until = due_prefix(deps.clock.now())
+    slowest_call = config.aws_call_limits().slowest_seconds
+    shards = config.timer_shards()
+    # Each run starts at a shard of its own, so one shard with more due than a run has time for does not hold back
+    # the shards after it run after run.
+    first = random.randrange(shards)  # noqa: S311 - spreading work, nothing secret
     sent = 0
-    for shard in range(config.timer_shards()):
-        for due in deps.repo.due_timers(f"timers#{shard}", until=until, limit=limit_per_shard):
-            deps.queue.send(config.timers_queue_name(), {"kind": due.kind, "ref_id": due.ref_id})
-            try:
-                deps.repo.delete(due)
-            except errors.ConcurrentUpdate:
-                pass  # a concurrent sweep took it
-            sent += 1
+    for shard in [(first + n) % shards for n in range(shards)]:
+        if not has_time_for(SHARD_CALLS * slowest_call):
+            return _stopped(sent)
+        due = deps.repo.due_timers(f"timers#{shard}", until=until, limit=limit_per_shard)
+        for start in range(0, len(due), SEND_BATCH_LIMIT):
+            batch = due[start:start + SEND_BATCH_LIMIT]
+            if not has_time_for((1 + len(batch)) * slowest_call):  # at most BATCH_CALLS
+                return _stopped(sent)
+            sent += _hand_on(deps, batch)
+    return sent
+
+
+def _hand_on(deps: Deps, due: list[Timer]) -> int:
+    """Sends the timers' messages in one request, then deletes each timer whose message SQS took; returns how many
+    it took."""
+    refused = deps.queue.send_batch(config.timers_queue_name(), [{"kind": t.kind, "ref_id": t.ref_id} for t in due])
+    for position, timer in enumerate(due):
+        if position in refused:
+            continue  # still filed: the next run sends it
+        try:
+            deps.repo.delete(timer)
+        except errors.ConcurrentUpdate:
+            pass  # a concurrent sweep took it
+    return len(due) - len(refused)
+
+
+def _stopped(sent: int) -> int:
+    log.warning("timer sweep stopped after queueing %s: its time left holds no more; the next run goes on", sent)
     return sent
 
 

@@ -201,7 +201,7 @@ def timers_worker(event):
 def sweep_timers(event):
     from ..services.timers import sweep
 
-    sent = sweep(deps())
+    sent = sweep(deps(), has_time_for=TimeLeft(event.context).holds)
     if sent:
         log.info("timer sweep queued %s", sent)
     return {"queued": sent}

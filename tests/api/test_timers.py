@@ -450,3 +450,34 @@ def test_a_batch_whose_time_runs_low_after_one_message_puts_back_only_the_rest(a
     assert {b: received.get(b) for b in bounties if b != first} == {b: 1 for b in bounties if b != first}
     workers.drain()
     assert _statuses(api, key, bounties) == ["expired"] * 3
+
+
+def test_a_sweep_with_too_little_time_left_sends_nothing_and_deletes_nothing(api, workers, clock, client_acct):
+    """The sweep stops before work its time left cannot hold (a shard's Query and a batch of sends and deletes at
+    their slowest): what it leaves stays filed, and the next run sends it."""
+    from chalicelib import config
+    from chalicelib.core import timers as timer_rules
+
+    key = client_acct["api_key"]
+    workers.drain()
+    bounties = [api.bounty(key, deadline=_at(clock, 60))["id"] for _ in range(3)]
+    clock.advance(61)
+    runner = workers.runner
+
+    def sweep(context=None) -> int:
+        return runner.invoke("sweep_timers", runner._scheduled_event("sweep_timers"), context=context).payload["queued"]
+
+    def filed() -> set[str]:
+        mine = {timer_rules.shard_of(b, config.timer_shards()) for b in bounties}
+        until = timer_rules.due_prefix(clock.now())
+        return {t.ref_id for shard in mine for t in deps().repo.due_timers(shard, until=until, limit=1000)}
+
+    assert sweep(_TimeLeft(1.0)) == 0
+    assert set(bounties) <= filed()
+    assert not set(bounties) & set(_receivable_now(workers))
+
+    assert sweep() >= 3  # the next run, with the time a run has
+    assert not set(bounties) & filed()
+    workers.drain()
+    assert _statuses(api, key, bounties) == ["expired"] * 3
+

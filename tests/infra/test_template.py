@@ -234,6 +234,19 @@ def test_the_timers_worker_has_time_for_one_message_at_its_slowest(template, mon
     assert queues.timer_message_seconds() + queues.TimeLeft.ANSWER_SECONDS <= timeout
 
 
+def test_the_sweep_has_time_for_a_shard_and_a_batch_at_their_slowest(template, monkeypatch):
+    """It starts a shard only while its time left holds the shard's Query and a batch of sends and deletes at their
+    slowest (chalicelib/services/timers.py): with a shorter timeout it would never send anything."""
+    from chalicelib.services import timers
+    from chalicelib.workers import queues
+
+    for name in ("AWS_CONNECT_TIMEOUT_SECONDS", "AWS_READ_TIMEOUT_SECONDS", "AWS_MAX_RETRY_ATTEMPTS"):
+        monkeypatch.delenv(name, raising=False)
+    timeout = _functions(template)["SweepTimers"]["Properties"]["Timeout"]
+    shard = timers.SHARD_CALLS * config.aws_call_limits().slowest_seconds
+    assert shard + queues.TimeLeft.ANSWER_SECONDS <= timeout
+
+
 def test_redrive_limit_is_the_one_the_code_counts_with(template, monkeypatch):
     monkeypatch.delenv("MAX_RECEIVE_COUNT", raising=False)
     assert template["Parameters"]["MaxReceiveCount"]["Default"] == config.max_receive_count()
