@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import operator
 import time
 import uuid
 from collections.abc import Sequence
@@ -122,6 +124,16 @@ def _newest(index, hash_value: str, after: str | None, condition, want: int) -> 
     return items, stopped_at["sort_key"]["S"] if stopped_at and len(items) < want else None
 
 
+def _bounty_filter(*, status: str | None = None, tag: str | None = None, min_reward: int | None = None):
+    """The filter expression a listing of bounties applies to what it reads (None: no filter)."""
+    conditions = [m.BountyModel.status == status] if status else []
+    if tag:
+        conditions.append(m.BountyModel.tags.contains(tag))
+    if min_reward is not None:
+        conditions.append(m.BountyModel.reward >= min_reward)
+    return functools.reduce(operator.and_, conditions) if conditions else None
+
+
 def _page_of(listing: str, items: list, limit: int, read_to: str | None) -> Page:
     """A page of the first `limit` of `items` (newest first; one more tells that more follow), going on after
     its last item, or below `read_to` where a filtered read stopped with fewer."""
@@ -233,12 +245,7 @@ class DynamoRepository:
         cursor (of those a filter passes, among the FILTERED_READ newest), and the merge keeps the newest `limit`
         that every shard has been read down to."""
         after = decode_cursor("open", cursor)
-        condition = None
-        if tag:
-            condition = m.BountyModel.tags.contains(tag)
-        if min_reward is not None:
-            reward_condition = m.BountyModel.reward >= min_reward
-            condition = reward_condition if condition is None else condition & reward_condition
+        condition = _bounty_filter(tag=tag, min_reward=min_reward)
         candidates: list[m.BountyModel] = []
         read_to = None  # the highest sort key a shard's read stopped at: below it, that shard is unread
         for shard in range(config.open_index_shards()):
@@ -250,9 +257,9 @@ class DynamoRepository:
             candidates = [item for item in candidates if item.sort_key >= read_to]
         return _page_of("open", candidates, limit, read_to)
 
-    def list_client_bounties(self, client_id: str, *, limit: int, cursor: str | None,
-                             status: str | None = None) -> Page:
-        condition = (m.BountyModel.status == status) if status else None
+    def list_client_bounties(self, client_id: str, *, limit: int, cursor: str | None, status: str | None = None,
+                             tag: str | None = None, min_reward: int | None = None) -> Page:
+        condition = _bounty_filter(status=status, tag=tag, min_reward=min_reward)
         return self._page(m.BountyModel.by_client, client_id, limit=limit, cursor=cursor, filter_condition=condition)
 
     def list_bounty_submissions(self, bounty_id: str, *, limit: int, cursor: str | None) -> Page:

@@ -347,16 +347,11 @@ def list_bounties(deps: Deps, caller: Caller | None, *, limit: int, cursor: str 
         if caller is None:
             raise errors.Unauthenticated("mine=true lists your own bounties: send your API key.")
         caller.require("client")
-        page = deps.repo.list_client_bounties(caller.account_id, limit=limit, cursor=cursor, status=status)
-        page.items = [b for b in page.items if _matches(b, tag, min_reward)]
-        return page
+        return deps.repo.list_client_bounties(caller.account_id, limit=limit, cursor=cursor, status=status, tag=tag,
+                                              min_reward=min_reward)
     if status not in (None, OPEN):
         return Page([])  # only their owners see bounties that are not open: ask with mine=true
     return deps.repo.list_open_bounties(limit=limit, cursor=cursor, tag=tag, min_reward=min_reward)
-
-
-def _matches(bounty: Bounty, tag: str | None, min_reward: int | None) -> bool:
-    return (tag is None or tag in bounty.tags) and (min_reward is None or bounty.reward >= min_reward)
 
 
 def cancel_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:

@@ -144,7 +144,7 @@ def test_alarms_create_as_written(aws, resources_template):
     failing = {f"bounty-{STAGE}-{f.name.replace('_', '-')}-failing" for f in build_template.FUNCTIONS}
     assert set(described) == {f"bounty-{STAGE}-{k}-dlq-not-empty" for k in ("payouts", "refunds", "timers")} | {
         f"bounty-{STAGE}-payouts-failed", f"bounty-{STAGE}-stray-payment-refunds-refused",
-        f"bounty-{STAGE}-api-5xx"} | failing
+        f"bounty-{STAGE}-api-5xx", f"bounty-{STAGE}-sweep-timers-not-running"} | failing
     sqs = aws.client("sqs")
     watched_functions = set()
     for alarm in described.values():
@@ -153,7 +153,7 @@ def test_alarms_create_as_written(aws, resources_template):
             (dimension,) = alarm["Dimensions"]
             sqs.get_queue_url(QueueName=dimension["Value"])  # a queue that exists
             assert dimension["Value"].endswith("-dlq")
-        if alarm["Namespace"] == "AWS/Lambda":
+        if alarm["Namespace"] == "AWS/Lambda" and alarm["MetricName"] == "Errors":
             (dimension,) = alarm["Dimensions"]
             watched_functions.add(dimension["Value"])
             assert alarm["DatapointsToAlarm"] == 3 and alarm["EvaluationPeriods"] == 5

@@ -430,9 +430,9 @@ def test_a_function_that_keeps_failing_and_an_api_answering_5xx_are_alarmed(temp
     killed by its timeout or a crash reaches its DLQ alarm only after 5 visibility timeouts (75 min for payouts)."""
     alarms = [a["Properties"] for a in _of_type(template, "AWS::CloudWatch::Alarm").values()]
     by_function = {}
-    for alarm in (a for a in alarms if a["Namespace"] == "AWS/Lambda"):
+    for alarm in (a for a in alarms if a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "Errors"):
         (dimension,) = alarm["Dimensions"]
-        assert (alarm["MetricName"], dimension["Name"]) == ("Errors", "FunctionName")
+        assert dimension["Name"] == "FunctionName"
         by_function[_sub(dimension["Value"])] = alarm
     assert set(by_function) == {f["Properties"]["FunctionName"] for f in _functions(template).values()}
     for alarm in by_function.values():
@@ -449,6 +449,22 @@ def test_a_function_that_keeps_failing_and_an_api_answering_5xx_are_alarmed(temp
     assert (_sub(dimensions["ApiName"]), dimensions["Stage"]) == (api["Name"], api["StageName"])
     other = build_template.merge_template("dev")["Resources"]["RestAPI"]["Properties"]["Name"]
     assert other != api["Name"], "one stage's alarm must not count another stage's answers"
+
+
+def test_a_sweep_that_stops_running_is_alarmed(template):
+    """A schedule disabled or deleted raises no error: the sweep just stops, and with it every timer. Missing data
+    is what that looks like (no invocation, no data point), so it counts as breaching."""
+    alarms = [a["Properties"] for a in _of_type(template, "AWS::CloudWatch::Alarm").values()]
+    (alarm,) = [a for a in alarms if a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "Invocations"]
+    (dimension,) = alarm["Dimensions"]
+    sweep = [f["Properties"]["FunctionName"] for f in _functions(template).values()
+             if f["Properties"]["FunctionName"].endswith("sweep_timers")]
+    assert [_sub(dimension["Value"])] == sweep
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == ("Sum", 1, "LessThanThreshold")
+    assert alarm["TreatMissingData"] == "breaching"
+    # Ten minutes without a run: the schedule fires every minute, so a late run or two alarms nobody.
+    assert alarm["Period"] * alarm["EvaluationPeriods"] == 600 and alarm["DatapointsToAlarm"] == 2
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 
 
 def test_outputs_give_the_api_and_webhook_urls(template):
