@@ -43,7 +43,9 @@ SECRET_ENV = tuple(build_template.SECRETS)
 GENERATED_SECRETS = ("API_KEY_PEPPER", "WEB_SESSION_SECRET")
 DATA_BOUND_SECRETS = ("API_KEY_PEPPER",)  # stored data depends on it (keys' hashes): never generated anew over data
 REQUIRED_SECRETS = ("STRIPE_SECRET_KEY",)
-FAILED_STATES = ("ROLLBACK_COMPLETE",)  # a first create that failed: nothing usable, delete and start again
+# A first create, or a first import of kept tables, that failed and rolled back: nothing usable in it (the tables
+# are kept), so the deploy deletes it and starts again.
+FAILED_STATES = ("ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE")
 # States CloudFormation takes no update from until someone acts, with what to do: the deploy stops there, saying it.
 STUCK_STATES = {
     "UPDATE_ROLLBACK_FAILED": "an update failed and so did its rollback. Continue the rollback (CloudFormation "
@@ -52,6 +54,12 @@ STUCK_STATES = {
     "ROLLBACK_FAILED": "a first deploy failed and so did its rollback. Delete the stack (CloudFormation console: "
                        "Delete; the tables are kept, deletion protection on), then deploy again with "
                        "ADOPT_TABLES=1",
+    "IMPORT_ROLLBACK_FAILED": "an import of kept tables failed and so did its rollback. Delete the stack "
+                              "(CloudFormation console: Delete, keeping the tables it offers to retain), then deploy "
+                              "again with ADOPT_TABLES=1",
+    "REVIEW_IN_PROGRESS": "a first deploy's import of kept tables stopped before it ran (the stack holds nothing "
+                          "yet, the tables are untouched). Delete the stack (CloudFormation console: Delete), then "
+                          "deploy again with ADOPT_TABLES=1",
     "DELETE_FAILED": "a delete failed. Delete the stack again from the CloudFormation console (the reason is in its "
                      "events), then deploy again (ADOPT_TABLES=1 if tables were kept)",
 }
@@ -224,9 +232,11 @@ def _wait(cfn, waiter: str, name: str) -> None:
 
 def why_not_deployable(status: str | None) -> str | None:
     """What stands in the way of deploying over a stack in `status`, and what to do; None if nothing does."""
+    if status in STUCK_STATES:
+        return STUCK_STATES[status]
     if status and status.endswith("_IN_PROGRESS"):
         return "busy; wait for it to finish and run again"
-    return STUCK_STATES.get(status or "")
+    return None
 
 
 def deploy_stack(cfn, name: str, template_url: str, parameters: dict[str, str]) -> dict:
@@ -306,6 +316,9 @@ def adopt_tables(cfn, name: str, stage: str, tables: dict[str, str], dynamodb) -
         cfn.get_waiter("change_set_create_complete").wait(StackName=name, ChangeSetName=change_set)
     except WaiterError as error:
         reason = cfn.describe_change_set(StackName=name, ChangeSetName=change_set).get("StatusReason", error)
+        # The change set made the stack (empty, awaiting review): gone, it leaves the next deploy free to try again.
+        cfn.delete_stack(StackName=name)
+        _wait(cfn, "stack_delete_complete", name)
         raise DeployError(f"importing the kept tables into stack {name} was refused: {reason}\n"
                           f"The tables are untouched; fix that and deploy again, or drop them: "
                           f"make destroy STAGE={stage} DELETE_TABLES=1") from error

@@ -359,3 +359,7 @@ def test_a_stack_cloudformation_takes_no_update_from_is_refused_saying_what_to_d
     assert "Continue update rollback" in deploy.why_not_deployable("UPDATE_ROLLBACK_FAILED")
     assert "ADOPT_TABLES=1" in deploy.why_not_deployable("ROLLBACK_FAILED")
     assert "Delete the stack again" in deploy.why_not_deployable("DELETE_FAILED")
+    for stuck in ("IMPORT_ROLLBACK_FAILED", "REVIEW_IN_PROGRESS"):  # an import that did not end: never "busy"
+        assert "ADOPT_TABLES=1" in deploy.why_not_deployable(stuck), stuck
+    assert deploy.why_not_deployable("IMPORT_ROLLBACK_COMPLETE") is None  # deleted by the deploy, as below
+    assert set(deploy.FAILED_STATES) == {"ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
