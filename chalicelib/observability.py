@@ -18,19 +18,20 @@ def setup_logging() -> None:
     On Lambda the runtime has put its own handler on the root logger before our code is imported: it writes to
     the function's log stream and stamps each record with the invocation's `aws_request_id` (a filter of its own,
     kept, so that id is in our JSON too). A handler of ours beside it would have every record written twice,
-    once as the runtime's plain text and once as JSON, so its handler gets our formatter instead. Where nothing
-    handles the root logger yet (the local stack, `ops`), a handler writing to stderr is added."""
+    once as the runtime's plain text and once as JSON, so its handler gets our formatter instead; so does any
+    other already there (`chalice local` logs to stdout). Where nothing handles the root logger yet (the local
+    runner, `ops`), a handler writing to stderr is added."""
     global _formatter
     if _formatter is not None:
         return
     _formatter = _json_lines_formatter()
     root = logging.getLogger()
     if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.terminator = ""  # the formatter ends each record's line
-        root.addHandler(handler)
+        root.addHandler(logging.StreamHandler())
     for handler in root.handlers:
         handler.setFormatter(_formatter)
+        if isinstance(handler, logging.StreamHandler):
+            handler.terminator = ""  # the formatter ends each record's line (a blank line followed each)
     root.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
     for noisy in ("botocore", "urllib3", "pynamodb", "stripe"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

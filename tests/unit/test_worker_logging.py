@@ -101,3 +101,17 @@ def test_a_failed_message_is_logged_with_its_error(caplog):
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     [failed] = [r for r in caplog.records if r.name == queues.log.name]
     assert "m-1 failed" in failed.getMessage() and failed.exc_info is not None
+
+
+def test_under_chalice_local_each_record_is_one_line_with_no_blank_line_after():
+    """`chalice local` sets up logging to stdout before it imports the app: its handler gets our formatter."""
+    done = _run("""
+    import logging, sys
+    logging.basicConfig(stream=sys.stdout)
+    from chalicelib import observability
+    observability.setup_logging()
+    logging.getLogger("bounty.access").info("GET /v1/bounties -> 200")
+    """)
+    assert done.stdout.endswith("\n") and not done.stdout.endswith("\n\n"), done.stdout
+    (line,) = done.stdout.splitlines()
+    assert json.loads(line)["message"] == "GET /v1/bounties -> 200"
