@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable
 
@@ -32,39 +33,47 @@ from .deps import Deps, retrying
 log = logging.getLogger(__name__)
 
 
-# The calls the sweep makes for one batch of due timers: a SendMessageBatch, then a conditional DeleteItem per timer
-# it took; and before a shard's first batch, the shard's Query. It starts one only with time for these at their
-# slowest (tests/infra/test_template.py: the function's timeout holds a shard's).
-BATCH_CALLS = 1 + SEND_BATCH_LIMIT
-SHARD_CALLS = 1 + BATCH_CALLS
+# Before a shard's sends, its Query; then per batch of due timers a SendMessageBatch, and a conditional DeleteItem
+# per timer SQS took. The sweep starts a shard only with time for its Query and a batch of one at their slowest, and
+# sizes each batch to the time left (tests/infra/test_template.py: the function's timeout holds a shard's start).
+SHARD_CALLS = 1 + 2
 
 
-def _no_end(seconds: float) -> bool:
-    return True
+def _endless() -> float:
+    return math.inf
 
 
-def sweep(deps: Deps, *, limit_per_shard: int = 500, has_time_for: Callable[[float], bool] = _no_end) -> int:
-    """Queues every due timer and forgets it, while the function's time lasts: `has_time_for(seconds)` tells
-    whether its time left holds that much more work (and then its answer). A timer is deleted only once SQS has
-    taken its message, which carries the work from there (SQS keeps it, with a DLQ); a crash between send and
-    delete only sends it twice, and firing is idempotent. What a run leaves (its time ran low, or SQS refused a
-    message) stays filed, and the next run, a minute later, sends it. Returns how many it queued."""
+def sweep(deps: Deps, *, limit_per_shard: int = 500, seconds_left: Callable[[], float] = _endless) -> int:
+    """Queues every due timer and forgets it, while the function's time lasts (`seconds_left()`): each batch is as
+    large as the time left holds at its calls' slowest, so a healthy run works until near its end and a slow one
+    stops in time. A timer is deleted only once SQS has taken its message, which carries the work from there (SQS
+    keeps it, with a DLQ); a crash between send and delete only sends it twice, and firing is idempotent. What a
+    run leaves (its time ran low, or SQS refused a message) stays filed, and the next run, a minute later, sends
+    it. Returns how many it queued."""
     until = due_prefix(deps.clock.now())
     slowest_call = config.aws_call_limits().slowest_seconds
+
+    def calls_left() -> int:
+        left = seconds_left()
+        return SHARD_CALLS + SEND_BATCH_LIMIT if math.isinf(left) else int(left // slowest_call)
+
     shards = config.timer_shards()
     # Each run starts at a shard of its own, so one shard with more due than a run has time for does not hold back
     # the shards after it run after run.
     first = random.randrange(shards)  # noqa: S311 - spreading work, nothing secret
     sent = 0
     for shard in [(first + n) % shards for n in range(shards)]:
-        if not has_time_for(SHARD_CALLS * slowest_call):
+        if calls_left() < SHARD_CALLS:
             return _stopped(sent)
         due = deps.repo.due_timers(f"timers#{shard}", until=until, limit=limit_per_shard)
-        for start in range(0, len(due), SEND_BATCH_LIMIT):
-            batch = due[start:start + SEND_BATCH_LIMIT]
-            if not has_time_for((1 + len(batch)) * slowest_call):  # at most BATCH_CALLS
+        start = 0
+        while start < len(due):
+            room = min(SEND_BATCH_LIMIT, calls_left() - 1)  # the send, then a delete for each timer it took
+            if room < 1:
                 return _stopped(sent)
+            batch = due[start:start + room]
             sent += _hand_on(deps, batch)
+            start += len(batch)
     return sent
 
 

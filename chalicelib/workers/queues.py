@@ -59,7 +59,11 @@ class TimeLeft:
         self._context = context
 
     def holds(self, seconds: float) -> bool:
-        return self._context.get_remaining_time_in_millis() >= (seconds + self.ANSWER_SECONDS) * 1000
+        return self.seconds() >= seconds
+
+    def seconds(self) -> float:
+        """The time left for work: what is left of the invocation's, less the answer's."""
+        return self._context.get_remaining_time_in_millis() / 1000 - self.ANSWER_SECONDS
 
 
 def process(event, handle, *, message_seconds: float | None = None) -> dict:
@@ -201,7 +205,7 @@ def timers_worker(event):
 def sweep_timers(event):
     from ..services.timers import sweep
 
-    sent = sweep(deps(), has_time_for=TimeLeft(event.context).holds)
+    sent = sweep(deps(), seconds_left=TimeLeft(event.context).seconds)
     if sent:
         log.info("timer sweep queued %s", sent)
     return {"queued": sent}

@@ -481,3 +481,32 @@ def test_a_sweep_with_too_little_time_left_sends_nothing_and_deletes_nothing(api
     workers.drain()
     assert _statuses(api, key, bounties) == ["expired"] * 3
 
+
+
+def test_the_sweep_sizes_each_batch_to_the_time_left(api, workers, clock, client_acct):
+    """A run with time for only a few calls at their slowest sends smaller batches rather than stopping, and works
+    until its time is spent: every due timer is queued while the time left holds a send and a delete."""
+    from chalicelib import config
+    from devtools import local_iam
+
+    key = client_acct["api_key"]
+    workers.drain()
+    bounties = [api.bounty(key, deadline=_at(clock, 60))["id"] for _ in range(7)]
+    clock.advance(61)
+    slowest = config.aws_call_limits().slowest_seconds
+    sqs = deps().queue.client
+    batches: list[int] = []
+
+    def count(params, **_):
+        batches.append(len(params["Entries"]))
+
+    sqs.meta.events.register("before-parameter-build.sqs.SendMessageBatch", count)
+    try:
+        with local_iam.running("sweep_timers"):  # as that function, with its permissions
+            assert timers.sweep(deps(), seconds_left=lambda: 2 * slowest) == 0  # no room for a Query and one timer
+            assert timers.sweep(deps(), seconds_left=lambda: 4.5 * slowest) >= 7  # a send and 3 deletes a batch
+    finally:
+        sqs.meta.events.unregister("before-parameter-build.sqs.SendMessageBatch", count)
+    assert batches and max(batches) == 3
+    workers.drain()
+    assert _statuses(api, key, bounties) == ["expired"] * 7

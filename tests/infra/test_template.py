@@ -235,8 +235,8 @@ def test_the_timers_worker_has_time_for_one_message_at_its_slowest(template, mon
 
 
 def test_the_sweep_has_time_for_a_shard_and_a_batch_at_their_slowest(template, monkeypatch):
-    """It starts a shard only while its time left holds the shard's Query and a batch of sends and deletes at their
-    slowest (chalicelib/services/timers.py): with a shorter timeout it would never send anything."""
+    """It starts a shard only while its time left holds the shard's Query and a batch of one at their slowest
+    (chalicelib/services/timers.py): with a shorter timeout it would never send anything."""
     from chalicelib.services import timers
     from chalicelib.workers import queues
 
