@@ -24,11 +24,19 @@ def test_same_key_same_body_replays_first_response(api, client_acct):
     assert len(mine["items"]) == 1
 
 
-def _body(title):
+def _deadline() -> str:
     from datetime import UTC, datetime, timedelta
 
-    deadline = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"title": title, "description": "d", "reward": {"amount": 700, "currency": "usd"}, "deadline": deadline}
+    return (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# One deadline for the whole module: a body built twice must be the same request, whatever second it is built in
+# (one made a second later was another body, and its replay a 409).
+DEADLINE = _deadline()
+
+
+def _body(title):
+    return {"title": title, "description": "d", "reward": {"amount": 700, "currency": "usd"}, "deadline": DEADLINE}
 
 
 def test_same_key_other_body_is_409(api, client_acct):
