@@ -39,7 +39,8 @@ Timestamp = Annotated[datetime, PlainSerializer(_z, return_type=str)]
 def text(max_length: int, *, one_line: bool = False):
     """Typed text: trimmed, 1 to `max_length` characters, something visible, no control characters (api/text.py).
     The length check comes first, so its error stays the string one ("at most N characters")."""
-    rule = ("One line: at least one visible character; no control characters but tabs, no line breaks (else 422)."
+    rule = ("One line: at least one visible character; no control characters but tabs, no line breaks, no controls "
+            "of direction (U+202A-U+202E, U+2066-U+2069) (else 422)."
             if one_line else "At least one visible character; no control characters but tabs and line breaks "
             "(else 422).")
     return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),

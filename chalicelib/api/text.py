@@ -17,8 +17,17 @@ def readable(text: str) -> str:
     return _visible(_without_controls(text, allowed=KEPT_CONTROLS))
 
 
+# Embeddings, overrides and isolates reorder the text that follows them on display: in a title or a name,
+# "Logo \u202egnp.exe" shows as "Logo exe.png". Multi-line text keeps them (right-to-left writing may use them).
+DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def readable_line(text: str) -> str:
-    """One line (a title, a name): no control characters at all, line breaks included; at least one visible one."""
+    """One line (a title, a name): no control characters at all, line breaks included, nor controls of direction;
+    at least one visible one."""
+    for character in text:
+        if character in DIRECTION_CONTROLS:
+            raise ValueError(f"must not contain the direction control U+{ord(character):04X}")
     return _visible(_without_controls(text, allowed="\t"))
 
 

@@ -114,6 +114,8 @@ def test_a_body_nested_deeper_than_python_parses_is_400_with_or_without_an_idemp
     ("title", "Two\nlines", "U+000A"),  # a title is one line
     ("title", "Two\u2028lines", "U+2028"),  # Unicode's own line separator too
     ("title", "NUL\u0000here", "U+0000"),
+    ("title", "Logo \u202egnp.exe", "U+202E"),  # shows as "Logo exe.png"
+    ("title", "Ada \u2067x", "U+2067"),  # an isolate
     ("description", "bell\u0007", "U+0007"),
     ("description", "\u200d", "visible character"),
 ])
@@ -123,6 +125,11 @@ def test_text_that_shows_as_nothing_or_holds_control_characters_is_refused(api, 
     code, answer = api.call("POST", "/v1/bounties", key=client_acct["api_key"], raw=json.dumps(body))
     assert code == 422 and answer["error"]["code"] == "validation_error", answer
     assert f"'{field}' must" in answer["error"]["message"] and says in answer["error"]["message"], answer
+
+
+def test_a_name_is_one_line_and_in_the_order_it_shows(api):
+    code, answer = api.post("/v1/accounts", {"role": "client", "name": "Acme \u202enoitaroproc", "email": "a@b.co"})
+    assert (code, answer["error"]["code"]) == (422, "validation_error") and "U+202E" in answer["error"]["message"]
 
 
 def test_multi_line_text_keeps_its_tabs_and_line_breaks(api, client_acct, open_bounty):
