@@ -197,16 +197,20 @@ def test_workers_that_call_stripe_run_at_most_the_stages_concurrency(template):
             assert scaling is None, f"{logical} makes no Stripe request: nothing to hold it back for"
 
 
-@pytest.mark.parametrize("bad", [1, 0, 1001, "5", 2.5, True, None])
-def test_a_worker_concurrency_out_of_range_stops_the_packaging(bad, tmp_path, monkeypatch):
+def _odd_stage(settings: dict, tmp_path, monkeypatch) -> None:
+    """infra/stages.json with a stage `odd` of these settings, for the packaging to read."""
     stages = json.loads((ROOT / "infra" / "stages.json").read_text())
-    stages["odd"] = {"stripe_worker_concurrency": bad}
+    stages["odd"] = settings
     (tmp_path / "stages.json").write_text(json.dumps(stages))
     monkeypatch.setattr(build_template, "STAGES_FILE", tmp_path / "stages.json")
+
+
+@pytest.mark.parametrize("bad", [1, 0, 1001, "5", 2.5, True, None])
+def test_a_worker_concurrency_out_of_range_stops_the_packaging(bad, tmp_path, monkeypatch):
+    _odd_stage({"stripe_worker_concurrency": bad}, tmp_path, monkeypatch)
     with pytest.raises(SystemExit, match="stage odd: stripe_worker_concurrency must be a whole number from 2 to 1000"):
         build_template.merge_template("odd")
-    stages["odd"] = {"stripe_worker_concurrency": 20}
-    (tmp_path / "stages.json").write_text(json.dumps(stages))
+    _odd_stage({"stripe_worker_concurrency": 20}, tmp_path, monkeypatch)
     events = build_template.merge_template("odd")["Resources"]["RefundsWorker"]["Properties"]["Events"]
     assert [e["Properties"]["ScalingConfig"] for e in events.values()] == [{"MaximumConcurrency": 20}]
 
@@ -383,14 +387,10 @@ def test_every_function_runs_with_the_stages_shard_settings(template, package_di
 
 @pytest.mark.parametrize("bad", [0, -1, 65, "4", 2.5, True, None])
 def test_a_shard_setting_out_of_range_stops_the_packaging(bad, tmp_path, monkeypatch):
-    stages = json.loads((ROOT / "infra" / "stages.json").read_text())
-    stages["odd"] = {"timer_shards": bad}
-    (tmp_path / "stages.json").write_text(json.dumps(stages))
-    monkeypatch.setattr(build_template, "STAGES_FILE", tmp_path / "stages.json")
+    _odd_stage({"timer_shards": bad}, tmp_path, monkeypatch)
     with pytest.raises(SystemExit, match="stage odd: timer_shards must be a whole number from 1 to 64"):
         build_template.merge_template("odd")
-    stages["odd"] = {"timer_shards": 64, "open_index_shards": 2}
-    (tmp_path / "stages.json").write_text(json.dumps(stages))
+    _odd_stage({"timer_shards": 64, "open_index_shards": 2}, tmp_path, monkeypatch)
     assert build_template.shard_settings("odd") == {"OPEN_INDEX_SHARDS": "2", "TIMER_SHARDS": "64"}
 
 
