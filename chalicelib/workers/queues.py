@@ -35,11 +35,16 @@ def redelivery_delay(receive_count: int) -> int:
     return random.randint(math.ceil(longest / 2), longest)
 
 
+def _queue_of(record) -> str:
+    """The name of the queue a record came from (the last part of its ARN)."""
+    return record.event_source_arn.rsplit(":", 1)[-1]
+
+
 def _backoff(record) -> None:
     """Delays the failed message's next delivery (`redelivery_delay`) instead of the queue's fixed visibility
     timeout, so a Stripe outage is not hammered."""
     count = int(record.attributes.get("ApproximateReceiveCount", "1"))
-    queue_name = record.event_source_arn.rsplit(":", 1)[-1]
+    queue_name = _queue_of(record)
     try:
         queue = deps().queue
         queue.client.change_message_visibility(QueueUrl=queue.url(queue_name), ReceiptHandle=record.receipt_handle,
@@ -121,7 +126,7 @@ def _put_back(records) -> list:
     starts its count afresh (a message that had failed before gets its tries anew: later to the DLQ, never
     sooner), and the original, not reported, is deleted by the event source. One sent twice (a request retried
     after a lost answer) is handled twice, harmlessly, as any duplicate."""
-    queue_name = records[0].event_source_arn.rsplit(":", 1)[-1]
+    queue_name = _queue_of(records[0])
     readable, unreadable = [], []
     for record in records:
         try:
