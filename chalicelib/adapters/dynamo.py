@@ -101,7 +101,7 @@ def _to_item(record: Any, version: int) -> m._Table:
     if isinstance(record, Payout):
         values["failed_flag"] = FAILED_FLAG if record.status == FAILED else None
         values["unpaid_freelancer"] = record.freelancer_id if record.status != PAID else None
-    return model(**values)
+    return m.without_defaults(model(**values))
 
 
 def _to_record(item: m._Table) -> Any:

@@ -44,6 +44,35 @@ class SubmissionNotesAttribute(JSONAttribute):
                 in super().deserialize(value)]
 
 
+class CounterAttribute(NumberAttribute):
+    """A count that starts at 0, left out of the item while it is 0 (`without_defaults`): PynamoDB reads a missing
+    attribute back as its default, and ADD counts up from nothing as from 0. A third of a bounty's attributes are
+    such counters, mostly 0, and every one left out is one less the SDK serializes and parses, DynamoDB stores
+    and a read returns. Only for attributes no condition compares with 0 (a missing attribute fails `= 0`)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(default=0, null=True, **kwargs)
+
+
+class FlagAttribute(BooleanAttribute):
+    """A flag that starts off, left out of the item while it is off, as CounterAttribute. Only for attributes no
+    condition compares with false (ApiKeyModel.revoked is one that is: it stays a BooleanAttribute)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(default=False, null=True, **kwargs)
+
+
+_LEFT_OUT_AT_DEFAULT = (CounterAttribute, FlagAttribute)
+
+
+def without_defaults(item: Model) -> Model:
+    """The item with its counters at 0 and its flags off left out, as it is to be written whole."""
+    for name, attribute in type(item).get_attributes().items():
+        if isinstance(attribute, _LEFT_OUT_AT_DEFAULT) and item.attribute_values.get(name) == attribute.default:
+            del item.attribute_values[name]
+    return item
+
+
 class _Table(Model):
     """Every table: on-demand billing, a version for optimistic concurrency, the name set by bind()."""
 
@@ -64,12 +93,12 @@ class AccountModel(_Table):
     email = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     stripe_account_id = UnicodeAttribute(null=True)
-    payouts_enabled = BooleanAttribute(default=False)
-    rating_sum = NumberAttribute(default=0)
-    rating_count = NumberAttribute(default=0)
-    completed = NumberAttribute(default=0)
+    payouts_enabled = FlagAttribute()
+    rating_sum = CounterAttribute()
+    rating_count = CounterAttribute()
+    completed = CounterAttribute()
     earned = JSONAttribute(default=dict)
-    connect_keys_spent = NumberAttribute(default=0)
+    connect_keys_spent = CounterAttribute()
     live_keys = NumberAttribute(null=True)
 
 
@@ -105,22 +134,22 @@ class BountyModel(_Table):
     fee = NumberAttribute()
     amount_total = NumberAttribute()
     free_slots = NumberAttribute()
-    claimed_slots = NumberAttribute(default=0)
-    pending_slots = NumberAttribute(default=0)
-    approved_slots = NumberAttribute(default=0)
-    refund_owed_slots = NumberAttribute(default=0)
-    refunding_slots = NumberAttribute(default=0)
-    refunded_slots = NumberAttribute(default=0)
-    settled_slots = NumberAttribute(default=0)
+    claimed_slots = CounterAttribute()
+    pending_slots = CounterAttribute()
+    approved_slots = CounterAttribute()
+    refund_owed_slots = CounterAttribute()
+    refunding_slots = CounterAttribute()
+    refunded_slots = CounterAttribute()
+    settled_slots = CounterAttribute()
     refund_key = UnicodeAttribute(null=True)
-    refund_amount = NumberAttribute(default=0)
-    refund_keys_spent = NumberAttribute(default=0)
-    funding_keys_spent = NumberAttribute(default=0)
+    refund_amount = CounterAttribute()
+    refund_keys_spent = CounterAttribute()
+    funding_keys_spent = CounterAttribute()
     payment_intent_id = UnicodeAttribute(null=True)
     client_secret = UnicodeAttribute(null=True)
     charge_id = UnicodeAttribute(null=True)
     funding_error = UnicodeAttribute(null=True)
-    expiry_timer_filed = BooleanAttribute(default=False)
+    expiry_timer_filed = FlagAttribute()
     # Index-only attributes. `open_shard` exists only while the bounty is open (a sparse index),
     # spread over a few shards so one hot partition does not carry every listing.
     sort_key = UnicodeAttribute()
@@ -156,7 +185,7 @@ class SubmissionModel(_Table):
     claim_id = UnicodeAttribute(null=True)
     claimed_at = UTCDateTimeAttribute(null=True)
     decided_at = UTCDateTimeAttribute(null=True)
-    auto_approved = BooleanAttribute(default=False)
+    auto_approved = FlagAttribute()
     rating = NumberAttribute(null=True)
     feedback = UnicodeAttribute(null=True)
     rejection_reason = UnicodeAttribute(null=True)
@@ -190,9 +219,9 @@ class PayoutModel(_Table):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     transfer_id = UnicodeAttribute(null=True)
-    attempts = NumberAttribute(default=0)
+    attempts = CounterAttribute()
     last_error = UnicodeAttribute(null=True)
-    keys_spent = NumberAttribute(default=0)
+    keys_spent = CounterAttribute()
     sort_key = UnicodeAttribute()
     # Set only while the payout is failed: a sparse index an operator lists and re-drives from.
     failed_flag = UnicodeAttribute(null=True)

@@ -75,6 +75,34 @@ def test_increments_add_without_a_read_and_move_the_version_on(repo):
     assert repo.get_account("acct_nobody") is None
 
 
+def test_counters_at_0_and_flags_off_are_left_out_of_the_item_and_read_back_as_such(repo):
+    import boto3
+
+    from chalicelib.adapters import dynamo_models
+
+    account = _account()  # every counter 0, payouts_enabled off
+    repo.commit(created=[account])
+    table = dynamo_models.AccountModel.Meta.table_name
+    stored = boto3.client("dynamodb").get_item(TableName=table, Key={"id": {"S": account.id}},
+                                                ConsistentRead=True)["Item"]
+    assert not {"completed", "rating_sum", "rating_count", "connect_keys_spent", "payouts_enabled"} & set(stored)
+    read = repo.get_many([Ref(Account, account.id)])[0]
+    assert (read.completed, read.rating_sum, read.connect_keys_spent, read.payouts_enabled) == (0, 0, 0, False)
+    # A counter added to from nothing counts from 0; once set, a count (and a flag) is stored, and 0 leaves again.
+    repo.commit(increments=[Increment(Account, account.id, {"completed": 1})])
+    read = repo.get_account(account.id)
+    read.payouts_enabled, read.rating_count = True, 2
+    repo.commit(changed=[read])
+    stored = boto3.client("dynamodb").get_item(TableName=table, Key={"id": {"S": account.id}},
+                                                ConsistentRead=True)["Item"]
+    assert (stored["completed"], stored["rating_count"], stored["payouts_enabled"]) == (
+        {"N": "1"}, {"N": "2"}, {"BOOL": True})
+    read = repo.get_account(account.id)
+    read.completed = 0
+    repo.commit(changed=[read])
+    assert repo.get_account(account.id).completed == 0
+
+
 def test_a_counter_with_a_ceiling_never_passes_it_and_an_unset_one_counts_from_what_it_is_told(repo):
     account = _account()  # made before live_keys was kept: the counter is unset
     repo.commit(created=[account])
