@@ -68,3 +68,6 @@ def count(metric: str, value: int = 1) -> None:
     metrics = Metrics(namespace="BountyBoard", service=os.environ.get("STAGE", "local"))
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=value)
     metrics.flush_metrics()
+    # The metric set is shared by every Metrics instance, and Powertools empties it only when it prints it: with
+    # POWERTOOLS_METRICS_DISABLED (the bench) it would grow for the life of the process.
+    metrics.clear_metrics()
