@@ -199,8 +199,9 @@ def markdown(r: Result) -> str:
             "runner's, not metered)", lambda s: f"{s.per_task(s.tally.sqs):g}"),
         row("Stripe requests per lifecycle (counted by the stand-in)", lambda s: f"{s.per_task(s.stripe_requests):g}"),
         "",
-        f"Our steps (median): {steps}. {r.dynamodb_share:.0%} of our lifecycles' time was spent waiting on "
-        "DynamoDB calls (timed by the meter's hooks).",
+        f"Our steps (median): {steps}. {r.dynamodb_share:.0%} of our lifecycles' time was spent in DynamoDB "
+        "calls (timed by the meter's hooks, from building the request to parsing the answer, so the SDK's own work "
+        "on our side is in it too).",
         "",
         _breakdown(r),
     ])
@@ -215,7 +216,9 @@ def _breakdown(r: Result) -> str:
 
     answers = "; ".join(f"{what} {value:.1f} ms" for what, value in r.answer_ms.items())
     return "\n".join([
-        "Where a lifecycle's time goes (mean per lifecycle; every client carries the meter's hooks):",
+        "Where a lifecycle's time goes (mean per lifecycle; every client carries the meter's hooks, which time a call "
+        "from building its request to parsing its answer: the SDK's serializing, signing and parsing count as "
+        "waiting):",
         "",
         "| | raw | queued | guarded | ours |",
         "|---|---:|---:|---:|---:|",
