@@ -168,6 +168,8 @@ def _requests(stack: Stack, rec: _Recorder) -> None:
     sid = submission["id"]
     rec.request("list bounty's submissions", "GET", f"/v1/bounties/{bid}/submissions", key=ckey)
     rec.request("list own submissions", "GET", "/v1/submissions", key=fkey)
+    rec.request("client's review queue", "GET", "/v1/submissions", key=ckey,
+                note="work awaiting the client's decision, from the sparse index of pending submissions")
     rec.request("read submission", "GET", f"/v1/submissions/{sid}", key=ckey)
     rec.request("approve", "POST", f"/v1/submissions/{sid}/approve", {"rating": 5}, key=ckey,
                 note="queues the payout")

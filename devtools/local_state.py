@@ -85,6 +85,7 @@ def restore(path: Path) -> dict[str, int]:
             copy_work,
             end_cancelled_claims,
             file_unfunded_expiry,
+            index_reviews,
             index_unpaid_payouts,
             note_submissions,
             reshard_open_bounties,
@@ -103,6 +104,7 @@ def restore(path: Path) -> dict[str, int]:
         note_submissions()
         copy_work()
         end_cancelled_claims()
+        index_reviews()
         refunds = sqs.get_queue_url(QueueName=config.refunds_queue_name())["QueueUrl"]
         for bounty_id in closed_unpaid_with_intent():  # the refunds worker cancels each one's payment
             sqs.send_message(QueueUrl=refunds, MessageBody=json.dumps({"bounty_id": bounty_id}))

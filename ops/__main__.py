@@ -1,6 +1,6 @@
 """python -m ops [--local | --stage NAME] COMMAND ...: reconcile, failed-payouts, redrive, index-unpaid,
 file-unfunded-expiry, note-submissions, copy-work, end-cancelled-claims,
-cancel-unpaid-intents, reshard-open, reshard-timers.
+cancel-unpaid-intents, index-reviews, reshard-open, reshard-timers.
 
 See docs/OPERATIONS.md.
 """
@@ -167,6 +167,7 @@ STORED_ITEM_STEPS = {
     "copy-work": ("copy_work", "claims, submissions and payouts were copied into their freelancer's list of work"),
     "end-cancelled-claims": ("end_cancelled_claims", "cancelled bounties with claims still live were given the "
                                                      "timer that ends them"),
+    "index-reviews": ("index_reviews", "submissions awaiting review were put into their client's review queue"),
 }
 
 
@@ -272,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
                                           "claims, submissions and payouts tables)")
     _command(commands, "end-cancelled-claims", help="once after upgrading: end the claims still live on bounties an "
                                                      "older release cancelled (reads the whole claims table)")
+    _command(commands, "index-reviews", help="once after upgrading: put the work an older release took in, still "
+                                              "awaiting review, into its client's review queue (reads the whole "
+                                              "submissions table)")
     _command(commands, "cancel-unpaid-intents", help="once after upgrading: cancel on Stripe the payment of each "
                                                       "bounty an older release cancelled or expired before it was "
                                                       "paid (reads the whole bounties table)")

@@ -23,6 +23,7 @@ from ..core.model import (
     LIVE,
     OPEN,
     PAID,
+    PENDING_REVIEW,
     UNPAID,
     Account,
     ApiKey,
@@ -98,6 +99,10 @@ def _to_item(record: Any, version: int) -> m._Table:
         values["sort_key"] = _sort_key(record.created_at, record.id)
     if isinstance(record, Bounty):
         values["open_shard"] = _shard(record.id) if record.status == OPEN else None
+    if isinstance(record, Submission):
+        awaiting = record.status == PENDING_REVIEW and record.client_id is not None
+        values["review_client"] = record.client_id if awaiting else None
+        values["review_due"] = m.review_due_of(record.auto_approve_at, record.id) if awaiting else None
     if isinstance(record, Payout):
         values["failed_flag"] = FAILED_FLAG if record.status == FAILED else None
         values["unpaid_freelancer"] = record.freelancer_id if record.status != PAID else None
@@ -275,6 +280,21 @@ class DynamoRepository:
         items = m.ClaimModel.by_bounty.query(bounty_id, filter_condition=m.ClaimModel.status == LIVE, limit=limit,
                                              page_size=CLAIMS_PER_PAGE)
         return [_to_record(item) for item in items]
+
+    def list_awaiting_review(self, client_id: str, *, limit: int, cursor: str | None) -> Page:
+        """Soonest auto-approval first, from the sparse index of submissions awaiting review: the read costs what
+        still awaits the client, never their bounties' decided history."""
+        listing = f"awaiting_review:{client_id}"
+        after = decode_cursor(listing, cursor)
+        index = m.SubmissionModel.awaiting_review
+        later = m.SubmissionModel.review_due > after if after else None
+        items = list(index.query(client_id, later, limit=limit + 1))
+
+        def cursor_after(i: int) -> str:
+            return encode_cursor(listing, items[i].review_due)
+
+        more = cursor_after(limit - 1) if len(items) > limit else None
+        return Page([_to_record(item) for item in items[:limit]], more, cursor_after)
 
     def list_freelancer_submissions(self, freelancer_id: str, *, limit: int, cursor: str | None) -> Page:
         return self._page(m.SubmissionModel.by_freelancer, freelancer_id, limit=limit, cursor=cursor)

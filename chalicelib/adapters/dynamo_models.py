@@ -190,9 +190,15 @@ class SubmissionModel(_Table):
     feedback = UnicodeAttribute(null=True)
     rejection_reason = UnicodeAttribute(null=True)
     payout_id = UnicodeAttribute(null=True)
+    client_id = UnicodeAttribute(null=True)
     sort_key = UnicodeAttribute()
+    # The bounty owner's id and `review_due_of`, set only while the submission awaits review: a sparse index of
+    # each client's review queue, soonest auto-approval first, which reads only what still awaits them.
+    review_client = UnicodeAttribute(null=True)
+    review_due = UnicodeAttribute(null=True)
     by_bounty = _index("by_bounty", "bounty_id", "sort_key")()
     by_freelancer = _index("by_freelancer", "freelancer_id", "sort_key")()
+    awaiting_review = _index("awaiting_review", "review_client", "review_due")()
 
 
 class ParticipantModel(_Table):
@@ -299,6 +305,11 @@ ALL_MODELS: tuple[type[_Table], ...] = (
 def sort_key_of(created_at: datetime, record_id: str) -> str:
     """Newest first when read backwards; the id keeps records made in the same microsecond apart."""
     return f"{created_at.isoformat()}#{record_id}"
+
+
+def review_due_of(auto_approve_at: datetime, submission_id: str) -> str:
+    """Soonest auto-approval first when read forwards; the id keeps submissions due in the same microsecond apart."""
+    return f"{auto_approve_at.isoformat()}#{submission_id}"
 
 
 def bind() -> None:

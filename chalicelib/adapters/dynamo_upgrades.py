@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 
 from .. import config
-from ..core.model import AWAITING_FUNDING, CANCELLED, EXPIRED, FUNDING_FAILED, LIVE, PAID, SubmissionNote
+from ..core.model import (
+    AWAITING_FUNDING,
+    CANCELLED,
+    EXPIRED,
+    FUNDING_FAILED,
+    LIVE,
+    PAID,
+    PENDING_REVIEW,
+    SubmissionNote,
+)
 from ..core.rules import MAX_NOTED_SUBMISSIONS, unpaid_intent
 from ..core.timers import end_claims, for_bounty, shard_of
 from . import dynamo_models as m
@@ -59,6 +68,32 @@ def index_unpaid_payouts() -> int:
     indexed = 0
     for item in payout.scan(filter_condition=not_indexed):
         indexed += _updated_if(item, [payout.unpaid_freelancer.set(item.freelancer_id)], not_indexed)
+    return indexed
+
+
+def index_reviews() -> int:
+    """Gives every submission still awaiting review, handed in before submissions carried their bounty's owner,
+    that owner, and so a place in the owner's review queue (the `awaiting_review` index); returns how many.
+
+    Like `index_unpaid_payouts`, the write touches only those attributes, conditional on the submission still
+    awaiting review and not yet indexed, and leaves the version alone: a decision made meanwhile writes the whole
+    item at that version, taking it off the queue as it would any other (no app path rewrites work it leaves
+    pending, so nothing can put an unindexed copy back). A submission whose bounty is gone is left alone."""
+    m.bind()
+    submission = m.SubmissionModel
+    not_indexed = (submission.status == PENDING_REVIEW) & submission.review_client.does_not_exist()
+    owners: dict[str, str | None] = {}
+    indexed = 0
+    for item in submission.scan(filter_condition=not_indexed):
+        if item.bounty_id not in owners:
+            bounty = _bounty(item.bounty_id)
+            owners[item.bounty_id] = bounty.client_id if bounty is not None else None
+        owner = owners[item.bounty_id]
+        if owner is None:
+            continue
+        actions = [submission.client_id.set(owner), submission.review_client.set(owner),
+                   submission.review_due.set(m.review_due_of(item.auto_approve_at, item.id))]
+        indexed += _updated_if(item, actions, not_indexed)
     return indexed
 
 

@@ -54,11 +54,13 @@ def bounty_submissions(request, caller, body, bounty_id):
     return render.page(s.SubmissionList, page, render.submission)
 
 
-@route(bp, "/v1/submissions", method="GET", summary="Extension: the calling freelancer's submissions.",
-       response=s.SubmissionList, auth="freelancer", query=PAGE_QUERY)
+@route(bp, "/v1/submissions", method="GET",
+       summary="Extension: a freelancer's own submissions, newest first; for a client, the submissions to their "
+               "bounties awaiting review, soonest auto-approval first (their review queue).",
+       response=s.SubmissionList, query=PAGE_QUERY)
 def my_submissions(request, caller, body):
     limit, cursor = paging(request)
-    page = work.list_my_submissions(deps(), caller, limit=limit, cursor=cursor)
+    page = work.list_submissions_of(deps(), caller, limit=limit, cursor=cursor)
     return render.page(s.SubmissionList, page, render.submission)
 
 

@@ -213,6 +213,9 @@ class Submission:
     feedback: str | None = None
     rejection_reason: str | None = None
     payout_id: str | None = None
+    # The bounty's owner, copied from it when the work is handed in, so their review queue can be indexed by it.
+    # None on submissions of an earlier release (until the `index-reviews` upgrade step gives them theirs).
+    client_id: str | None = None
     version: int = 0
 
 

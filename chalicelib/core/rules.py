@@ -368,7 +368,7 @@ def submit(bounty: Bounty, participant: Participant, live_claim: Claim | None, *
         id=submission_id, bounty_id=bounty.id, freelancer_id=participant.freelancer_id, content=content,
         links=list(links), status=PENDING_REVIEW, created_at=now,
         auto_approve_at=now + timedelta(seconds=bounty.review_window_seconds),
-        claim_id=live_claim.id if live_claim else None, claimed_at=claimed_at,
+        claim_id=live_claim.id if live_claim else None, claimed_at=claimed_at, client_id=bounty.client_id,
     )
     participant = replace(participant, live_claim_id=None, live_claim_created_at=None, live_claim_expires_at=None,
                           open_submission_id=submission_id)

@@ -297,6 +297,20 @@ def list_my_submissions(deps: Deps, caller: Caller, *, limit: int, cursor: str |
     return deps.repo.list_freelancer_submissions(caller.account_id, limit=limit, cursor=cursor)
 
 
+def list_awaiting_my_review(deps: Deps, caller: Caller, *, limit: int, cursor: str | None) -> Page:
+    """Work handed in to the client's bounties that still awaits their decision, soonest auto-approval first: what
+    they must review before it is approved and paid without them."""
+    caller.require("client")
+    return deps.repo.list_awaiting_review(caller.account_id, limit=limit, cursor=cursor)
+
+
+def list_submissions_of(deps: Deps, caller: Caller, *, limit: int, cursor: str | None) -> Page:
+    """The submissions that are the caller's business: a freelancer's own, a client's review queue."""
+    if caller.role == "client":
+        return list_awaiting_my_review(deps, caller, limit=limit, cursor=cursor)
+    return list_my_submissions(deps, caller, limit=limit, cursor=cursor)
+
+
 def list_my_claims(deps: Deps, caller: Caller, *, limit: int, cursor: str | None) -> Page:
     caller.require("freelancer")
     page = deps.repo.list_freelancer_claims(caller.account_id, limit=limit, cursor=cursor)

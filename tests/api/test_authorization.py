@@ -159,7 +159,7 @@ MATRIX = [
         **R(owner=403, other_client=403, worker=409, other_freelancer=201)),
     row("GET", "/v1/bounties/{bounty}/submissions", **R(owner=200, other_client=404, worker=403,
                                                          other_freelancer=403)),
-    row("GET", "/v1/submissions", **R(owner=403, other_client=403, worker=200, other_freelancer=200)),
+    row("GET", "/v1/submissions", **R(owner=200, other_client=200, worker=200, other_freelancer=200)),
     row("GET", "/v1/submissions/{submission}", **R(owner=200, other_client=404, worker=200, other_freelancer=404)),
     row("POST", "/v1/submissions/{submission}/approve", {"rating": 5},
         **R(owner=200, other_client=404, worker=403, other_freelancer=403)),
@@ -249,6 +249,18 @@ def test_freelancer_lists_hold_only_their_own_work(world):
     assert world.submission not in _ids(api.ok("GET", "/v1/submissions?limit=100",
                                                key=world.keys[OTHER_FREELANCER]))
     assert world.claim in _ids(api.ok("GET", "/v1/claims?limit=100", key=world.keys[WORKER]))
+
+
+def test_a_clients_review_queue_holds_only_work_on_their_own_bounties(world):
+    api = world.api
+    newcomer = api.account("freelancer")
+    handed_in = api.ok("POST", f"/v1/bounties/{world.others_bounty}/submissions", {"content": "3 eggs"},
+                       status=201, key=newcomer["api_key"])["id"]
+    assert handed_in in _ids(api.ok("GET", "/v1/submissions?limit=100", key=world.keys[OTHER_CLIENT]))
+    for caller in (OWNER, OTHER_CLIENT):
+        own = _ids(api.ok("GET", "/v1/bounties?mine=true&limit=100", key=world.keys[caller]))
+        queue = api.ok("GET", "/v1/submissions?limit=100", key=world.keys[caller])["items"]
+        assert all(s["bounty_id"] in own and s["status"] == "pending_review" for s in queue), caller
 
 
 def test_a_bounty_thread_is_for_its_owner_and_workers_only(world):

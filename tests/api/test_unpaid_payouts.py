@@ -89,9 +89,11 @@ def test_payouts_stored_before_the_index_are_put_into_it_once(api, workers, free
     assert index_unpaid_payouts() == 0
 
 
-def test_a_local_state_saved_by_an_older_release_is_upgraded_as_it_is_restored(api, freelancer, tmp_path):
+def test_a_local_state_saved_by_an_older_release_is_upgraded_as_it_is_restored(api, client_acct, freelancer,
+                                                                                  tmp_path):
     """`make run` restores its tables from .local/aws-state.json: payouts saved before the index existed are put
-    into it on the way in, so a developer's held payouts are still released."""
+    into it on the way in, so a developer's held payouts are still released; work saved before review queues
+    goes into its client's."""
     import json
 
     from chalicelib import config
@@ -101,9 +103,19 @@ def test_a_local_state_saved_by_an_older_release_is_upgraded_as_it_is_restored(a
     item = m.PayoutModel.get(held.id).serialize()  # DynamoDB's wire format, as a saved state holds items
     del item["unpaid_freelancer"]
     m.PayoutModel(id=held.id).delete()
-    state = {"tables": {config.table_prefix() + "payouts": [item]}, "queues": {}}
+    bounty = api.bounty(client_acct["api_key"])
+    handed_in = api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "x"}, status=201,
+                       key=freelancer["api_key"])
+    work = m.SubmissionModel.get(handed_in["id"]).serialize()
+    for attribute in ("client_id", "review_client", "review_due"):
+        del work[attribute]
+    m.SubmissionModel(id=handed_in["id"]).delete()
+    state = {"tables": {config.table_prefix() + "payouts": [item], config.table_prefix() + "submissions": [work]},
+             "queues": {}}
     (tmp_path / "aws-state.json").write_text(json.dumps(state))
 
     restore = local_iam.as_operator(local_state.restore)  # make run's restore: the operator's, not a function's
-    assert restore(tmp_path / "aws-state.json") == {"items": 1, "messages": 0}
+    assert restore(tmp_path / "aws-state.json") == {"items": 2, "messages": 0}
     assert _statuses(api, freelancer["api_key"], "unpaid") == [AWAITING_ONBOARDING]
+    queue = api.ok("GET", "/v1/submissions", key=client_acct["api_key"])["items"]
+    assert [s["id"] for s in queue] == [handed_in["id"]]

@@ -65,8 +65,16 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys, monkeypatch
     participants = f"bounty-{STAGE}-participants"
     dynamodb.put_item(TableName=participants, Item={
         "bounty_id": {"S": "bty_old"}, "freelancer_id": {"S": "acct_old"}, "version": {"N": "1"}})
+    # Work handed in to it, still awaiting review, as a release before review queues stored it: no client.
+    submissions = f"bounty-{STAGE}-submissions"
+    dynamodb.put_item(TableName=submissions, Item={
+        "id": {"S": "sub_old"}, "bounty_id": {"S": "bty_old"}, "freelancer_id": {"S": "acct_worker"},
+        "content": {"S": "x"}, "links": {"L": []}, "status": {"S": "pending_review"},
+        "created_at": {"S": "2026-11-01T00:00:00.000000+0000"},
+        "auto_approve_at": {"S": "2026-11-01T01:00:00.000000+0000"}, "version": {"N": "1"},
+        "sort_key": {"S": "2026-11-01T00:00:00+00:00#sub_old"}})
     steps = ["index-unpaid", "file-unfunded-expiry", "note-submissions", "copy-work", "end-cancelled-claims",
-             "cancel-unpaid-intents"]
+             "cancel-unpaid-intents", "index-reviews"]
 
     assert deploy.apply_upgrades(ssm, STAGE, aws.env(), new_stage=False, dry_run=True) == []
     shown = capsys.readouterr().out
@@ -79,8 +87,9 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys, monkeypatch
     shown = capsys.readouterr().out
     # The steps whose items a call of the earlier release may still rewrite run again once such calls have ended.
     assert waited == [150]
-    assert shown.count("(again, for what those calls wrote)") == 4
-    assert "0 claims, submissions and payouts were copied" in shown.split("again")[-3]
+    assert shown.count("(again, for what those calls wrote)") == 5
+    assert "0 claims, submissions and payouts were copied" in shown.split("again")[-4]
+    assert "0 submissions awaiting review were put" in shown.split("again")[-1]
     assert "1 unpaid payouts stored before the unpaid index were put into it" in shown
     assert "1 unfunded bounties posted before bounties got a deadline timer when posted were given one" in shown
     assert "1 participant records of an earlier release were given the list of their submissions" in shown
@@ -89,9 +98,14 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys, monkeypatch
     participant = dynamodb.get_item(TableName=participants,
                                     Key={"bounty_id": {"S": "bty_old"}, "freelancer_id": {"S": "acct_old"}})["Item"]
     assert participant["submissions"] == {"S": "[]"} and participant["version"] == {"N": "2"}
-    assert "1 claims, submissions and payouts were copied into their freelancer's list of work" in shown
-    [copied] = dynamodb.scan(TableName=f"bounty-{STAGE}-work")["Items"]
-    assert (copied["freelancer_id"], copied["kind"]) == ({"S": "acct_old"}, {"S": "payout"})
+    assert "2 claims, submissions and payouts were copied into their freelancer's list of work" in shown
+    assert "1 submissions awaiting review were put into their client's review queue" in shown
+    submission = dynamodb.get_item(TableName=submissions, Key={"id": {"S": "sub_old"}})["Item"]
+    assert (submission["review_client"], submission["review_due"]) == (
+        {"S": "acct_client"}, {"S": "2026-11-01T01:00:00+00:00#sub_old"})
+    copied = dynamodb.scan(TableName=f"bounty-{STAGE}-work")["Items"]
+    assert sorted((c["freelancer_id"]["S"], c["kind"]["S"]) for c in copied) == [
+        ("acct_old", "payout"), ("acct_worker", "submission")]
     item = dynamodb.get_item(TableName=table, Key={"id": {"S": "pay_old"}})["Item"]
     assert item["unpaid_freelancer"] == {"S": "acct_old"} and item["version"] == {"N": "2"}
     bounty = dynamodb.get_item(TableName=bounties, Key={"id": {"S": "bty_old"}})["Item"]
