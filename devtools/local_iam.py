@@ -78,30 +78,32 @@ def enforce(client) -> None:
 
 
 def enforce_on_the_apps_clients() -> None:
-    """Every AWS client the app has made in this process: its queue's, each model's and the transactions'."""
-    from chalicelib.adapters import dynamo, dynamo_models
+    """Every AWS client the app has in this process: its queue's, and every DynamoDB client PynamoDB has made or makes
+    (each model's, made anew after every bind(), and the transactions')."""
     from chalicelib.bootstrap import deps
 
     enforce(deps().queue.client)
-    _enforce_on_the_models()
-    enforce(dynamo._connection().client)
-    if not getattr(dynamo_models.bind, "_local_iam", False):
-        # bind() gives every model a new connection, whose client would be free of the grants: hold it too.
-        rebind = dynamo_models.bind
-
-        def bind_then_enforce() -> None:
-            rebind()
-            _enforce_on_the_models()
-
-        bind_then_enforce._local_iam = True
-        dynamo_models.bind = bind_then_enforce
+    _enforce_on_pynamodbs_clients()
 
 
-def _enforce_on_the_models() -> None:
-    from chalicelib.adapters import dynamo_models
+def _enforce_on_pynamodbs_clients() -> None:
+    """PynamoDB hands its client out for every call it makes: the grants are put on it there, the first time. Not
+    after bind() instead: that made all twelve models' clients at once, each a botocore session of its own reading
+    botocore's data files again (a second or two a bind, and every upgrade step binds), where a step uses one or
+    two; and a client made anew later (PynamoDB replaces one left without credentials) would be free of them."""
+    from pynamodb.connection.base import Connection
 
-    for model in dynamo_models.ALL_MODELS:
-        enforce(model._get_connection().connection.client)
+    made = Connection.client.fget
+    if getattr(made, "_local_iam", False):
+        return
+
+    def client(connection):
+        found = made(connection)
+        enforce(found)
+        return found
+
+    client._local_iam = True
+    Connection.client = property(client, doc=Connection.client.__doc__)
 
 
 def allowed_tables(function_name: str) -> frozenset[str]:
