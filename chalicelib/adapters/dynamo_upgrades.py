@@ -205,34 +205,70 @@ def copy_work() -> int:
     where it lacks its bounty's brief (the app updates, rather than puts, the copy of a record written without its
     bounty: for a record of the earlier release, that makes a copy without the brief). So the app's own copies are
     never replaced by older ones, and running the step again brings up to date any record a call begun under the
-    earlier release changed after the step had copied it."""
+    earlier release changed after the step had copied it.
+
+    Records are taken a page at a time, with their bounties and their copies read in one batch each, and only the
+    records whose copy the read finds missing or behind are written: after the first run, nearly every copy is up
+    to date, and a conditional write per record (refused, but paid for) would cost more than reading them all. The
+    write keeps its condition, for a copy the app writes between the read and the write."""
     m.bind()
     work = m.WorkModel
     briefs: dict[str, m.BountyModel | None] = {}
     copied = 0
     for model in (m.ClaimModel, m.SubmissionModel, m.PayoutModel):
-        for item in model.scan():
-            if item.bounty_id not in briefs:
-                briefs[item.bounty_id] = _bounty(item.bounty_id)
-            brief = briefs[item.bounty_id]
-            older = work.sort_key.does_not_exist() | (work.record_version < item.version)
-            if brief is not None:  # a copy the app made by an update, from a record of the earlier release, lacks it
-                older |= work.bounty_title.does_not_exist() & (work.record_version <= item.version)
-            try:
-                copy_item(_to_record(item), brief, record_version=item.version).save(condition=older)
-            except PutError as error:
-                if error.cause_response_code != "ConditionalCheckFailedException":
-                    raise
-                continue
-            copied += 1
+        for page in _pages(model.scan(), _BATCH_KEYS):
+            _read_briefs(briefs, {item.bounty_id for item in page})
+            wanted = [copy_item(_to_record(item), briefs[item.bounty_id], record_version=item.version)
+                      for item in page]
+            found = {(copy.freelancer_id, copy.sort_key): copy for copy in work.batch_get(
+                [(copy.freelancer_id, copy.sort_key) for copy in wanted], consistent_read=True,
+                attributes_to_get=["freelancer_id", "sort_key", "record_version", "bounty_title"])}
+            for copy in wanted:
+                there = found.get((copy.freelancer_id, copy.sort_key))
+                if there is not None and not _copy_behind(there, copy):
+                    continue
+                older = work.sort_key.does_not_exist() | (work.record_version < copy.record_version)
+                if copy.bounty_title is not None:  # a copy the app made by an update, from an earlier record, lacks it
+                    older |= work.bounty_title.does_not_exist() & (work.record_version <= copy.record_version)
+                try:
+                    copy.save(condition=older)
+                except PutError as error:
+                    if error.cause_response_code != "ConditionalCheckFailedException":
+                        raise
+                    continue
+                copied += 1
     return copied
 
 
-def _bounty(bounty_id: str) -> m.BountyModel | None:
-    try:
-        return m.BountyModel.get(bounty_id)
-    except m.BountyModel.DoesNotExist:
-        return None
+_BATCH_KEYS = 100  # the most keys one BatchGetItem takes
+
+
+def _pages(items, size: int):
+    page = []
+    for item in items:
+        page.append(item)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _read_briefs(briefs: dict[str, m.BountyModel | None], bounty_ids: set[str]) -> None:
+    """Adds the bounties not read yet to `briefs` (None for one that is gone), read in one batch."""
+    missing = sorted(bounty_ids - briefs.keys())
+    for bounty_id in missing:
+        briefs[bounty_id] = None
+    for found in m.BountyModel.batch_get(missing, attributes_to_get=["id", "title", "reward", "currency"]):
+        briefs[found.id] = found
+
+
+def _copy_behind(there: m.WorkModel, copy: m.WorkModel) -> bool:
+    """Whether the copy stored (`there`) is one the write's condition lets `copy` replace: of an older version of
+    its record, or of the same version without the bounty's brief that `copy` has."""
+    if there.record_version < copy.record_version:
+        return True
+    return copy.bounty_title is not None and there.bounty_title is None and there.record_version <= copy.record_version
 
 
 def end_cancelled_claims(now: datetime | None = None) -> int:

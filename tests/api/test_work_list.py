@@ -108,3 +108,24 @@ def test_the_upgrade_step_copies_an_earlier_releases_records_and_never_a_newer_c
     assert copy_work() == 1
     assert _listed(repo, fid) == before
     assert copy_work() == 0
+
+
+def test_the_upgrade_step_leaves_a_copy_written_after_its_read(api, repo, workers, client_acct, freelancer,
+                                                               monkeypatch):
+    """The step writes only the copies its batched read finds missing or behind, and the write keeps its condition:
+    a copy the app brought up to date between that read and the write is not replaced. Here the read takes every
+    copy of the freelancer's for behind, and the condition alone must leave them as they are."""
+    from chalicelib.adapters import dynamo_upgrades
+
+    _a_history(api, workers, client_acct, freelancer)
+    fid = freelancer["id"]
+    before = _listed(repo, fid)
+    newer = m.WorkModel.get(fid, next(iter(m.WorkModel.query(fid))).sort_key)
+    newer.update(actions=[m.WorkModel.record_version.set(newer.record_version + 1)])  # the app's, after the read
+
+    read_as_behind = dynamo_upgrades._copy_behind
+    monkeypatch.setattr(dynamo_upgrades, "_copy_behind",
+                        lambda there, copy: copy.freelancer_id == fid or read_as_behind(there, copy))
+    assert copy_work() == 0
+    assert _listed(repo, fid) == before
+    assert m.WorkModel.get(fid, newer.sort_key).record_version == newer.record_version
