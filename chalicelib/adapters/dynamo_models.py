@@ -312,8 +312,30 @@ def review_due_of(auto_approve_at: datetime, submission_id: str) -> str:
     return f"{auto_approve_at.isoformat()}#{submission_id}"
 
 
+def _one_reading_of_botocores_data() -> None:
+    """PynamoDB gives each model's connection a botocore session of its own, and each session reads and parses
+    botocore's data files (endpoints, partitions, DynamoDB's service model) again: ~0.1 s for every model's first
+    call, on a cold start and after every bind(). Every session it makes shares one loader instead, whose cache
+    holds the parsed files, so they are read once per process; each connection still has a session of its own."""
+    import botocore.session
+    from pynamodb.connection import base
+
+    if getattr(base.get_session, "shares_one_loader", False):
+        return
+    loader = botocore.session.get_session().get_component("data_loader")  # the loader botocore itself would make
+
+    def session_sharing_the_loader() -> botocore.session.Session:
+        session = botocore.session.get_session()
+        session.register_component("data_loader", loader)
+        return session
+
+    session_sharing_the_loader.shares_one_loader = True
+    base.get_session = session_sharing_the_loader
+
+
 def bind() -> None:
     """Points every model at this stage's tables. Called once per container, before first use."""
+    _one_reading_of_botocores_data()
     prefix = config.table_prefix()
     limits = config.aws_call_limits()
     for model in ALL_MODELS:
