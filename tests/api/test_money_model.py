@@ -34,7 +34,21 @@ from hypothesis.stateful import (
 from chalicelib import config
 from chalicelib.bootstrap import deps
 from chalicelib.core import ledger, rules
-from chalicelib.core.model import APPROVED, AUTO_APPROVE, EXPIRE_BOUNTY, LAPSE_CLAIM, LIVE, OPEN, PAID, PENDING_REVIEW
+from chalicelib.core.model import (
+    APPROVED,
+    AUTO_APPROVE,
+    EXPIRE_BOUNTY,
+    LAPSE_CLAIM,
+    LIVE,
+    OPEN,
+    PAID,
+    PENDING_REVIEW,
+    Bounty,
+    Claim,
+    Payout,
+    Submission,
+)
+from chalicelib.repository import Ref
 from chalicelib.services.reconcile import reconcile_bounty
 
 pytestmark = pytest.mark.slow
@@ -51,6 +65,14 @@ def _record(queue: str, body: dict) -> dict:
             "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
             "eventSource": "aws:sqs", "awsRegion": "us-east-1",
             "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}"}
+
+
+def _read(kind: type, ids: list[str]) -> list:
+    """The records of one kind by id, in one strongly consistent BatchGetItem per hundred: the checks after every step
+    read every bounty and payout of the example, and a round trip for each took most of the run's time."""
+    repo = deps().repo
+    return [record for start in range(0, len(ids), 100)
+            for record in repo.get_many([Ref(kind, record_id) for record_id in ids[start:start + 100]])]
 
 
 def money_model(api, workers, clock, client_key: str, freelancers: list[dict], seen: Counter):
@@ -76,8 +98,8 @@ def money_model(api, workers, clock, client_key: str, freelancers: list[dict], s
             return data.draw(st.sampled_from(pool), label=label) if pool else None
 
         def open_bounties(self) -> list[str]:
-            repo = deps().repo
-            return [b for b in self.bounty_ids if (bounty := repo.get_bounty(b)).status == OPEN and bounty.free_slots]
+            bounties = _read(Bounty, self.bounty_ids)
+            return [bounty.id for bounty in bounties if bounty.status == OPEN and bounty.free_slots]
 
         # -- clients --
 
@@ -117,8 +139,7 @@ def money_model(api, workers, clock, client_key: str, freelancers: list[dict], s
         @rule(data=st.data(), verdict=st.sampled_from(("approve", "approve", "reject")))
         def review(self, data, verdict):
             """The client decides on work handed in (now and then on work already decided: a 409, or an overturn)."""
-            repo = deps().repo
-            pending = [s for s in self.submission_ids if repo.get_submission(s).status == PENDING_REVIEW]
+            pending = [s.id for s in _read(Submission, list(self.submission_ids)) if s.status == PENDING_REVIEW]
             submission = self.pick(data, pending, list(self.submission_ids), "submission")
             body = {"rating": 4} if verdict == "approve" else {"reason": "not yet"}
             self.call("POST", f"/v1/submissions/{submission}/{verdict}", body, key=client_key, allowed=(200, 409))
@@ -138,10 +159,10 @@ def money_model(api, workers, clock, client_key: str, freelancers: list[dict], s
         @precondition(lambda self: self.claim_ids)
         @rule(data=st.data())
         def release(self, data):
-            repo = deps().repo
-            live = [c for c in self.claim_ids if repo.get_claim(c).status == LIVE]
+            claims = {c.id: c for c in _read(Claim, list(self.claim_ids))}
+            live = [c for c in self.claim_ids if claims[c].status == LIVE]
             claim = self.pick(data, live, list(self.claim_ids), "claim")
-            owner = next(f for f in freelancers if repo.get_claim(claim).freelancer_id == f["id"])
+            owner = next(f for f in freelancers if claims[claim].freelancer_id == f["id"])
             self.call("POST", f"/v1/claims/{claim}/release", {}, key=owner["api_key"], allowed=(200, 409))
 
         @rule(data=st.data(), who=st.sampled_from(range(len(freelancers))))
@@ -168,12 +189,13 @@ def money_model(api, workers, clock, client_key: str, freelancers: list[dict], s
         @rule()
         def until_idle(self):
             workers.drain()
+            payouts = self._payouts()
             for bounty_id in self.bounty_ids:
                 assert reconcile_bounty(deps(), bounty_id) == [], bounty_id
                 transfers = workers.transfers_for(bounty_id)
                 payout_ids = [t["metadata"]["payout_id"] for t in transfers]
                 assert len(payout_ids) == len(set(payout_ids)), transfers
-                paid = [p for p in self._payouts(bounty_id) if p.status == PAID]
+                paid = [p for p in payouts[bounty_id] if p.status == PAID]
                 assert sorted(p.transfer_id for p in paid) == sorted(t["id"] for t in transfers), bounty_id
 
         @rule(data=st.data())
@@ -196,20 +218,22 @@ def money_model(api, workers, clock, client_key: str, freelancers: list[dict], s
 
         # -- what must always hold --
 
-        def _payouts(self, bounty_id):
-            found = []
-            for submission_id, owner in self.submission_ids.items():
-                if owner == bounty_id:
-                    payout = deps().repo.get_payout(rules.payout_id_for(submission_id))
-                    if payout is not None:
-                        found.append(payout)
+        def _payouts(self) -> dict[str, list]:
+            """Each bounty's payouts: those of its submissions (none for a submission never approved)."""
+            found = {bounty_id: [] for bounty_id in self.bounty_ids}
+            submissions = list(self.submission_ids)
+            for submission_id, payout in zip(submissions, _read(Payout, [rules.payout_id_for(s) for s in submissions]),
+                                             strict=True):
+                if payout is not None:
+                    found[self.submission_ids[submission_id]].append(payout)
             return found
 
         @invariant()
         def slots_and_money_add_up(self):
             repo = deps().repo
-            for bounty_id in self.bounty_ids:
-                bounty = repo.get_bounty(bounty_id)
+            all_payouts = self._payouts()
+            for bounty in _read(Bounty, self.bounty_ids):
+                bounty_id = bounty.id
                 rules.check_slots(bounty)
                 subs = repo.list_bounty_submissions(bounty_id, limit=100, cursor=None).items
                 assert sum(s.status == PENDING_REVIEW for s in subs) == bounty.pending_slots, bounty
@@ -217,7 +241,7 @@ def money_model(api, workers, clock, client_key: str, freelancers: list[dict], s
                 if bounty.status == OPEN:
                     live = repo.list_bounty_claims(bounty_id, limit=100, cursor=None).items
                     assert sum(c.status == LIVE for c in live) == bounty.claimed_slots, bounty
-                payouts = self._payouts(bounty_id)
+                payouts = all_payouts[bounty_id]
                 approved = {s.id for s in subs if s.status == APPROVED}
                 assert {p.submission_id for p in payouts} == approved, "an approved submission without a payout"
                 totals = ledger.totals(repo.list_ledger(bounty_id))
@@ -234,15 +258,14 @@ def money_model(api, workers, clock, client_key: str, freelancers: list[dict], s
 
         def teardown(self):
             workers.drain()  # nothing of this example is left for the next one to run into
-            repo = deps().repo
-            for bounty_id in self.bounty_ids:
-                bounty = repo.get_bounty(bounty_id)
+            payouts = self._payouts()
+            for bounty in _read(Bounty, self.bounty_ids):
                 seen[f"bounty {bounty.status}"] += 1
                 seen["slots refunded"] += bounty.refunded_slots
-                for payout in self._payouts(bounty_id):
+                for payout in payouts[bounty.id]:
                     seen[f"payouts {payout.status}"] += 1
-            seen["claims lapsed"] += sum(repo.get_claim(c).status == "lapsed" for c in self.claim_ids)
-            seen["auto-approved"] += sum(repo.get_submission(s).auto_approved for s in self.submission_ids)
+            seen["claims lapsed"] += sum(claim.status == "lapsed" for claim in _read(Claim, list(self.claim_ids)))
+            seen["auto-approved"] += sum(s.auto_approved for s in _read(Submission, list(self.submission_ids)))
 
     return MoneyModel
 
