@@ -11,7 +11,8 @@
 - server errors on demand (`POST /_config/server_errors` with `path`, a regex, `times`, and `after=true` to do the
   work first), answered and remembered under the request's key as Stripe's own 500s are;
 - Stripe's test payment methods for declined charges (`pm_card_chargeDeclined` and its kin), declined when charged;
-- a count of the API requests served (`GET /_config/request_count`), so the benchmarks count Stripe round trips.
+- a count of the API requests served (`GET /_config/request_count`), so the benchmarks count Stripe round trips;
+- webhooks sent `seconds` after their event (`POST /_config/webhook_delay`) rather than localstripe's one second.
 
 Never shipped in the Lambda package (devtools/ is not part of it).
 """
@@ -23,6 +24,7 @@ import hashlib
 import html
 import re
 import time
+import types
 import urllib.parse
 
 from aiohttp import web
@@ -355,6 +357,28 @@ async def request_count(request: web.Request) -> web.Response:
     return server.json_response({"count": _served["api_requests"]})
 
 
+# -- how long after its event a webhook is sent --
+
+_webhook_delay = {"seconds": 1.0}  # localstripe's own
+
+
+def _send_webhooks_after_the_delay() -> None:
+    """localstripe sends each webhook a second after its event (never inside the request that made it, as Stripe);
+    its module uses asyncio for that one wait and to schedule the send, so it gets asyncio with the wait ours."""
+    from localstripe import webhooks
+
+    async def wait(_localstripes_second):
+        await asyncio.sleep(_webhook_delay["seconds"])
+
+    webhooks.asyncio = types.SimpleNamespace(sleep=wait, ensure_future=asyncio.ensure_future)
+
+
+async def set_webhook_delay(request: web.Request) -> web.Response:
+    form = await request.post()
+    _webhook_delay["seconds"] = float(form["seconds"])
+    return server.json_response(_webhook_delay)
+
+
 def install(app: web.Application) -> None:
     """Adds the routes and middleware; call before the app starts."""
     _accept_transfer_group()
@@ -362,6 +386,7 @@ def install(app: web.Application) -> None:
     _more_declining_test_methods()
     _refuse_over_refunds()
     _list_refunds_of_unpaid_intents()
+    _send_webhooks_after_the_delay()
     app.middlewares.insert(0, idempotency_middleware)
     app.middlewares.insert(0, count_requests)
     # Inside localstripe's error and auth middlewares, so its errors and 401s apply.
@@ -370,6 +395,7 @@ def install(app: web.Application) -> None:
     app.router.add_get("/_config/request_count", request_count)
     app.router.add_post("/_config/server_errors", add_server_errors)
     app.router.add_delete("/_config/server_errors", clear_server_errors)
+    app.router.add_post("/_config/webhook_delay", set_webhook_delay)
     app.router.add_get(f"{ONBOARD_PATH}/{{id}}", onboarding_page)
     app.router.add_post(f"{ONBOARD_PATH}/{{id}}", complete_onboarding)
     for cls in (Account, Transfer):

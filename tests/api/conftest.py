@@ -214,6 +214,17 @@ def stripe_server_errors(localstripe_server):
     urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
 
 
+@pytest.fixture
+def webhooks_a_second_late(localstripe_server):
+    """Webhooks a second after their event, as localstripe sends them on its own, for a test whose next request must
+    come before the webhook does (the session's are sent a tenth of a second after)."""
+    from tests.conftest import WEBHOOK_DELAY_SECONDS, set_webhook_delay
+
+    set_webhook_delay(localstripe_server.url, 1.0)
+    yield
+    set_webhook_delay(localstripe_server.url, WEBHOOK_DELAY_SECONDS)
+
+
 @pytest.fixture(scope="session")
 def webhook_relay(chalice_app, localstripe_server):
     """localstripe delivers signed webhooks over HTTP; this receiver hands them, byte for byte, to the app

@@ -149,10 +149,11 @@ def _charged_for(bounty_id: str) -> int:
 
 @pytest.mark.parametrize("after", [False, True], ids=["failed", "made-then-failed"])
 def test_a_server_error_stripe_replays_under_its_key_moves_funding_to_a_new_key(
-        api, workers, client_acct, stripe_server_errors, after):
+        api, workers, client_acct, stripe_server_errors, webhooks_a_second_late, after):
     """Stripe gives its kept 500 to every retry under the same key for a day: the client's retry with the same
     card takes a new key and funds the bounty. Should the failed request have charged the card (`after`), that
-    payment funds the bounty once; a second one would be refunded in full as not its escrow."""
+    payment funds the bounty once; a second one would be refunded in full as not its escrow. (The retry comes
+    before that payment's webhook, which would otherwise fund the bounty first.)"""
     from chalicelib.bootstrap import deps
 
     key = client_acct["api_key"]
