@@ -84,17 +84,23 @@ def index_reviews() -> int:
     not_indexed = (submission.status == PENDING_REVIEW) & submission.review_client.does_not_exist()
     owners: dict[str, str | None] = {}
     indexed = 0
-    for item in submission.scan(filter_condition=not_indexed):
-        if item.bounty_id not in owners:
-            bounty = _bounty(item.bounty_id)
-            owners[item.bounty_id] = bounty.client_id if bounty is not None else None
-        owner = owners[item.bounty_id]
-        if owner is None:
-            continue
-        actions = [submission.client_id.set(owner), submission.review_client.set(owner),
-                   submission.review_due.set(m.review_due_of(item.auto_approve_at, item.id))]
-        indexed += _updated_if(item, actions, not_indexed)
+    for page in _pages(submission.scan(filter_condition=not_indexed), _BATCH_KEYS):
+        unread = list({item.bounty_id for item in page} - set(owners))
+        owners.update(dict.fromkeys(unread))  # a bounty not found stays None
+        if unread:
+            owners.update({found.id: found.client_id for found in m.BountyModel.batch_get(
+                unread, attributes_to_get=["id", "client_id"])})
+        indexed += sum(_indexed_for_review(item, owners[item.bounty_id], not_indexed) for item in page)
     return indexed
+
+
+def _indexed_for_review(item: m.SubmissionModel, owner: str | None, condition) -> bool:
+    submission = m.SubmissionModel
+    if owner is None:
+        return False
+    actions = [submission.client_id.set(owner), submission.review_client.set(owner),
+               submission.review_due.set(m.review_due_of(item.auto_approve_at, item.id))]
+    return _updated_if(item, actions, condition)
 
 
 def reshard_open_bounties(previous_shards: int, shards: int | None = None) -> int:
