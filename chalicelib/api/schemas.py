@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+from pydantic_core import PydanticKnownError
 
 from ..core import model, rules
 from .text import readable, readable_line, readable_or_empty
@@ -36,20 +46,33 @@ def _z(moment: datetime) -> str:
 Timestamp = Annotated[datetime, PlainSerializer(_z, return_type=str)]
 
 
+def _at_most(max_length: int) -> BeforeValidator:
+    """The length as sent, before trimming: the OpenAPI document's maxLength is of the string sent, so a value over
+    it with white space at an end is refused too, not trimmed into the limit (a contract check caught that)."""
+    def check(value):
+        if isinstance(value, str) and len(value) > max_length:
+            raise PydanticKnownError("string_too_long", {"max_length": max_length})
+        return value
+
+    return BeforeValidator(check)
+
+
 def text(max_length: int, *, one_line: bool = False):
-    """Typed text: trimmed, 1 to `max_length` characters, something visible, no control characters (api/text.py).
-    The length check comes first, so its error stays the string one ("at most N characters")."""
+    """Typed text: 1 to `max_length` characters as sent, trimmed, something visible, no control characters
+    (api/text.py). The length checks come first, so their errors stay the string ones ("at most N characters")."""
     rule = ("One line: at least one visible character; no control characters but tabs, no line breaks, no controls "
             "of direction (U+202A-U+202E, U+2066-U+2069) (else 422)."
             if one_line else "At least one visible character; no control characters but tabs and line breaks "
             "(else 422).")
     return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
-                     AfterValidator(readable_line if one_line else readable), Field(description=rule)]
+                     AfterValidator(readable_line if one_line else readable), _at_most(max_length),
+                     Field(description=rule)]
 
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
                                        pattern=TAG_PATTERN)]
-Link = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_LINK, pattern=r"^https?://\S+$")]
+Link = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_LINK, pattern=r"^https?://\S+$"),
+                 _at_most(MAX_LINK)]
 Seconds = Annotated[int, Field(ge=60, le=30 * 24 * 3600)]
 
 
@@ -75,7 +98,7 @@ class CreateAccount(Request):
     role: Literal["client", "freelancer"]
     name: text(100, one_line=True)
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
-                                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+                                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), _at_most(254)]
 
 
 class CreateBounty(Request):
@@ -103,7 +126,7 @@ class SubmitWork(Request):
 class Approve(Request):
     rating: Annotated[int, Field(ge=1, le=5)] | None = None
     feedback: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_REASON),
-                        AfterValidator(readable_or_empty)] | None = None
+                        AfterValidator(readable_or_empty), _at_most(MAX_REASON)] | None = None
 
 
 class Reject(Request):

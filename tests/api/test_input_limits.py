@@ -132,6 +132,16 @@ def test_a_name_is_one_line_and_in_the_order_it_shows(api):
     assert (code, answer["error"]["code"]) == (422, "validation_error") and "U+202E" in answer["error"]["message"]
 
 
+@pytest.mark.parametrize("name", ["\u000b" + "a" * 100, " " + "a" * 100, "a" * 100 + "\n"])
+def test_a_length_limit_counts_the_text_as_sent_and_white_space_at_its_ends_is_trimmed_within_it(api, name):
+    """The document's maxLength is of the string sent: white space at an end does not trim a longer one into it."""
+    code, answer = api.post("/v1/accounts", {"role": "client", "name": name, "email": "a@b.co"})
+    assert (code, answer["error"]["code"]) == (422, "validation_error") and "100" in answer["error"]["message"]
+    created = api.ok("POST", "/v1/accounts", {"role": "client", "name": " " + "a" * 98 + " ",
+                                              "email": " a@b.co "}, status=201)
+    assert (created["name"], created["email"]) == ("a" * 98, "a@b.co")
+
+
 def test_multi_line_text_keeps_its_tabs_and_line_breaks(api, client_acct, open_bounty):
     raw = json.dumps({"body": "First line\r\n\tindented \u00e9 \u4e2d \U0001f600"})
     code, message = api.call("POST", f"/v1/bounties/{open_bounty['id']}/messages", key=client_acct["api_key"],
