@@ -69,10 +69,10 @@ def text(max_length: int, *, one_line: bool = False):
                      Field(description=rule)]
 
 
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
-                                       pattern=TAG_PATTERN)]
-Link = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_LINK, pattern=r"^https?://\S+$"),
-                 _at_most(MAX_LINK)]
+# Tags, links and emails are taken as sent, white space included, so that the document's pattern holds of the
+# value sent (a trimmed " images" would match a pattern " images" does not).
+Tag = Annotated[str, StringConstraints(to_lower=True, pattern=TAG_PATTERN)]
+Link = Annotated[str, StringConstraints(max_length=MAX_LINK, pattern=r"^https?://\S+$")]
 Seconds = Annotated[int, Field(ge=60, le=30 * 24 * 3600)]
 
 
@@ -97,8 +97,7 @@ class Reward(Money):
 class CreateAccount(Request):
     role: Literal["client", "freelancer"]
     name: text(100, one_line=True)
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
-                                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), _at_most(254)]
+    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
 class CreateBounty(Request):
