@@ -28,7 +28,9 @@ def test_readme_walkthrough_ends_with_a_paid_freelancer(local_stack):
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     outputs = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    payouts_before, payouts_after, ledger = (json.loads(outputs[i]) for i in (-3, -2, -1))
+    queue, approved, payouts_before, payouts_after, ledger = (json.loads(outputs[i]) for i in range(-5, 0))
+    assert [item["status"] for item in queue["items"]] == ["pending_review"]
+    assert approved["status"] == "approved" and approved["id"] == queue["items"][0]["id"]
     assert payouts_before["items"][0]["status"] == "awaiting_onboarding"
     assert payouts_after["items"][0]["status"] == "paid"
     assert payouts_after["items"][0]["transfer_id"].startswith("tr_")
