@@ -71,10 +71,6 @@ class LocalStack:
                                    log=logs / "localstripe.log" if logs else None)
         self.servers.append(stripe)
         self.env = self._environment(moto.url, stripe.url)
-        # The API server takes seconds to start, as long as provisioning: it starts first, alongside. It touches no
-        # table or queue until it is asked, and nothing asks before this method returns, once all is in place.
-        self._spawn("api", [sys.executable, "-m", "devtools.local_api", "--host", LOOPBACK, "--port", str(self.port),
-                            "--stage", "local", "--no-autoreload"])
         # Provisioning and state snapshots run as child processes in the stack's environment, so the caller's
         # own settings (a test session's moto, its bound tables) stay untouched.
         self._run("devtools.provision")
@@ -83,7 +79,9 @@ class LocalStack:
         self._register_webhook(stripe.url)
         if self.state_dir:  # for operator commands: `python -m ops --local ...`
             (self.state_dir / "env.json").write_text(json.dumps(self.env, indent=2))
-        self._spawn("runner", [sys.executable, "-m", "devtools.runner"])  # polls the queues at once: after them
+        self._spawn("api", [sys.executable, "-m", "devtools.local_api", "--host", LOOPBACK, "--port", str(self.port),
+                            "--stage", "local", "--no-autoreload"])
+        self._spawn("runner", [sys.executable, "-m", "devtools.runner"])
         api = self.processes[0]
         wait_for_http(f"{self.url}/v1/openapi.json", timeout=60, process=api)
         if self.state_dir and self.checkpoint_seconds > 0:
