@@ -116,13 +116,13 @@ def _to_record(item: m._Table) -> Any:
 
 def _newest(index, hash_value: str, after: str | None, condition, want: int) -> tuple[list, str | None]:
     """Up to `want` items of an index partition, newest first, older than the sort key `after`; with a filter,
-    those it passes among the FILTERED_READ (or `want`) newest, in one Query. Also the sort key the read stopped
-    at when it stopped short of the partition's end with a filter (the next read goes on below it), else None."""
+    those it passes among the FILTERED_READ (or `want`) newest. Always in one Query: one answer holds at most 1 MB,
+    and rather than a second Query for the rest (past the request's two calls), the page is short. Also the sort
+    key the read stopped at when it stopped short of `want` before the partition's end (a filter, or 1 MB: the
+    next read goes on below it), else None."""
     older = index._model.sort_key < after if after else None
-    if condition is None:
-        return list(index.query(hash_value, older, scan_index_forward=False, limit=want)), None
     pages = index.query(hash_value, older, filter_condition=condition, scan_index_forward=False,
-                        page_size=max(want, FILTERED_READ)).page_iter
+                        page_size=want if condition is None else max(want, FILTERED_READ)).page_iter
     page = next(pages)
     items = [index._model.from_raw_data(raw) for raw in page.get("Items", [])][:want]
     stopped_at = pages.last_evaluated_key
@@ -286,14 +286,17 @@ class DynamoRepository:
         still awaits the client, never their bounties' decided history."""
         listing = f"awaiting_review:{client_id}"
         after = decode_cursor(listing, cursor)
-        index = m.SubmissionModel.awaiting_review
         later = m.SubmissionModel.review_due > after if after else None
-        items = list(index.query(client_id, later, limit=limit + 1))
+        pages = m.SubmissionModel.awaiting_review.query(client_id, later, page_size=limit + 1).page_iter
+        items = [m.SubmissionModel.from_raw_data(raw) for raw in next(pages).get("Items", [])]
 
         def cursor_after(i: int) -> str:
             return encode_cursor(listing, items[i].review_due)
 
-        more = cursor_after(limit - 1) if len(items) > limit else None
+        if len(items) > limit:
+            more = cursor_after(limit - 1)
+        else:  # one Query, as in _newest: an answer DynamoDB cut at 1 MB makes a short page that reads on
+            more = cursor_after(len(items) - 1) if items and pages.last_evaluated_key else None
         return Page([_to_record(item) for item in items[:limit]], more, cursor_after)
 
     def list_freelancer_submissions(self, freelancer_id: str, *, limit: int, cursor: str | None) -> Page:

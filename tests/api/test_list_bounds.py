@@ -105,3 +105,20 @@ def test_a_clients_own_bounties_filtered_and_cut_for_size_come_each_once(api, cl
     pages = _every_page(api, f"/v1/bounties?mine=true&tag={tag}&limit=100", key=client_acct["api_key"])
     assert _ids(pages) == [bounty_id for n, bounty_id in reversed(list(enumerate(made))) if n % 2]
     assert len(pages) > 1 and all(len(page["items"]) <= 2 for page in pages)
+
+
+def test_an_answer_dynamodb_cuts_at_1_mb_makes_a_short_page_never_a_second_query(api, client_acct):
+    """A Query answers at most 1 MB: a list of large submissions is paged there, in the request's one Query, rather
+    than read on in a second one (past the two calls a request makes)."""
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, slots=60)
+    submitted = [api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions",
+                        {"content": f"{n:02} " + "x" * 19_990}, status=201,
+                        key=api.account("freelancer")["api_key"])["id"] for n in range(60)]  # ~1.2 MB in all
+    for path in (f"/v1/bounties/{bounty['id']}/submissions?limit=100", "/v1/submissions?limit=100"):
+        with ReadCounter(m.SubmissionModel._get_connection().connection.client) as reads:
+            first = api.ok("GET", path, key=key)
+        assert reads.calls == ["Query"], path
+        assert 0 < len(first["items"]) < 60 and first["next_cursor"], path
+        pages = _every_page(api, path, key)
+        assert sorted(_ids(pages)) == sorted(submitted), path
