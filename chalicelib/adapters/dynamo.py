@@ -121,11 +121,9 @@ def _newest(index, hash_value: str, after: str | None, condition, want: int) -> 
     key the read stopped at when it stopped short of `want` before the partition's end (a filter, or 1 MB: the
     next read goes on below it), else None."""
     older = index._model.sort_key < after if after else None
-    pages = index.query(hash_value, older, filter_condition=condition, scan_index_forward=False,
-                        page_size=want if condition is None else max(want, FILTERED_READ)).page_iter
-    page = next(pages)
-    items = [index._model.from_raw_data(raw) for raw in page.get("Items", [])][:want]
-    stopped_at = pages.last_evaluated_key
+    items, stopped_at = m.one_query(index, hash_value, older, filter_condition=condition, scan_index_forward=False,
+                                    page_size=want if condition is None else max(want, FILTERED_READ))
+    items = items[:want]
     return items, stopped_at["sort_key"]["S"] if stopped_at and len(items) < want else None
 
 
@@ -151,6 +149,14 @@ def _page_of(listing: str, items: list, limit: int, read_to: str | None) -> Page
     else:
         more = encode_cursor(listing, read_to) if read_to is not None else None
     return Page([_to_record(item) for item in items[:limit]], more, cursor_after)
+
+
+def _more(items: list, limit: int, stopped_at: dict | None, cursor_after) -> str | None:
+    """The cursor after a page of one Query's `items` (limit + 1 asked for, so one more tells that more follow), or
+    after the last item read where DynamoDB cut the answer at 1 MB; None at the list's end."""
+    if len(items) > limit:
+        return cursor_after(limit - 1)
+    return cursor_after(len(items) - 1) if items and stopped_at else None
 
 
 class DynamoRepository:
@@ -287,17 +293,13 @@ class DynamoRepository:
         listing = f"awaiting_review:{client_id}"
         after = decode_cursor(listing, cursor)
         later = m.SubmissionModel.review_due > after if after else None
-        pages = m.SubmissionModel.awaiting_review.query(client_id, later, page_size=limit + 1).page_iter
-        items = [m.SubmissionModel.from_raw_data(raw) for raw in next(pages).get("Items", [])]
+        items, stopped_at = m.one_query(m.SubmissionModel.awaiting_review, client_id, later, page_size=limit + 1)
 
         def cursor_after(i: int) -> str:
             return encode_cursor(listing, items[i].review_due)
 
-        if len(items) > limit:
-            more = cursor_after(limit - 1)
-        else:  # one Query, as in _newest: an answer DynamoDB cut at 1 MB makes a short page that reads on
-            more = cursor_after(len(items) - 1) if items and pages.last_evaluated_key else None
-        return Page([_to_record(item) for item in items[:limit]], more, cursor_after)
+        return Page([_to_record(item) for item in items[:limit]], _more(items, limit, stopped_at, cursor_after),
+                    cursor_after)
 
     def list_freelancer_submissions(self, freelancer_id: str, *, limit: int, cursor: str | None) -> Page:
         return self._page(m.SubmissionModel.by_freelancer, freelancer_id, limit=limit, cursor=cursor)
@@ -329,13 +331,14 @@ class DynamoRepository:
         listing = f"messages:{bounty_id}"
         after = decode_cursor(listing, cursor)
         range_condition = m.MessageModel.id > after.split("#", 1)[1] if after else None
-        items = list(m.MessageModel.query(bounty_id, range_condition, consistent_read=True, limit=limit + 1))
+        items, stopped_at = m.one_query(m.MessageModel, bounty_id, range_condition, consistent_read=True,
+                                        page_size=limit + 1)
 
         def cursor_after(i: int) -> str:
             return encode_cursor(listing, _sort_key(items[i].created_at, items[i].id))
 
-        more = cursor_after(limit - 1) if len(items) > limit else None
-        return Page([_to_record(item) for item in items[:limit]], more, cursor_after)
+        return Page([_to_record(item) for item in items[:limit]], _more(items, limit, stopped_at, cursor_after),
+                    cursor_after)
 
     def message_window(self, bounty_id: str, *, limit: int, before: str | None = None,
                        after: str | None = None) -> MessageWindow:
@@ -349,10 +352,11 @@ class DynamoRepository:
             return MessageWindow(page.items, earlier=earlier, later=page.next_cursor)
         until = decode_cursor(back, before)
         older = m.MessageModel.id < until.split("#", 1)[1] if until else None
-        items = list(m.MessageModel.query(bounty_id, older, scan_index_forward=False, consistent_read=True,
-                                          limit=limit + 1))
+        items, stopped_at = m.one_query(m.MessageModel, bounty_id, older, scan_index_forward=False,
+                                        consistent_read=True, page_size=limit + 1)
         shown = [_to_record(item) for item in reversed(items[:limit])]
-        earlier = encode_cursor(back, _sort_key(shown[0].created_at, shown[0].id)) if len(items) > limit else None
+        more_before = len(items) > limit or (stopped_at is not None and bool(shown))
+        earlier = encode_cursor(back, _sort_key(shown[0].created_at, shown[0].id)) if more_before else None
         later = encode_cursor(forward, _sort_key(shown[-1].created_at, shown[-1].id)) if until and shown else None
         return MessageWindow(shown, earlier=earlier, later=later)
 

@@ -307,6 +307,16 @@ def sort_key_of(created_at: datetime, record_id: str) -> str:
     return f"{created_at.isoformat()}#{record_id}"
 
 
+def one_query(source, hash_value: str, range_condition=None, *, page_size: int, **options) -> tuple[list, dict | None]:
+    """The items of one Query of a model's table or index, at most `page_size` (and at most 1 MB: DynamoDB cuts an
+    answer there), and the key it stopped at (None: it read to the end). A request reads a list in one Query, so a
+    page DynamoDB cut is short and reads on from there, where PynamoDB's own iteration would query again."""
+    model = getattr(source, "_model", source)  # an index's, or the model itself
+    pages = source.query(hash_value, range_condition, page_size=page_size, **options).page_iter
+    items = [model.from_raw_data(raw) for raw in next(pages).get("Items", [])]
+    return items, pages.last_evaluated_key
+
+
 def review_due_of(auto_approve_at: datetime, submission_id: str) -> str:
     """Soonest auto-approval first when read forwards; the id keeps submissions due in the same microsecond apart."""
     return f"{auto_approve_at.isoformat()}#{submission_id}"

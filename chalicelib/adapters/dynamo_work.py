@@ -59,8 +59,12 @@ def newest(freelancer_id: str, limit: int, *, before: str | None = None) -> tupl
     read on from, None when that was all of them."""
     work = m.WorkModel
     older = work.sort_key < before if before else None
-    items = list(work.query(freelancer_id, older, scan_index_forward=False, consistent_read=True, limit=limit + 1))
-    more = items[limit - 1].sort_key if len(items) > limit else None
+    items, stopped_at = m.one_query(work, freelancer_id, older, scan_index_forward=False, consistent_read=True,
+                                    page_size=limit + 1)
+    if len(items) > limit:
+        more = items[limit - 1].sort_key
+    else:  # the end, or a page DynamoDB cut at 1 MB (m.one_query)
+        more = items[-1].sort_key if items and stopped_at else None
     return [_entry(item) for item in items[:limit]], more
 
 

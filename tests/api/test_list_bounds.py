@@ -12,6 +12,7 @@ import pytest
 from chalicelib.adapters import dynamo
 from chalicelib.adapters import dynamo_models as m
 from chalicelib.api import render
+from chalicelib.bootstrap import deps
 from tests.api.reads import ReadCounter
 
 
@@ -122,3 +123,22 @@ def test_an_answer_dynamodb_cuts_at_1_mb_makes_a_short_page_never_a_second_query
         assert 0 < len(first["items"]) < 60 and first["next_cursor"], path
         pages = _every_page(api, path, key)
         assert sorted(_ids(pages)) == sorted(submitted), path
+
+
+def test_a_thread_over_1_mb_is_read_one_query_a_page_either_way(api, client_acct, freelancer):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key)
+    thread = f"/v1/bounties/{bounty['id']}/messages"
+    bodies = [f"{n:02} " + "\U0001f600" * 3990 for n in range(70)]  # 16 KB each: ~1.1 MB in all
+    for body in bodies:
+        api.ok("POST", thread, {"body": body}, status=201, key=key)
+    with ReadCounter(m.MessageModel._get_connection().connection.client) as reads:
+        first = api.ok("GET", f"{thread}?limit=100", key=key)
+    assert reads.calls == ["Query"] and 0 < len(first["items"]) < 70 and first["next_cursor"]
+    pages = _every_page(api, f"{thread}?limit=100", key=key)
+    assert [item["body"] for page in pages for item in page["items"]] == bodies
+    # The web page opens on the newest messages, read backwards: one Query too, and the way back to the oldest.
+    window = deps().repo.message_window(bounty["id"], limit=100)
+    assert 0 < len(window.items) < 70 and window.earlier is not None and window.items[-1].body == bodies[-1]
+    earlier = deps().repo.message_window(bounty["id"], limit=100, before=window.earlier)
+    assert [m.body for m in earlier.items + window.items] == bodies
