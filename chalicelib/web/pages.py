@@ -178,10 +178,16 @@ def release(ctx: Ctx, claim_id: str):
     return redirect(ctx, url(f"/web/bounties/{released.bounty_id}"))
 
 
+def _as_typed(text: str) -> str:
+    """A textarea's text as the person typed it: a browser sends each line break as CR LF, but counts it as one
+    character against the box's maxlength, as the API's limits count "\n"; so work that fitted the box fits."""
+    return text.replace("\r\n", "\n")
+
+
 @view("/web/bounties/{bounty_id}/submissions", methods=("POST",),
       get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}")
 def submit(ctx: Ctx, bounty_id: str):
-    typed = {"content": ctx.form.get("content", ""), "links": ctx.form.get("links", "")}
+    typed = {"content": _as_typed(ctx.form.get("content", "")), "links": ctx.form.get("links", "")}
 
     def action():
         numbered = [(n, line.strip()) for n, line in enumerate(typed["links"].splitlines(), 1) if line.strip()]
@@ -198,7 +204,7 @@ def submit(ctx: Ctx, bounty_id: str):
 @view("/web/bounties/{bounty_id}/messages", methods=("POST",),
       get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}")
 def post_message(ctx: Ctx, bounty_id: str):
-    typed = {"message": ctx.form.get("body", "")}
+    typed = {"message": _as_typed(ctx.form.get("body", ""))}
 
     def action():
         body = validate(schemas.PostMessage, {"body": typed["message"]}, {"body": "Your message"})

@@ -227,3 +227,15 @@ def test_a_stale_or_edited_list_link_starts_the_list_again_saying_so(http, web_b
     status, _, page = _send(web_base, "GET", "/web/?cursor=garbage&tag=")
     assert status == 200 and "out of date" in page
     assert 'class="card bounty"' in page and 'role="search"' in page  # the list and its filters, not a dead end
+
+
+def test_work_as_long_as_its_box_takes_is_taken_whatever_its_line_breaks(http, new_page):
+    """The box's maxlength counts a line break as one character; the browser sends it as two (CR LF)."""
+    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
+    line = "x" * 99 + "\n"
+    essay = line * 199 + "y" * 100  # 20,000 characters, 199 line breaks: 20,199 as the browser sends them
+    page.fill("#content", essay)
+    page.click("#submit button")
+    assert "Work submitted" in page.inner_text("#flash"), page.inner_text("main")
+    [submission] = http.ok("GET", "/v1/submissions", key=freelancer["api_key"])["items"]
+    assert submission["content"] == essay
