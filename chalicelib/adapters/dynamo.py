@@ -273,8 +273,11 @@ class DynamoRepository:
         condition = _bounty_filter(status=status, tag=tag, min_reward=min_reward)
         return self._page(m.BountyModel.by_client, client_id, limit=limit, cursor=cursor, filter_condition=condition)
 
-    def list_bounty_submissions(self, bounty_id: str, *, limit: int, cursor: str | None) -> Page:
-        return self._page(m.SubmissionModel.by_bounty, bounty_id, limit=limit, cursor=cursor)
+    def list_bounty_submissions(self, bounty_id: str, *, limit: int, cursor: str | None,
+                                status: str | None = None) -> Page:
+        condition = m.SubmissionModel.status == status if status else None
+        return self._page(m.SubmissionModel.by_bounty, bounty_id, limit=limit, cursor=cursor,
+                          filter_condition=condition)
 
     def list_bounty_claims(self, bounty_id: str, *, limit: int, cursor: str | None) -> Page:
         return self._page(m.ClaimModel.by_bounty, bounty_id, limit=limit, cursor=cursor)

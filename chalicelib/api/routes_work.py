@@ -6,7 +6,7 @@ from chalice import Blueprint
 
 from ..bootstrap import deps
 from ..core import errors
-from ..core.model import PAYOUT_STATUSES, UNPAID, Claim, Message, Submission
+from ..core.model import APPROVED, PAYOUT_STATUSES, PENDING_REVIEW, REJECTED, UNPAID, Claim, Message, Submission
 from ..services import messages, work
 from . import render
 from . import schemas as s
@@ -46,11 +46,19 @@ def submit(request, caller, body: s.SubmitWork, bounty_id):
     return AS_SUBMISSION[1](submission, caller)
 
 
+SUBMISSION_STATUSES = (PENDING_REVIEW, APPROVED, REJECTED)
+SUBMISSIONS_QUERY = {**PAGE_QUERY, "status": f"Extension: only submissions in this status "
+                                            f"({', '.join(SUBMISSION_STATUSES)})."}
+
+
 @route(bp, "/v1/bounties/{bounty_id}/submissions", method="GET", summary="The bounty's submissions (owner).",
-       response=s.SubmissionList, auth="client", query=PAGE_QUERY)
+       response=s.SubmissionList, auth="client", query=SUBMISSIONS_QUERY)
 def bounty_submissions(request, caller, body, bounty_id):
     limit, cursor = paging(request)
-    page = work.list_bounty_submissions(deps(), caller, bounty_id, limit=limit, cursor=cursor)
+    status = (request.query_params or {}).get("status")
+    if status is not None and status not in SUBMISSION_STATUSES:
+        raise errors.Invalid(f"status must be one of {', '.join(SUBMISSION_STATUSES)}.", code="invalid_status")
+    page = work.list_bounty_submissions(deps(), caller, bounty_id, limit=limit, cursor=cursor, status=status)
     return render.page(s.SubmissionList, page, render.submission)
 
 

@@ -136,9 +136,10 @@ def my_submissions_on(deps: Deps, caller: Caller, participant: Participant) -> l
 MY_SUBMISSIONS_SCANNED = 100  # of a record that does not list them: the newest this many are looked through
 
 
-def list_bounty_submissions(deps: Deps, caller: Caller, bounty_id: str, *, limit: int, cursor: str | None) -> Page:
+def list_bounty_submissions(deps: Deps, caller: Caller, bounty_id: str, *, limit: int, cursor: str | None,
+                            status: str | None = None) -> Page:
     bounty = get_own_bounty(deps, caller, bounty_id)
-    return deps.repo.list_bounty_submissions(bounty.id, limit=limit, cursor=cursor)
+    return deps.repo.list_bounty_submissions(bounty.id, limit=limit, cursor=cursor, status=status)
 
 
 def get_submission(deps: Deps, caller: Caller, submission_id: str) -> Submission:

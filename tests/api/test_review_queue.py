@@ -110,3 +110,19 @@ def test_work_handed_in_before_the_queue_existed_is_put_into_it_once(api, worker
     api.ok("POST", f"/v1/submissions/{pending['id']}/approve", {}, key=key)
     assert _queue(api, key) == []
     workers.drain()
+
+
+def test_a_bounty_s_submissions_filter_by_status(api, workers, client_acct):
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, slots=3)
+    approved, rejected, pending = (_submit(api, bounty["id"])["id"] for _ in range(3))
+    api.ok("POST", f"/v1/submissions/{approved}/approve", {}, key=key)
+    api.ok("POST", f"/v1/submissions/{rejected}/reject", {"reason": "no"}, key=key)
+    path = f"/v1/bounties/{bounty['id']}/submissions"
+    for status, expected in (("approved", [approved]), ("rejected", [rejected]), ("pending_review", [pending])):
+        assert [s["id"] for s in api.ok("GET", f"{path}?status={status}", key=key)["items"]] == expected, status
+    assert len(api.ok("GET", path, key=key)["items"]) == 3
+    code, body = api.get(f"{path}?status=done", key=key)
+    assert (code, body["error"]["code"]) == (422, "invalid_status"), body
+    assert "pending_review" in body["error"]["message"]
+    workers.drain()
