@@ -152,11 +152,9 @@ def _page_of(listing: str, items: list, limit: int, read_to: str | None) -> Page
 
 
 def _more(items: list, limit: int, stopped_at: dict | None, cursor_after) -> str | None:
-    """The cursor after a page of one Query's `items` (limit + 1 asked for, so one more tells that more follow), or
-    after the last item read where DynamoDB cut the answer at 1 MB; None at the list's end."""
-    if len(items) > limit:
-        return cursor_after(limit - 1)
-    return cursor_after(len(items) - 1) if items and stopped_at else None
+    """The cursor to the page after one Query's `items` (m.last_before_more), None at the list's end."""
+    last = m.last_before_more(items, limit, stopped_at)
+    return cursor_after(last) if last is not None else None
 
 
 class DynamoRepository:

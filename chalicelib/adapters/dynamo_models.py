@@ -317,6 +317,15 @@ def one_query(source, hash_value: str, range_condition=None, *, page_size: int, 
     return items, pages.last_evaluated_key
 
 
+def last_before_more(items: list, limit: int, stopped_at: dict | None) -> int | None:
+    """Of one Query's `items` (limit + 1 asked for, so one more tells that more follow), the position of the page's
+    last item when more follow, the next page going on after it: the limit's, or the last one read where DynamoDB
+    cut the answer at 1 MB. None at the list's end."""
+    if len(items) > limit:
+        return limit - 1
+    return len(items) - 1 if items and stopped_at else None
+
+
 def review_due_of(auto_approve_at: datetime, submission_id: str) -> str:
     """Soonest auto-approval first when read forwards; the id keeps submissions due in the same microsecond apart."""
     return f"{auto_approve_at.isoformat()}#{submission_id}"

@@ -61,11 +61,8 @@ def newest(freelancer_id: str, limit: int, *, before: str | None = None) -> tupl
     older = work.sort_key < before if before else None
     items, stopped_at = m.one_query(work, freelancer_id, older, scan_index_forward=False, consistent_read=True,
                                     page_size=limit + 1)
-    if len(items) > limit:
-        more = items[limit - 1].sort_key
-    else:  # the end, or a page DynamoDB cut at 1 MB (m.one_query)
-        more = items[-1].sort_key if items and stopped_at else None
-    return [_entry(item) for item in items[:limit]], more
+    last = m.last_before_more(items, limit, stopped_at)
+    return [_entry(item) for item in items[:limit]], items[last].sort_key if last is not None else None
 
 
 def _entry(item: m.WorkModel) -> WorkEntry:
