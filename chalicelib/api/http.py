@@ -167,6 +167,14 @@ def paging(request) -> tuple[int, str | None]:
     return limit, cursor
 
 
+def status_filter(request, allowed: tuple[str, ...]) -> str | None:
+    """The list's `status` query parameter: one of `allowed`, or None when not given; 422 invalid_status else."""
+    status = (request.query_params or {}).get("status")
+    if status is not None and status not in allowed:
+        raise errors.Invalid(f"status must be one of {', '.join(allowed)}.", code="invalid_status")
+    return status
+
+
 def _unknown_id(params: dict) -> errors.NotFound | None:
     """An id longer than any we hand out names nothing (and would exceed DynamoDB's key size)."""
     for name, value in params.items():

@@ -12,7 +12,7 @@ from ..core.model import Bounty
 from ..services import bounties
 from . import render
 from . import schemas as s
-from .http import PAGE_QUERY, paging, route, whole_number
+from .http import PAGE_QUERY, paging, route, status_filter, whole_number
 
 bp = Blueprint(__name__)
 
@@ -57,9 +57,7 @@ def list_bounties(request, caller, body):
     mine = params.get("mine", "false").lower()
     if mine not in ("true", "false"):
         raise errors.Invalid("mine must be true or false.", code="invalid_mine")
-    status = params.get("status")
-    if status is not None and status not in s.BOUNTY_STATUSES:
-        raise errors.Invalid(f"status must be one of {', '.join(s.BOUNTY_STATUSES)}.", code="invalid_status")
+    status = status_filter(request, s.BOUNTY_STATUSES)
     tag = (params.get("tag") or "").strip().lower() or None
     if tag is not None and not re.fullmatch(s.TAG_PATTERN, tag):
         raise errors.Invalid(f"tag must be 1 to {s.MAX_TAG} of a-z, 0-9 and '-'.", code="invalid_tag")

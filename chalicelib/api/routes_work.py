@@ -5,12 +5,11 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from ..bootstrap import deps
-from ..core import errors
 from ..core.model import APPROVED, PAYOUT_STATUSES, PENDING_REVIEW, REJECTED, UNPAID, Claim, Message, Submission
 from ..services import messages, work
 from . import render
 from . import schemas as s
-from .http import PAGE_QUERY, paging, route
+from .http import PAGE_QUERY, paging, route, status_filter
 
 bp = Blueprint(__name__)
 # How each route answers, from the record its use case writes last (see http.route's `answers`).
@@ -55,9 +54,7 @@ SUBMISSIONS_QUERY = {**PAGE_QUERY, "status": f"Extension: only submissions in th
        response=s.SubmissionList, auth="client", query=SUBMISSIONS_QUERY)
 def bounty_submissions(request, caller, body, bounty_id):
     limit, cursor = paging(request)
-    status = (request.query_params or {}).get("status")
-    if status is not None and status not in SUBMISSION_STATUSES:
-        raise errors.Invalid(f"status must be one of {', '.join(SUBMISSION_STATUSES)}.", code="invalid_status")
+    status = status_filter(request, SUBMISSION_STATUSES)
     page = work.list_bounty_submissions(deps(), caller, bounty_id, limit=limit, cursor=cursor, status=status)
     return render.page(s.SubmissionList, page, render.submission)
 
@@ -116,8 +113,6 @@ PAYOUT_QUERY = {**PAGE_QUERY, "status": f"Extension: only payouts in this status
        response=s.PayoutList, auth="freelancer", query=PAYOUT_QUERY)
 def my_payouts(request, caller, body):
     limit, cursor = paging(request)
-    status = (request.query_params or {}).get("status")
-    if status is not None and status not in PAYOUT_FILTERS:
-        raise errors.Invalid(f"status must be one of {', '.join(PAYOUT_FILTERS)}.", code="invalid_status")
+    status = status_filter(request, PAYOUT_FILTERS)
     page = work.list_my_payouts(deps(), caller, limit=limit, cursor=cursor, status=status)
     return render.page(s.PayoutList, page, render.payout)
