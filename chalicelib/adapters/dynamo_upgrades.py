@@ -82,22 +82,19 @@ def index_reviews() -> int:
     m.bind()
     submission = m.SubmissionModel
     not_indexed = (submission.status == PENDING_REVIEW) & submission.review_client.does_not_exist()
-    owners: dict[str, str | None] = {}
+    bounties: dict[str, m.BountyModel | None] = {}
     indexed = 0
     for page in _pages(submission.scan(filter_condition=not_indexed), _BATCH_KEYS):
-        unread = list({item.bounty_id for item in page} - set(owners))
-        owners.update(dict.fromkeys(unread))  # a bounty not found stays None
-        if unread:
-            owners.update({found.id: found.client_id for found in m.BountyModel.batch_get(
-                unread, attributes_to_get=["id", "client_id"])})
-        indexed += sum(_indexed_for_review(item, owners[item.bounty_id], not_indexed) for item in page)
+        _read_bounties(bounties, {item.bounty_id for item in page}, ["id", "client_id"])
+        indexed += sum(_indexed_for_review(item, bounties[item.bounty_id], not_indexed) for item in page)
     return indexed
 
 
-def _indexed_for_review(item: m.SubmissionModel, owner: str | None, condition) -> bool:
+def _indexed_for_review(item: m.SubmissionModel, bounty: m.BountyModel | None, condition) -> bool:
     submission = m.SubmissionModel
-    if owner is None:
+    if bounty is None:
         return False
+    owner = bounty.client_id
     actions = [submission.client_id.set(owner), submission.review_client.set(owner),
                submission.review_due.set(m.review_due_of(item.auto_approve_at, item.id))]
     return _updated_if(item, actions, condition)
@@ -223,7 +220,7 @@ def copy_work() -> int:
     copied = 0
     for model in (m.ClaimModel, m.SubmissionModel, m.PayoutModel):
         for page in _pages(model.scan(), _BATCH_KEYS):
-            _read_briefs(briefs, {item.bounty_id for item in page})
+            _read_bounties(briefs, {item.bounty_id for item in page}, ["id", "title", "reward", "currency"])
             wanted = [copy_item(_to_record(item), briefs[item.bounty_id], record_version=item.version)
                       for item in page]
             found = {(copy.freelancer_id, copy.sort_key): copy for copy in work.batch_get(
@@ -260,13 +257,14 @@ def _pages(items, size: int):
         yield page
 
 
-def _read_briefs(briefs: dict[str, m.BountyModel | None], bounty_ids: set[str]) -> None:
-    """Adds the bounties not read yet to `briefs` (None for one that is gone), read in one batch."""
-    missing = sorted(bounty_ids - briefs.keys())
+def _read_bounties(bounties: dict[str, m.BountyModel | None], bounty_ids: set[str], attributes: list[str]) -> None:
+    """Adds the bounties not read yet to `bounties` (None for one that is gone), with just `attributes`, read in
+    one batch (at most _BATCH_KEYS ids)."""
+    missing = sorted(bounty_ids - bounties.keys())
     for bounty_id in missing:
-        briefs[bounty_id] = None
-    for found in m.BountyModel.batch_get(missing, attributes_to_get=["id", "title", "reward", "currency"]):
-        briefs[found.id] = found
+        bounties[bounty_id] = None
+    for found in m.BountyModel.batch_get(missing, attributes_to_get=attributes):
+        bounties[found.id] = found
 
 
 def _copy_behind(there: m.WorkModel, copy: m.WorkModel) -> bool:
