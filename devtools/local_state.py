@@ -90,6 +90,7 @@ def restore(path: Path) -> dict[str, int]:
             note_submissions,
             reshard_open_bounties,
             reshard_timers,
+            time_bounties,
         )
 
         index_unpaid_payouts()
@@ -105,6 +106,7 @@ def restore(path: Path) -> dict[str, int]:
         copy_work()
         end_cancelled_claims()
         index_reviews()
+        time_bounties()
         refunds = sqs.get_queue_url(QueueName=config.refunds_queue_name())["QueueUrl"]
         for bounty_id in closed_unpaid_with_intent():  # the refunds worker cancels each one's payment
             sqs.send_message(QueueUrl=refunds, MessageBody=json.dumps({"bounty_id": bounty_id}))

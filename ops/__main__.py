@@ -1,6 +1,6 @@
 """python -m ops [--local | --stage NAME] COMMAND ...: reconcile, failed-payouts, redrive, index-unpaid,
 file-unfunded-expiry, note-submissions, copy-work, end-cancelled-claims,
-cancel-unpaid-intents, index-reviews, reshard-open, reshard-timers.
+cancel-unpaid-intents, index-reviews, time-bounties, reshard-open, reshard-timers.
 
 See docs/OPERATIONS.md.
 """
@@ -168,6 +168,7 @@ STORED_ITEM_STEPS = {
     "end-cancelled-claims": ("end_cancelled_claims", "cancelled bounties with claims still live were given the "
                                                      "timer that ends them"),
     "index-reviews": ("index_reviews", "submissions awaiting review were put into their client's review queue"),
+    "time-bounties": ("time_bounties", "bounties with approved work were given the totals of its time"),
 }
 
 
@@ -276,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     _command(commands, "index-reviews", help="once after upgrading: put the work an older release took in, still "
                                               "awaiting review, into its client's review queue (reads the whole "
                                               "submissions table)")
+    _command(commands, "time-bounties", help="once after upgrading: count the time approved work took on each "
+                                              "bounty an older release stored, for what it really pays per hour "
+                                              "(reads the whole bounties table)")
     _command(commands, "cancel-unpaid-intents", help="once after upgrading: cancel on Stripe the payment of each "
                                                       "bounty an older release cancelled or expired before it was "
                                                       "paid (reads the whole bounties table)")

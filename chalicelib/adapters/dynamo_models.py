@@ -150,6 +150,8 @@ class BountyModel(_Table):
     charge_id = UnicodeAttribute(null=True)
     funding_error = UnicodeAttribute(null=True)
     expiry_timer_filed = FlagAttribute()
+    timed_submissions = CounterAttribute()
+    timed_micros = CounterAttribute()
     # Index-only attributes. `open_shard` exists only while the bounty is open (a sparse index),
     # spread over a few shards so one hot partition does not carry every listing.
     sort_key = UnicodeAttribute()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 
 from .. import config
+from ..core.earnings import work_micros
 from ..core.model import (
     AWAITING_FUNDING,
     CANCELLED,
@@ -98,6 +99,47 @@ def _indexed_for_review(item: m.SubmissionModel, bounty: m.BountyModel | None, c
     actions = [submission.client_id.set(owner), submission.review_client.set(owner),
                submission.review_due.set(m.review_due_of(item.auto_approve_at, item.id))]
     return _updated_if(item, actions, condition)
+
+
+def time_bounties(attempts: int = 5) -> int:
+    """Gives every bounty with approved work the totals of its timed work (how many approved submissions were
+    claimed first, and their claim-to-submission time added up), which approvals of an earlier release did not
+    keep; returns how many bounties it changed. The totals are counted anew from the bounty's approved work, so
+    running it again changes nothing.
+
+    The bounty's version is read first, its approved work after (participant records and submissions, read
+    consistently), and the totals are written only if the version is unchanged: every approval writes the bounty,
+    so none can be missed or counted twice. The version moves on, so an app write begun on the bounty without the
+    totals fails its version check and reads it again."""
+    m.bind()
+    bounty = m.BountyModel
+    changed = 0
+    for found in bounty.scan(filter_condition=bounty.approved_slots > 0):
+        item = found
+        for _ in range(attempts):
+            totals = _timed_work(item.id)
+            if (item.timed_submissions or 0, item.timed_micros or 0) == totals:
+                break
+            actions = [bounty.timed_submissions.set(totals[0]), bounty.timed_micros.set(totals[1]),
+                       bounty.version.add(1)]
+            if _updated_if(item, actions, bounty.version == item.version):
+                changed += 1
+                break
+            item = bounty.get(found.id, consistent_read=True)
+    return changed
+
+
+def _timed_work(bounty_id: str) -> tuple[int, int]:
+    """(approved submissions claimed first, their claim-to-submission microseconds added up), as rules.approve
+    counts them."""
+    participants = m.ParticipantModel.query(bounty_id, consistent_read=True,
+                                            attributes_to_get=["bounty_id", "freelancer_id", "approved_submission_id"])
+    approved = [p.approved_submission_id for p in participants if p.approved_submission_id]
+    found = m.SubmissionModel.batch_get(approved, consistent_read=True,
+                                        attributes_to_get=["id", "claimed_at", "created_at"])
+    times = [work_micros(s.claimed_at, s.created_at) for s in found]
+    timed = [micros for micros in times if micros is not None]
+    return len(timed), sum(timed)
 
 
 def reshard_open_bounties(previous_shards: int, shards: int | None = None) -> int:

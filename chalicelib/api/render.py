@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..core import rules
+from ..core import earnings, rules
 from ..core.ledger import Totals
 from ..core.model import FREELANCER, Account, Bounty, Claim, LedgerEntry, Message, Payout, Submission
 from ..repository import Page
@@ -30,7 +30,7 @@ def account(record: Account, *, api_key: str | None = None) -> s.AccountOut:
 def bounty(record: Bounty, *, viewer_id: str | None = None) -> s.BountyOut:
     rate = None
     if record.estimated_minutes:
-        rate = money(rules.hourly_rate(record.reward, record.estimated_minutes), record.currency)
+        rate = money(earnings.hourly_rate(record.reward, record.estimated_minutes), record.currency)
     funding = None
     if viewer_id == record.client_id:
         funding = s.Funding(payment_intent_id=record.payment_intent_id, client_secret=record.client_secret,
@@ -41,9 +41,17 @@ def bounty(record: Bounty, *, viewer_id: str | None = None) -> s.BountyOut:
         reward=money(record.reward, record.currency), slots=record.slots, slots_left=rules.slots_left(record),
         deadline=record.deadline, review_window_seconds=record.review_window_seconds,
         claim_seconds=record.claim_seconds, estimated_minutes=record.estimated_minutes,
-        effective_hourly_rate=rate, tags=record.tags, status=record.status, created_at=record.created_at,
-        updated_at=record.updated_at, funding=funding,
+        effective_hourly_rate=rate, achieved=_achieved(record), tags=record.tags, status=record.status,
+        created_at=record.created_at, updated_at=record.updated_at, funding=funding,
     )
+
+
+def _achieved(record: Bounty) -> s.Achieved | None:
+    measured = earnings.bounty_rate(record.reward, record.timed_submissions, record.timed_micros)
+    if measured is None:
+        return None
+    return s.Achieved(submissions=measured.submissions, mean_seconds=round(measured.mean_seconds),
+                          hourly_rate=money(measured.per_hour, record.currency))
 
 
 def claim(record: Claim) -> s.ClaimOut:

@@ -169,6 +169,14 @@ class Funding(BaseModel):
     error: str | None = None
 
 
+class Achieved(BaseModel):
+    submissions: int = Field(description="Approved submissions it is measured from: work claimed before it was handed "
+                                         "in (work handed in without a claim has no measured time).")
+    mean_seconds: int = Field(description="Their mean time from claim to submission, to the second.")
+    hourly_rate: Money = Field(description="All their rewards over all their time, per hour (under a minute in all "
+                                           "counts as a minute).")
+
+
 class BountyOut(BaseModel):
     id: str
     client_id: str
@@ -182,6 +190,9 @@ class BountyOut(BaseModel):
     claim_seconds: int | None
     estimated_minutes: int | None
     effective_hourly_rate: Money | None
+    achieved: Achieved | None = Field(description="What approved work on this bounty really paid per hour, timed "
+                                                      "from each freelancer's claim to their submission; null until "
+                                                      "such work is approved (an extension of API.md).")
     tags: list[str]
     status: str
     created_at: Timestamp

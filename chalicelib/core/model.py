@@ -143,6 +143,10 @@ class Bounty:
     # Its deadline's timer was filed when it was posted, so an unfunded bounty expires too. Bounties posted by an
     # earlier release get theirs from the `file-unfunded-expiry` upgrade step, or when they are funded.
     expiry_timer_filed: bool = False
+    # Approved work that was claimed first, and its claim-to-submission time added up (microseconds): what the
+    # bounty really pays per hour (earnings.bounty_rate), kept as totals in each approval's own write.
+    timed_submissions: int = 0
+    timed_micros: int = 0
     version: int = 0
 
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from fractions import Fraction
 
-from . import errors
+from . import earnings, errors
 from .model import (
     APPROVED,
     AWAITING_FUNDING,
@@ -56,13 +55,6 @@ def fee_share(fee: int, slots: int, settled_before: int, count: int) -> int:
     """The fee belonging to `count` more slots after `settled_before` were settled. Computed from
     cumulative totals so the shares of all slots add up to the fee exactly, whatever the order."""
     return fee * (settled_before + count) // slots - fee * settled_before // slots
-
-
-def hourly_rate(amount: int, minutes: int | Fraction) -> int:
-    """Minor units per hour for `amount` earned over `minutes` of work (at least one), rounded down but never below
-    one: a reward pays something however long it takes, and money is a positive amount (API.md). Exact: minutes
-    are whole, or a Fraction, never a float (whose rounding could take a cent off a whole answer)."""
-    return max(1, int(Fraction(amount * 60) // max(Fraction(minutes), 1)))
 
 
 # ---- bounties ----------------------------------------------------------------------------------------
@@ -392,6 +384,10 @@ def approve(bounty: Bounty, participant: Participant, submission: Submission, *,
     else:
         raise errors.StateConflict(f"The submission is already {submission.status}.", code="submission_not_pending")
     bounty = replace(bounty, approved_slots=bounty.approved_slots + 1, updated_at=now)
+    micros = earnings.work_micros(submission.claimed_at, submission.created_at)
+    if micros is not None:
+        bounty = replace(bounty, timed_submissions=bounty.timed_submissions + 1,
+                         timed_micros=bounty.timed_micros + micros)
     if bounty.status == OPEN and bounty.approved_slots == bounty.slots:
         bounty = replace(bounty, status=COMPLETED)
     payout = Payout(id=payout_id_for(submission.id), submission_id=submission.id, bounty_id=bounty.id,

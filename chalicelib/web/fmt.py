@@ -56,7 +56,7 @@ def iso(moment: datetime | None) -> str:
 
 
 def work_time(seconds: float | None) -> str:
-    """Time worked, as the achieved rate counts it: under a minute counts as a minute (core.rules.hourly_rate), so
+    """Time worked, as the achieved rate counts it: under a minute counts as a minute (core.earnings.hourly_rate), so
     the page says so rather than show a rate beside "0 s"."""
     if seconds is not None and seconds < 60:
         return "under a minute (counted as one)"

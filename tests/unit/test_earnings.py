@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.core.earnings import DoneWork, achieved_rate, achieved_rates, work_seconds
+from chalicelib.core.earnings import DoneWork, achieved_rate, achieved_rates, bounty_rate, work_seconds
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -52,3 +52,10 @@ def test_the_rate_is_exact_where_seconds_as_a_float_took_a_cent_off():
     [rate] = achieved_rates([DoneWork(25, "usd", T0, T0 + timedelta(seconds=40)),
                              DoneWork(25, "usd", T0, T0 + timedelta(seconds=60))])
     assert rate.per_hour == 1800 and rate.seconds == 100.0
+
+
+def test_a_bountys_rate_is_all_its_rewards_over_all_its_time():
+    assert bounty_rate(500, 0, 0) is None
+    rate = bounty_rate(500, 3, 90 * 60 * 1_000_000)  # 1500 for an hour and a half
+    assert rate.per_hour == 1000 and rate.mean_seconds == 30 * 60 and rate.submissions == 3
+    assert bounty_rate(500, 2, 10 * 1_000_000).per_hour == 60_000  # under a minute in all counts as one

@@ -2,10 +2,11 @@
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 import pytest
 
-from chalicelib.core import errors, ledger, rules
+from chalicelib.core import earnings, errors, ledger, rules
 from chalicelib.core.model import (
     APPROVED,
     AWAITING_FUNDING,
@@ -323,8 +324,8 @@ def test_a_payment_after_a_funded_bounty_closed_is_not_owed_twice():
 
 
 def test_hourly_rate():
-    assert rules.hourly_rate(500, 30) == 1000
-    assert rules.hourly_rate(1000, 7) == 8571
+    assert earnings.hourly_rate(500, 30) == 1000
+    assert earnings.hourly_rate(1000, 7) == 8571
 
 
 def test_ledger_totals_balance():
@@ -416,3 +417,34 @@ def test_only_a_bounty_closed_before_it_was_paid_has_an_intent_to_cancel():
         assert rules.intent_cancelled(cancelled_on_stripe, now=NOW) is None
     assert rules.unpaid_intent(rules.close(replace(unfunded, payment_intent_id=None), status=CANCELLED,
                                            now=NOW)) is None  # Stripe was never reached
+
+
+def test_approved_claimed_work_adds_its_time_to_what_the_bounty_really_pays():
+    b = bounty(slots=3, reward=1000)
+    b, p1, c1 = rules.claim(b, who("acct_a"), claim_id="clm_a", now=NOW)
+    b, p1, _, s1 = rules.submit(b, p1, c1, submission_id="sub_a", content="x", links=[],
+                                now=NOW + timedelta(minutes=20))
+    b, p2, c2 = rules.claim(b, who("acct_b"), claim_id="clm_b", now=NOW)
+    b, p2, _, s2 = rules.submit(b, p2, c2, submission_id="sub_b", content="x", links=[],
+                                now=NOW + timedelta(minutes=40, microseconds=7))
+    b, p3, _, s3 = rules.submit(b, who("acct_c"), None, submission_id="sub_c", content="x", links=[], now=NOW)
+    assert earnings.bounty_rate(b.reward, b.timed_submissions, b.timed_micros) is None  # nothing approved yet
+    b, *_ = rules.approve(b, p3, s3, now=NOW)  # handed in without a claim: no time to measure
+    assert (b.timed_submissions, b.timed_micros) == (0, 0)
+    b, p1, s1 = rules.reject(b, p1, s1, reason="no", now=NOW)  # a rejection counts nothing
+    assert (b.timed_submissions, b.timed_micros) == (0, 0)
+    b, *_ = rules.approve(b, p2, s2, now=NOW)
+    assert (b.timed_submissions, b.timed_micros) == (1, 40 * 60 * 1_000_000 + 7)
+    b, *_ = rules.approve(b, p1, s1, now=NOW + timedelta(hours=2))  # an overturn counts the work's own time
+    assert (b.timed_submissions, b.timed_micros) == (2, 60 * 60 * 1_000_000 + 7)
+    rate = earnings.bounty_rate(b.reward, b.timed_submissions, b.timed_micros)
+    assert rate.submissions == 2 and rate.per_hour == 1999  # 2000 for an hour and 7 µs, rounded down
+    assert rate.mean_seconds == Fraction(60 * 60 * 1_000_000 + 7, 2 * 1_000_000)
+
+
+def test_auto_approval_counts_the_time_too():
+    b = bounty()
+    b, p, c = rules.claim(b, who(), claim_id="clm_1", now=NOW)
+    b, p, _, s = rules.submit(b, p, c, submission_id="sub_1", content="x", links=[], now=NOW + timedelta(minutes=30))
+    b, *_ = rules.approve(b, p, s, now=s.auto_approve_at, auto=True)
+    assert earnings.bounty_rate(b.reward, b.timed_submissions, b.timed_micros).per_hour == 2000

@@ -107,6 +107,13 @@ def test_find_claim_submit_and_get_paid_without_javascript(http, workers, clock,
     assert page.inner_text("#payout-status") == "Waiting for your payout set-up"
     assert "Reward $12.00, which makes $16.00/h achieved." in page.inner_text("main")  # $12 for 45 minutes
     shoot(page, "submission")
+    # Every freelancer now sees what the bounty really paid per hour, beside the client's estimate.
+    page.goto(f"/web/bounties/{target['id']}")
+    assert page.inner_text("#achieved-rate") == ("Approved work paid $16.00/h: 1 piece, on average 45 min from "
+                                                 "claim to hand-in")
+    page.goto(f"/web/?tag={tag}")
+    card = page.locator("article.bounty", has_text=target["title"]).inner_text()
+    assert "≈ $24.00/h" in card and "Paid $16.00/h to approved work so far" in card
 
     # Payout onboarding: our button → Stripe's (local) hosted page → back to us; Stripe then says so by webhook.
     page.goto("/web/me")
