@@ -539,6 +539,10 @@ def _conditional_item(record: Any, is_new: bool):
     if is_new:
         item = _to_item(record, 1)
         hash_attr = getattr(type(item), type(item)._hash_keyname)
+        if isinstance(record, IdempotencyRecord):
+            # A key's record past its retention is gone as far as requests go, though DynamoDB's TTL may take days
+            # to delete it: a request with the key takes it anew.
+            return item, hash_attr.does_not_exist() | (m.IdempotencyModel.expires_at <= record.created_at)
         return item, hash_attr.does_not_exist()
     item = _to_item(record, record.version + 1)
     return item, type(item).version == record.version

@@ -106,7 +106,7 @@ def fetch(deps: Deps, caller: Caller | None, *refs: Ref) -> list[Any]:
     earlier = found.pop() if looking else None
     if checking:
         caller.confirm(found.pop())
-    if earlier is not None:
+    if earlier is not None and earlier.expires_at > lock.record.created_at:  # one past its 24 h holds nothing
         raise errors.IdempotencyKeyTaken(earlier)
     return found
 

@@ -296,3 +296,36 @@ def test_a_key_left_in_progress_by_the_release_before_the_lease_still_waits(api,
     clock.advance(10 * ATTEMPT_LEASE.total_seconds())
     code, waiting = api.post("/v1/accounts/me/keys", {}, key=key, headers=headers)
     assert (code, waiting["error"]["code"]) == (409, "idempotency_key_in_use"), waiting
+
+
+def test_a_key_past_its_24_hours_is_free_again_though_its_record_is_not_deleted_yet(api, clock, client_acct):
+    """DynamoDB's TTL deletes an expired record days later, if at all (never on moto): until then a request with its
+    key got 409 `idempotency_key_in_use` ("just finishing; send it again") for a request that was not running, and
+    three calls (the read, a read of the record again, a delete). The record past its retention is no answer: the
+    request runs, in its own two calls, and its answer is the one kept from then on."""
+    from chalicelib.api.idempotency import RETENTION
+    from chalicelib.bootstrap import deps
+
+    key = client_acct["api_key"]
+    bounty = api.ok("POST", "/v1/bounties", _body("thread"), status=201, key=key)
+    thread, headers = f"/v1/bounties/{bounty['id']}/messages", {"Idempotency-Key": "a-day-on"}
+    first = api.post(thread, {"body": "hello"}, key=key, headers=headers)
+    assert first[0] == 201
+    clock.advance(RETENTION.total_seconds() + 1)
+    repo, calls = deps().repo, []
+    names = ("get_many", "commit", "get_idempotency", "get_api_key", "delete")
+    for name in names:
+        original = getattr(repo, name)
+        setattr(repo, name, lambda *a, _name=name, _original=original, **kw: calls.append(_name)
+                or _original(*a, **kw))
+    try:
+        code, again = api.post(thread, {"body": "hello"}, key=key, headers=headers)
+    finally:
+        for name in names:
+            delattr(repo, name)
+    assert code == 201 and again["id"] != first[1]["id"], again
+    assert calls == ["get_many", "commit"], calls
+    assert api.post(thread, {"body": "hello"}, key=key, headers=headers) == (201, again)
+    # Another body under it, a day on, is a new request too, not a reuse.
+    clock.advance(RETENTION.total_seconds() + 1)
+    assert api.post(thread, {"body": "other"}, key=key, headers=headers)[0] == 201
