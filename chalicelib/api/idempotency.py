@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 from chalice import Response
 
@@ -48,11 +49,28 @@ def _sealing_secret() -> bytes:
 
 
 def _canonical_body(raw: bytes) -> bytes:
-    """Key order and white space do not make a different request."""
+    """Key order, white space and how a number is written (500, 500.0, 5e2: one number, as the API reads it) do not
+    make a different request; a number the API reads as another (500.00000000000001) does."""
     try:
-        return json.dumps(json.loads(raw or b"{}"), sort_keys=True, separators=(",", ":")).encode()
+        return _canonical(json.loads(raw or b"{}", parse_float=Decimal)).encode()
     except (ValueError, RecursionError):  # no JSON, or nested too deep for Python: the bytes are the request
         return raw
+
+
+# A whole number is written as an integer up to this many digits; past it, as Decimal writes it (no field takes one).
+WHOLE_DIGITS = 1000
+
+
+def _canonical(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(name)}:{_canonical(value[name])}" for name in sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical(item) for item in value) + "]"
+    if isinstance(value, Decimal):  # read exactly: 500.00000000000001 is not 500
+        if value.is_finite() and value == value.to_integral_value() and value.adjusted() < WHOLE_DIGITS:
+            return str(int(value))
+        return str(value.normalize())
+    return json.dumps(value)  # strings, integers, true, false, null
 
 
 def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], Response],

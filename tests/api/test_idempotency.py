@@ -329,3 +329,24 @@ def test_a_key_past_its_24_hours_is_free_again_though_its_record_is_not_deleted_
     # Another body under it, a day on, is a new request too, not a reuse.
     clock.advance(RETENTION.total_seconds() + 1)
     assert api.post(thread, {"body": "other"}, key=key, headers=headers)[0] == 201
+
+
+def test_a_number_written_another_way_is_the_same_body(api, client_acct):
+    """The API reads 500, 500.0 and 5e2 as one number (docs/LIMITS.md), and a body re-encoded on its way to a
+    retry (a queue in JavaScript, say, turns 500.0 into 500) is the same request: its first answer again, not 409.
+    A number the API reads as another (500.00000000000001, refused where 500.0 is taken) is another body."""
+    import json
+
+    key, headers = client_acct["api_key"], {"Idempotency-Key": "numbers"}
+    text = json.dumps(_body("numbers"))
+    first = api.call("POST", "/v1/bounties", raw=text.replace('"amount": 700', '"amount": 700.0'), key=key,
+                     headers=headers)
+    assert first[0] == 201 and first[1]["reward"]["amount"] == 700
+    for spelled in ("700", "7e2", "7.00E+2", "700.000"):
+        again = api.call("POST", "/v1/bounties", raw=text.replace('"amount": 700', f'"amount": {spelled}'), key=key,
+                         headers=headers)
+        assert again == first, (spelled, again)
+    code, data = api.call("POST", "/v1/bounties", raw=text.replace('"amount": 700', '"amount": 700.00000000000001'),
+                          key=key, headers=headers)
+    assert (code, data["error"]["code"]) == (409, "idempotency_key_reused"), data
+    assert [b["id"] for b in api.ok("GET", "/v1/bounties?mine=true", key=key)["items"]] == [first[1]["id"]]
