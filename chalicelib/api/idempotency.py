@@ -15,8 +15,8 @@ from chalice import Response
 from .. import config
 from ..core import errors
 from ..core.sealing import seal, unseal
-from ..repository import IdempotencyLock, IdempotencyRecord, holding
-from ..services.deps import Caller, Deps, check
+from ..repository import IdempotencyLock, IdempotencyRecord, Ref, holding
+from ..services.deps import Caller, Deps
 
 RETENTION = timedelta(hours=24)
 MAX_KEY = 255
@@ -98,8 +98,9 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
         try:
             response = _attempt(deps, lock, run)
         except errors.IdempotencyKeyTaken as taken:
-            check(deps, caller)  # a stored answer goes only to the key's owner
-            earlier = _earlier(deps, record_key, fingerprint, now, taken.record)
+            # A stored answer goes only to the key's owner: when a write found the key taken, the caller's key is
+            # read with the record.
+            earlier = _earlier(deps, record_key, fingerprint, now, taken.record or _holder(deps, caller, record_key))
             if earlier.state == "done":
                 return _replay(earlier)
             _take_over(deps, lock, earlier, now)
@@ -121,8 +122,7 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
         # Another request holds the key (this one was refused before it read anything, a bad body say, or a
         # duplicate took the key meanwhile). This one changed nothing: its answer stands, unless the key is a
         # different request's (409, as for any reuse) or the same request's, answered already (that answer again).
-        check(deps, caller)
-        earlier = deps.repo.get_idempotency(record_key)
+        earlier = _holder(deps, caller, record_key)
         if earlier is not None and earlier.expires_at > now:
             if earlier.fingerprint != fingerprint:
                 raise errors.StateConflict(REUSED, code="idempotency_key_reused") from None
@@ -197,8 +197,8 @@ def _take_over(deps: Deps, lock: IdempotencyLock, earlier: IdempotencyRecord, no
 
 def _earlier(deps: Deps, record_key: str, fingerprint: str, now,
              earlier: IdempotencyRecord | None) -> IdempotencyRecord:
-    """The record that holds the key, when it is this request's to reuse (409 otherwise)."""
-    earlier = earlier or deps.repo.get_idempotency(record_key)
+    """The record that holds the key (as read: None if gone meanwhile), when it is this request's to reuse (409
+    otherwise)."""
     if earlier is None or earlier.expires_at <= now:
         if earlier is not None:
             _forget(deps, record_key)
@@ -212,6 +212,19 @@ def _earlier(deps: Deps, record_key: str, fingerprint: str, now,
         raise errors.StateConflict("A request with this Idempotency-Key is still being processed; "
                                    "retry in a moment.", code="idempotency_key_in_use")
     return earlier  # done, resumable, or in progress past its lease
+
+
+def _holder(deps: Deps, caller: Caller | None, record_key: str) -> IdempotencyRecord | None:
+    """The key's record, once a write found it taken, and the caller's API key checked in the same read (a request
+    that wrote first read nothing yet): one call, not one each. Unauthenticated unless the key holds."""
+    wanted = [Ref(IdempotencyRecord, record_key)]
+    checking = caller is not None and not caller.checked
+    if checking:
+        wanted.append(caller.key_ref())
+    found = deps.repo.get_many(wanted)
+    if checking:
+        caller.confirm(found[1])
+    return found[0]
 
 
 def _replay(earlier: IdempotencyRecord) -> Response:
