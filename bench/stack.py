@@ -126,12 +126,15 @@ class Stack:
         return Response(response.status_code, data, seconds, tally)
 
     def web(self, method: str, path: str, visitor: Visitor, form: dict | None = None) -> Response:
-        """A web form request as the browser sends it: its cookies, and a POST's fields with the CSRF token."""
+        """A web form request as the browser sends it: its cookies, and a POST's fields with the CSRF token and
+        the form's own key (which every form that changes something carries, chalicelib/web/once.py)."""
+        from chalicelib.web import once
+
         headers = {"Cookie": visitor.header()}
         payload = None
         if form is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            payload = urllib.parse.urlencode({**form, "csrf": visitor.csrf()})
+            payload = urllib.parse.urlencode({**form, "csrf": visitor.csrf(), once.FIELD: once.new_key()})
         with self.meter.measure() as tally:
             started = time.perf_counter()
             response = getattr(self.client.http, method.lower())(path, headers=headers, body=payload)

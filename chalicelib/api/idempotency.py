@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -73,17 +73,31 @@ def _canonical(value) -> str:
     return json.dumps(value)  # strings, integers, true, false, null
 
 
+@dataclass(frozen=True)
+class Keeping:
+    """How one kind of request keeps its answer under its key and gives it again: the API's routes keep every
+    answer, refusals included, as JSON (API.md); the web form keeps only where a form led (chalicelib.web.once)."""
+
+    answer_of: Callable[[Response], tuple[int, str] | None]  # what to keep of a response; None: keep nothing
+    replay: Callable[[IdempotencyRecord, str], Response]  # the kept answer (the record, its unsealed body) again
+    keeps_refusals: bool = True  # a refusal of the request itself (404, 409, 422, ...) is an answer to keep
+
+
 def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], Response],
                   answer_from: Callable[[list], tuple[int, str] | None] | None = None) -> Response:
+    """Runs an API request under its Idempotency-Key (see run_once)."""
+    key = request.headers["idempotency-key"].strip()
+    if not 1 <= len(key) <= MAX_KEY:
+        raise errors.Invalid(f"Idempotency-Key must be 1 to {MAX_KEY} characters.", code="invalid_idempotency_key")
+    return run_once(deps, f"{scope(caller, request)}#{key}", _fingerprint(request), caller, run, answer_from, API)
+
+
+def run_once(deps: Deps, record_key: str, fingerprint: str, caller: Caller | None, run: Callable[[], Response],
+             answer_from: Callable[[list], tuple[int, str] | None] | None, keeping: Keeping) -> Response:
     """Runs the request holding its key's lock, which rides on the request's own calls (see
     repository.IdempotencyLock): a repeat is answered after one read, the key is taken by the request's first write,
     and the answer is stored with its last write when `answer_from` can tell it from that write's records (else
     after it, one call more)."""
-    key = request.headers["idempotency-key"].strip()
-    if not 1 <= len(key) <= MAX_KEY:
-        raise errors.Invalid(f"Idempotency-Key must be 1 to {MAX_KEY} characters.", code="invalid_idempotency_key")
-    record_key = f"{scope(caller, request)}#{key}"
-    fingerprint = _fingerprint(request)
     now = deps.clock.now()
     pending = IdempotencyRecord(key=record_key, fingerprint=fingerprint, state="in_progress", created_at=now,
                                 expires_at=now + RETENTION, taken_at=now)
@@ -93,23 +107,25 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
         sealed = seal(_sealing_secret(), record_key, answer[1])
         return replace(pending, state="done", status_code=answer[0], body=sealed)
 
+    def replay(earlier: IdempotencyRecord) -> Response:
+        return keeping.replay(earlier, unseal(_sealing_secret(), earlier.key, earlier.body))
+
     lock = IdempotencyLock(pending, answer_from=answer_from, record_for=record_for)
     with holding(lock):
         try:
-            response = _attempt(deps, lock, run)
+            response = _attempt(deps, lock, run, keeping)
         except errors.IdempotencyKeyTaken as taken:
             # A stored answer goes only to the key's owner: when a write found the key taken, the caller's key is
             # read with the record.
             earlier = _earlier(deps, record_key, fingerprint, now, taken.record or _holder(deps, caller, record_key))
             if earlier.state == "done":
-                return _replay(earlier)
+                return replay(earlier)
             _take_over(deps, lock, earlier, now)
-            response = _attempt(deps, lock, run)
-    if response.status_code >= 500:
-        _after_failure(deps, lock)  # a failure on our side must not be replayed forever
+            response = _attempt(deps, lock, run, keeping)
+    answer = keeping.answer_of(response) if response.status_code < 500 else None
+    if answer is None:
+        _after_failure(deps, lock)  # a failure on our side (or an answer not kept) must not be replayed forever
         return response
-    body = response.body if isinstance(response.body, str) else json.dumps(response.body)
-    answer = (response.status_code, body)
     if lock.answered == answer:
         return response  # stored with the use case's last write
     if lock.taken:
@@ -127,7 +143,7 @@ def replay_or_run(deps: Deps, request, caller: Caller | None, run: Callable[[], 
             if earlier.fingerprint != fingerprint:
                 raise errors.StateConflict(REUSED, code="idempotency_key_reused") from None
             if earlier.state == "done":
-                return _replay(earlier)
+                return replay(earlier)
         return response
     if caller is not None:
         caller.guard_held()
@@ -146,7 +162,7 @@ def _kept(error: errors.DomainError) -> bool:
     return error.status not in NOT_KEPT_STATUSES and error.status < 500 and error.code not in NOT_KEPT_CODES
 
 
-def _attempt(deps: Deps, lock: IdempotencyLock, run: Callable[[], Response]) -> Response:
+def _attempt(deps: Deps, lock: IdempotencyLock, run: Callable[[], Response], keeping: Keeping) -> Response:
     """The request's response; a refusal of the request itself (404, 409, 422, ...) is a response like any other,
     kept for its key and given again to a repeat (the same status and body), as API.md promises."""
     try:
@@ -154,7 +170,7 @@ def _attempt(deps: Deps, lock: IdempotencyLock, run: Callable[[], Response]) -> 
     except errors.IdempotencyKeyTaken:
         raise
     except errors.DomainError as error:
-        if not _kept(error):
+        if not (keeping.keeps_refusals and _kept(error)):
             _after_failure(deps, lock)
             raise
         from .http import error_response  # http imports this module
@@ -227,9 +243,16 @@ def _holder(deps: Deps, caller: Caller | None, record_key: str) -> IdempotencyRe
     return found[0]
 
 
-def _replay(earlier: IdempotencyRecord) -> Response:
-    return Response(body=unseal(_sealing_secret(), earlier.key, earlier.body), status_code=earlier.status_code,
+def _api_answer(response: Response) -> tuple[int, str]:
+    return response.status_code, response.body if isinstance(response.body, str) else json.dumps(response.body)
+
+
+def _api_replay(earlier: IdempotencyRecord, body: str) -> Response:
+    return Response(body=body, status_code=earlier.status_code,
                     headers={"Content-Type": "application/json", "Idempotent-Replayed": "true"})
+
+
+API = Keeping(answer_of=_api_answer, replay=_api_replay)
 
 
 def _forget(deps: Deps, record_key: str) -> None:

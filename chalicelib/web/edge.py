@@ -23,7 +23,7 @@ from ..core import errors
 from ..core.model import FREELANCER
 from ..services import accounts
 from ..services.deps import Caller, check
-from . import fmt, session
+from . import fmt, once, session
 
 log = logging.getLogger(__name__)
 bp = Blueprint(__name__)
@@ -57,6 +57,7 @@ class Ctx:
     flash_cookie: bool = False  # the shown flash came from a cookie, to be cleared
     session_found: bool = True  # the request carried a valid session cookie
     cookies: list[str] = field(default_factory=list)  # Set-Cookie values to send
+    outcome: once.Outcome | None = None  # where a form that succeeded leads (see go)
 
     @property
     def now(self) -> datetime:
@@ -75,6 +76,13 @@ class Ctx:
         """A message for the page after the redirect."""
         self.cookies.append(session.set_cookie(session.FLASH_COOKIE, session.flash_value(kind, text),
                                                max_age=session.FLASH_SECONDS, path=cookie_path()))
+
+    def go(self, outcome: once.Outcome) -> Response:
+        """A form's success: to its outcome's page, saying so there. A form sent again goes the same way
+        (chalicelib.web.once)."""
+        self.outcome = outcome
+        self.flash_next(outcome.flash)
+        return redirect(self, outcome.location)
 
 
 def base_path() -> str:
@@ -156,7 +164,7 @@ def _templates():
     env.filters.update(money=lambda m: fmt.money(m.amount, m.currency) if m is not None else "—",
                        amount=fmt.money, when=fmt.when, iso=fmt.iso, status=fmt.status, duration=fmt.duration,
                        work_time=fmt.work_time)
-    env.globals.update(until=fmt.until)
+    env.globals.update(until=fmt.until, form_key=once.new_key)
     return env
 
 
@@ -190,13 +198,20 @@ def safe_next(target: str | None) -> str:
 
 
 def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = False, blueprint: Blueprint = bp,
-         get_goes_to: Callable[..., str] | None = None):
+         get_goes_to: Callable[..., str] | None = None, acts_once: once.Answers | None = None):
     """Registers a page. POSTs must carry the session's CSRF token; `signed_in` pages send visitors to sign in.
     A form's address opened as a page (reloaded after a refusal shown there, or typed in) redirects to
-    `get_goes_to(**path params)`, the page the form is on, rather than answering a bare 405."""
+    `get_goes_to(**path params)`, the page the form is on, rather than answering a bare 405. `acts_once`: the
+    form carries a key, and the same form sent again goes where the first went (chalicelib.web.once)."""
 
-    def decorate(handler):
-        @functools.wraps(handler)
+    def decorate(page):
+        if acts_once is None:
+            handler = page
+        else:
+            def handler(ctx: Ctx, **params):
+                return once.run(ctx, lambda: page(ctx, **params), acts_once)
+
+        @functools.wraps(page)
         def run(**params):
             request = blueprint.current_request
             ctx = None
@@ -222,7 +237,7 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
                 if ctx is None:
                     raise
                 return _finish(ctx, render(ctx, "message.html", status=error.status, title=title_for(error),
-                                           error=error.message))
+                                           error=error.message, kept=typed_back(ctx)))
             except Exception:
                 log.exception("unhandled error on web page %s %s", request.method, path)
                 if ctx is None:
@@ -237,7 +252,7 @@ def view(path: str, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = Fa
             def form_address_opened(**params):
                 return redirect(None, form_page(get_goes_to, params))
 
-            form_address_opened.__name__ = f"{handler.__name__}_opened"
+            form_address_opened.__name__ = f"{page.__name__}_opened"
             blueprint.route(path, methods=["GET"])(form_address_opened)
         return run
 

@@ -15,10 +15,11 @@ from ..api import render as api_render
 from ..api import schemas
 from ..bootstrap import deps
 from ..core import earnings, errors
-from ..core.model import APPROVED, FREELANCER, OPEN, PENDING_REVIEW
+from ..core.model import APPROVED, FREELANCER, OPEN, PENDING_REVIEW, Claim, Message, Submission
 from ..services import accounts, bounties, messages, onboarding, work, work_list
 from . import fmt, session
 from .edge import Ctx, bp, redirect, render, safe_next, title_for, typed_back, url, validate, view
+from .once import Outcome
 
 LIST_LIMIT = 20
 STALE_LINK = "That page link is out of date or was changed, so this is the start again."
@@ -158,24 +159,39 @@ def _bounty_action(ctx: Ctx, bounty_id: str, action, typed: dict | None = None) 
                           kept=typed_back(ctx))
 
 
-@view("/web/bounties/{bounty_id}/claim", methods=("POST",), get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}")
+# Where each form leads once it succeeded, from the record its use case writes last (see chalicelib.web.once).
+
+def _claimed(claimed: Claim) -> Outcome:
+    return Outcome(url(f"/web/bounties/{claimed.bounty_id}"),
+                   f"Slot claimed. It is yours until {fmt.when(claimed.expires_at)}; submit your work before then.")
+
+
+def _released(released: Claim) -> Outcome:
+    return Outcome(url(f"/web/bounties/{released.bounty_id}"), "Claim released; the slot is open to others again.")
+
+
+def _submitted(submission: Submission) -> Outcome:
+    return Outcome(url(f"/web/submissions/{submission.id}"),
+                   f"Work submitted. It is pending review; unless the client decides sooner it is approved "
+                   f"automatically on {fmt.when(submission.auto_approve_at)}.")
+
+
+def _posted(message: Message) -> Outcome:
+    return Outcome(url(f"/web/bounties/{message.bounty_id}") + "#thread", "Message posted.")
+
+
+@view("/web/bounties/{bounty_id}/claim", methods=("POST",), get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}",
+      acts_once=(Claim, _claimed))
 def claim(ctx: Ctx, bounty_id: str):
-    def action():
-        claimed = work.claim_bounty(deps(), ctx.caller, bounty_id)
-        ctx.flash_next(f"Slot claimed. It is yours until {fmt.when(claimed.expires_at)}; submit your work before "
-                       "then.")
-        return redirect(ctx, url(f"/web/bounties/{bounty_id}"))
-
-    return _bounty_action(ctx, bounty_id, action)
+    return _bounty_action(ctx, bounty_id, lambda: ctx.go(_claimed(work.claim_bounty(deps(), ctx.caller, bounty_id))))
 
 
-@view("/web/claims/{claim_id}/release", methods=("POST",), get_goes_to=lambda claim_id: "/web/me")
+@view("/web/claims/{claim_id}/release", methods=("POST",), get_goes_to=lambda claim_id: "/web/me",
+      acts_once=(Claim, _released))
 def release(ctx: Ctx, claim_id: str):
     if ctx.caller is None:
         return redirect(ctx, url("/web/signin"))
-    released = work.release_claim(deps(), ctx.caller, claim_id)
-    ctx.flash_next("Claim released; the slot is open to others again.")
-    return redirect(ctx, url(f"/web/bounties/{released.bounty_id}"))
+    return ctx.go(_released(work.release_claim(deps(), ctx.caller, claim_id)))
 
 
 def _as_typed(text: str) -> str:
@@ -185,7 +201,7 @@ def _as_typed(text: str) -> str:
 
 
 @view("/web/bounties/{bounty_id}/submissions", methods=("POST",),
-      get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}")
+      get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}", acts_once=(Submission, _submitted))
 def submit(ctx: Ctx, bounty_id: str):
     typed = {"content": _as_typed(ctx.form.get("content", "")), "links": ctx.form.get("links", "")}
 
@@ -193,24 +209,20 @@ def submit(ctx: Ctx, bounty_id: str):
         numbered = [(n, line.strip()) for n, line in enumerate(typed["links"].splitlines(), 1) if line.strip()]
         body = validate(schemas.SubmitWork, {"content": typed["content"], "links": [link for _, link in numbered]},
                         {"content": "Your work", "links": "Links"}, lines={"links": [n for n, _ in numbered]})
-        submission = work.submit_work(deps(), ctx.caller, bounty_id, content=body.content, links=body.links)
-        ctx.flash_next(f"Work submitted. It is pending review; unless the client decides sooner it is approved "
-                       f"automatically on {fmt.when(submission.auto_approve_at)}.")
-        return redirect(ctx, url(f"/web/submissions/{submission.id}"))
+        return ctx.go(_submitted(work.submit_work(deps(), ctx.caller, bounty_id, content=body.content,
+                                                  links=body.links)))
 
     return _bounty_action(ctx, bounty_id, action, typed)
 
 
 @view("/web/bounties/{bounty_id}/messages", methods=("POST",),
-      get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}")
+      get_goes_to=lambda bounty_id: f"/web/bounties/{bounty_id}", acts_once=(Message, _posted))
 def post_message(ctx: Ctx, bounty_id: str):
     typed = {"message": _as_typed(ctx.form.get("body", ""))}
 
     def action():
         body = validate(schemas.PostMessage, {"body": typed["message"]}, {"body": "Your message"})
-        messages.post_message(deps(), ctx.caller, bounty_id, body=body.body)
-        ctx.flash_next("Message posted.")
-        return redirect(ctx, url(f"/web/bounties/{bounty_id}") + "#thread")
+        return ctx.go(_posted(messages.post_message(deps(), ctx.caller, bounty_id, body=body.body)))
 
     return _bounty_action(ctx, bounty_id, action, typed)
 
