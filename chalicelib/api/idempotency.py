@@ -69,8 +69,17 @@ def _canonical(value) -> str:
     if isinstance(value, Decimal):  # read exactly: 500.00000000000001 is not 500
         if value.is_finite() and value == value.to_integral_value() and value.adjusted() < WHOLE_DIGITS:
             return str(int(value))
-        return str(value.normalize())
+        return _exact(value)
     return json.dumps(value)  # strings, integers, true, false, null
+
+
+def _exact(value: Decimal) -> str:
+    """A number as its digits and exponent, trailing zeros moved into the exponent: exact, where Decimal's own
+    normalize() rounds to 28 digits (two numbers apart only past them were one body) and raises on an exponent
+    past its context's (1e9999999, a 500 before the request was even read)."""
+    sign, digits, exponent = value.as_tuple()  # never 0 here (a whole number), nor NaN (json.loads gives a float)
+    text = "".join(map(str, digits)).rstrip("0")
+    return f"{'-' if sign else ''}{text}E{exponent + len(digits) - len(text)}"
 
 
 @dataclass(frozen=True)

@@ -386,3 +386,25 @@ def test_a_repeated_post_is_answered_in_two_calls(api, client_acct):
     finally:
         for name in names:
             delattr(repo, name)
+
+
+def test_a_number_past_decimal_arithmetic_is_refused_like_any_other_not_a_500(api, client_acct):
+    """The body's fingerprint reads numbers exactly: one with a huge exponent (1e9999999) is refused as the API
+    refuses it without a key (422), not a 500 from the arithmetic that wrote the fingerprint. Numbers that differ
+    only past 28 significant digits are still two bodies."""
+    import json
+
+    key = client_acct["api_key"]
+    text = json.dumps(_body("huge"))
+    for spelled in ("1e9999999", "-1e9999999", "1e-9999999"):
+        raw = text.replace('"amount": 700', f'"amount": {spelled}')
+        bare = api.call("POST", "/v1/bounties", raw=raw, key=key)
+        keyed = api.call("POST", "/v1/bounties", raw=raw, key=key, headers={"Idempotency-Key": f"huge-{spelled}"})
+        assert bare[0] == keyed[0] == 422, (spelled, bare, keyed)
+    headers = {"Idempotency-Key": "many-digits"}
+    first = "700." + "0" * 30 + "1"
+    assert api.call("POST", "/v1/bounties", raw=text.replace('"amount": 700', f'"amount": {first}'), key=key,
+                    headers=headers)[0] == 422
+    code, data = api.call("POST", "/v1/bounties", raw=text.replace('"amount": 700', f'"amount": {first[:-1]}2'),
+                          key=key, headers=headers)
+    assert (code, data["error"]["code"]) == (409, "idempotency_key_reused"), data
