@@ -119,10 +119,13 @@ def misses(results: dict) -> list[str]:
             "the account (additions commute; the account's version still moves on, so a write from an older read "
             "of it fails and retries).",
             "- An `Idempotency-Key` costs no call of its own: every read until the key is taken also asks for the "
-            "key's record (a repeat is answered after that one read), and the use case's writes take the key and "
-            "store the answer in the same transactions, when the route can tell its answer from the records of "
-            "the last one (claims, submissions, reviews, messages, bounties); otherwise the answer is stored "
-            "after, one call more (sign-up, new API keys, onboarding links).",
+            "key's record (a repeat is answered after that one read; where the first call is the write, as "
+            "posting a bounty, the write finding the key taken is followed by one read of the record and the API "
+            "key together), and the use case's writes take the key and store the answer in the same transactions, "
+            "when the route can tell its answer from the records of the last one (claims, submissions, reviews, "
+            "messages, bounties); otherwise the answer is stored after, one call more (sign-up, new API keys; the "
+            "onboarding link takes no key: each call makes a fresh one). The web form's forms carry a key of "
+            "their own (`form_key`) that rides on the same calls.",
             "- The web form checks the session's key as the API checks a key: the session cookie names the key by "
             "its keyed hash, so it is read in the page's first read or checked in its first write. A bounty's page "
             "reads the bounty with the freelancer's standing record, which lists their submissions to it (written "
