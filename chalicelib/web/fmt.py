@@ -63,6 +63,14 @@ def work_time(seconds: float | None) -> str:
     return duration(seconds)
 
 
+def mean_work_time(seconds: float | None, pieces: int) -> str:
+    """The mean time of `pieces` of work: the rate counts their time in all, so "counted as one" only when all of it
+    is under a minute (three pieces of 30 s are 90 s, counted as they are)."""
+    if seconds is not None and seconds * pieces >= 60:
+        return duration(seconds)
+    return work_time(seconds)
+
+
 def duration(seconds: float | None) -> str:
     """Roughly how long: "45 s", "12 min", "3 h 05 min", "2 days 4 h", "3 days"."""
     if seconds is None:

@@ -49,3 +49,11 @@ def test_work_under_a_minute_is_said_to_count_as_one():
     assert fmt.work_time(0.4) == fmt.work_time(59) == "under a minute (counted as one)"
     assert fmt.work_time(60) == "1 min" and fmt.work_time(45 * 60) == "45 min"
     assert fmt.work_time(None) == "—"
+
+
+def test_a_mean_under_a_minute_counts_as_one_only_when_all_the_time_does():
+    """A bounty's page shows the mean time of its approved pieces; the rate counts their time in all, and only a
+    total under a minute as one. Three pieces of 30 s are 90 s: the page must not say each counted as a minute."""
+    assert fmt.mean_work_time(30, 3) == "30 s"
+    assert fmt.mean_work_time(20, 2) == fmt.mean_work_time(59, 1) == "under a minute (counted as one)"
+    assert fmt.mean_work_time(45 * 60, 2) == "45 min"
