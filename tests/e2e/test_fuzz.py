@@ -57,16 +57,23 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.fixture(scope="module")
 def world(local_stack):
-    """Real records for the fuzzer to aim at: a funded bounty with a claim and a submission, and spare API keys
-    (revoking the spare key is fine; revoking the key in use would end the run's authentication)."""
+    """Real records for the fuzzer to aim at: a funded bounty with a claim, a submission and claimed work approved
+    (so its answers hold an `achieved` rate), and spare API keys (revoking the spare key is fine; revoking the key in
+    use would end the run's authentication)."""
     from tests.e2e.conftest import Http
 
     http = Http(local_stack.url)
-    client, freelancer, other = http.account("client"), http.account("freelancer"), http.account("freelancer")
+    client, freelancer, other, done = (http.account(role) for role in ("client", "freelancer", "freelancer",
+                                                                      "freelancer"))
     deadline = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     bounty = http.ok("POST", "/v1/bounties", {
         "title": "Fuzz target", "description": "Aimed at by the fuzzer.", "reward": {"amount": 500},
         "slots": 3, "deadline": deadline, "payment_method": "pm_card_visa"}, status=201, key=client["api_key"])
+    http.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=done["api_key"])
+    finished = http.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "done"}, status=201,
+                       key=done["api_key"])
+    http.ok("POST", f"/v1/submissions/{finished['id']}/approve", key=client["api_key"])
+    assert http.ok("GET", f"/v1/bounties/{bounty['id']}")["achieved"]["submissions"] == 1
     claim = http.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=other["api_key"])
     submission = http.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "done"}, status=201,
                          key=freelancer["api_key"])
