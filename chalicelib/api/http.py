@@ -254,7 +254,9 @@ def route(bp: Blueprint, path: str, *, method: str, summary: str, body: type[Bas
     return decorate
 
 
-OTHER_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+# OPTIONS too: no route takes it (the API sets no CORS), and left unrouted it got Chalice's stand-in preflight
+# locally (an empty 200) and API Gateway's 404 deployed, for a path that exists.
+OTHER_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 SERVED_OUTSIDE_ROUTES = {"/v1/openapi.json": {"GET"}}  # registered with bp.route directly
 
 

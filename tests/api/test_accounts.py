@@ -136,6 +136,19 @@ def test_a_method_a_path_does_not_answer_is_405_in_the_error_shape(api, client_a
     assert response.status_code == 200 and "Allow" not in response.headers
 
 
+
+def test_options_on_an_api_path_is_405_in_the_error_shape_not_an_empty_200(api):
+    """No route takes OPTIONS (the API sets no CORS), so it is a method the path does not answer: Chalice's own
+    stand-in preflight answered 200 with no body and no `Allow`, and API Gateway, deployed, a 404 for a path that
+    exists."""
+    for path, allowed in (("/v1/bounties", "GET, POST"), ("/v1/accounts/me", "GET"),
+                          ("/v1/openapi.json", "GET"), ("/v1/bounties/bty_x/claims", "POST")):
+        response = api.client.http.options(path, headers={"Origin": "https://example.com",
+                                                          "Access-Control-Request-Method": "POST"})
+        assert response.status_code == 405, (path, response.status_code, response.body)
+        assert response.headers["Allow"] == allowed
+        assert json.loads(response.body)["error"]["code"] == "method_not_allowed"
+
 def test_the_key_limit_holds_when_another_request_adds_the_last_key_between_count_and_write(api, client_acct):
     """The listing the count comes from is read first; a request adding the tenth key meanwhile must not let this
     one add an eleventh (30 racing adds once left 21 live keys)."""
