@@ -249,19 +249,26 @@ async def create_account_link(request: web.Request) -> web.Response:
 
 
 def onboarding_page(request: web.Request) -> web.Response:
+    """API.md: the local link is a page whose visit completes onboarding, so a client that only opens it (a script,
+    or a person who never presses the button) gets the account ready and Stripe's `account.updated`. The button then
+    returns to the platform, as the end of Stripe's hosted flow does."""
     account = _account_or_404(request)
+    if not account.payouts_enabled:  # once: a second visit sends no second event
+        account._complete_onboarding()
+        store.dump_to_disk()
     page = f"""<!doctype html><meta name=viewport content="width=device-width">
 <title>Local Stripe onboarding</title><h1>Payout onboarding (local stand-in)</h1>
 <p>Account {html.escape(account.id)} ({html.escape(account.email or "")}). On Stripe, this is where identity and bank
-details are collected.</p>
-<form method=post><button>Complete onboarding</button></form>"""
+details are collected; here, opening this page has completed them.</p>
+<form method=post><button>Complete onboarding and return</button></form>"""
     return web.Response(text=page, content_type="text/html")
 
 
 async def complete_onboarding(request: web.Request) -> web.Response:
     account = _account_or_404(request)
-    account._complete_onboarding()
-    store.dump_to_disk()
+    if not account.payouts_enabled:
+        account._complete_onboarding()
+        store.dump_to_disk()
     return_url = request.query.get("return_url")
     if return_url and return_url.startswith("http"):
         raise web.HTTPSeeOther(return_url)

@@ -300,3 +300,18 @@ def test_an_event_rendered_in_an_api_version_before_latest_charge_still_names_th
     assert api.call("POST", "/v1/webhooks/stripe", raw=body, headers=headers) == (
         200, {"received": True, "outcome": "funded"})
     assert deps().repo.get_bounty(bounty["id"]).charge_id == charge_id
+
+
+def test_visiting_the_local_onboarding_link_completes_onboarding(api, workers, freelancer):
+    """API.md: in the local stack the onboarding url is "a local page whose visit completes onboarding". A client
+    that opened the link (a GET, as a browser or a script would) was left with `payouts_enabled: false` and every
+    payout held until it found and pressed the page's button."""
+    import urllib.request
+
+    link = api.ok("POST", "/v1/accounts/me/payout-onboarding", key=freelancer["api_key"])["url"]
+    page = urllib.request.urlopen(link, timeout=10).read().decode()
+    assert "Complete onboarding" in page  # the button is still there: it takes the person back to the platform
+    workers.wait_for(lambda: api.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"])
+    # A second visit sends Stripe's word again at most harmlessly, and the account stays ready.
+    urllib.request.urlopen(link, timeout=10).close()
+    assert api.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"] is True
