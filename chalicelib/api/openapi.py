@@ -10,7 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from .. import config
 from ..core import rules
-from ..core.model import PAYOUT_STATUSES, UNPAID
+from ..core.model import PAYOUT_STATUSES, SUBMISSION_STATUSES, UNPAID
 from ..ports import WEBHOOK_EVENT_TYPES
 from . import idempotency
 from . import schemas as s
@@ -43,6 +43,7 @@ QUERY_SCHEMAS = {
 # A query parameter whose values depend on the path it filters.
 PATH_QUERY_SCHEMAS = {
     ("/v1/payouts", "status"): {"type": "string", "enum": [*PAYOUT_STATUSES, UNPAID]},
+    ("/v1/bounties/{bounty_id}/submissions", "status"): {"type": "string", "enum": list(SUBMISSION_STATUSES)},
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from ..bootstrap import deps
-from ..core.model import APPROVED, PAYOUT_STATUSES, PENDING_REVIEW, REJECTED, UNPAID, Claim, Message, Submission
+from ..core.model import PAYOUT_STATUSES, SUBMISSION_STATUSES, UNPAID, Claim, Message, Submission
 from ..services import messages, work
 from . import render
 from . import schemas as s
@@ -45,7 +45,6 @@ def submit(request, caller, body: s.SubmitWork, bounty_id):
     return AS_SUBMISSION[1](submission, caller)
 
 
-SUBMISSION_STATUSES = (PENDING_REVIEW, APPROVED, REJECTED)
 SUBMISSIONS_QUERY = {**PAGE_QUERY, "status": f"Extension: only submissions in this status "
                                             f"({', '.join(SUBMISSION_STATUSES)})."}
 

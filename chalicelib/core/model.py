@@ -28,6 +28,7 @@ LAPSED = "lapsed"
 PENDING_REVIEW = "pending_review"
 APPROVED = "approved"
 REJECTED = "rejected"
+SUBMISSION_STATUSES = (PENDING_REVIEW, APPROVED, REJECTED)
 
 # Payout statuses
 QUEUED = "queued"

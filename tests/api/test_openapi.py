@@ -52,6 +52,15 @@ def test_each_status_filter_lists_the_values_its_path_takes(api):
     assert "open" in values("/v1/bounties")
     for value in values("/v1/bounties"):
         api.ok("GET", f"/v1/bounties?status={value}")
+    # A bounty's submissions (an extension) by submission status: the document once offered the bounty statuses
+    # here, every one of which the API refuses, and none of the values it takes.
+    owner = api.account("client")["api_key"]
+    bounty = api.bounty(owner)
+    path = "/v1/bounties/{bounty_id}/submissions"
+    assert values(path) == ["pending_review", "approved", "rejected"]
+    for value in values(path):
+        api.ok("GET", f"/v1/bounties/{bounty['id']}/submissions?status={value}", key=owner)
+    assert api.call("GET", f"/v1/bounties/{bounty['id']}/submissions?status=open", key=owner)[0] == 422
 
 
 def test_the_reward_currency_is_stated_as_the_currencies_the_server_takes(api, client_acct):
