@@ -3,9 +3,9 @@
 Deployed, API Gateway refuses such a request before our code runs, and the template's gateway responses put that
 refusal in our error shape: 404 `not_found`. `chalice local` instead answers 403 `{"message": "Missing
 Authentication Token"}` (API Gateway's default), which no API client of ours should have to handle. Its local
-gateway is swapped for one that answers as ours does. Methods http.server does not know get our 405 too, and the
-listening socket queues a burst of connections as API Gateway would take them; everything else is `chalice local`
-as it is.
+gateway is swapped for one that answers as ours does. Methods http.server does not know get our 405 too, a body sent
+`Transfer-Encoding: chunked` is read (chalice reads `Content-Length` bytes only, and dropped it), and the listening
+socket queues a burst of connections as API Gateway would take them; everything else is `chalice local` as it is.
 
     python -m devtools.local_api --host 127.0.0.1 --port 8000 --stage local --no-autoreload
 """
@@ -59,6 +59,68 @@ class HandlerAnsweringLikeOurs(local.ChaliceRequestHandler):
         elif length or "Transfer-Encoding" in self.headers:
             self.close_connection = True
         self._send_http_response(405, {"Content-Type": "application/json"}, json.dumps(UNKNOWN_METHOD))
+
+
+    # -- chunked bodies --
+    # chalice's handler reads `Content-Length` bytes and nothing else: a body sent `Transfer-Encoding: chunked` was
+    # dropped (the request ran as if it had none) and its chunks left on the connection as the next request. API
+    # Gateway reads such a body as any other, up to its 10 MB, and refuses chunks that do not parse.
+
+    def _generic_handle(self) -> None:
+        if "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower():
+            return super()._generic_handle()
+        try:
+            body = self._read_chunks()
+        except _Refused as refusal:
+            self.close_connection = True
+            self._send_http_response(refusal.status, {"Content-Type": "application/json"}, json.dumps(
+                {"error": {"code": refusal.code, "message": refusal.message}}))
+            return None
+        self._chunked_body = body
+        return super()._generic_handle()
+
+    def _parse_payload(self):
+        body = getattr(self, "_chunked_body", None)
+        if body is None:
+            return super()._parse_payload()
+        self._chunked_body = None
+        headers = {name: value for name, value in self.headers.items() if name.lower() != "transfer-encoding"}
+        headers["Content-Length"] = str(len(body))  # as API Gateway hands it on
+        return headers, body or None
+
+    def _read_chunks(self) -> bytes:
+        body = bytearray()
+        while True:
+            size_line = self.rfile.readline(MAX_CHUNK_LINE + 1)
+            size_text = size_line.split(b";", 1)[0].strip()  # chunk extensions are allowed and ignored
+            if len(size_line) > MAX_CHUNK_LINE or not size_text or not all(c in HEX_DIGITS for c in size_text):
+                raise _Refused(400, "request_refused", "The chunked request body could not be read.")
+            size = int(size_text, 16)
+            if size == 0:
+                break
+            if len(body) + size > MAX_CHUNKED_BYTES:
+                raise _Refused(413, "body_too_large", "The request body is over 10 MB.")
+            chunk = self.rfile.read(size)
+            if len(chunk) != size or self.rfile.readline(MAX_CHUNK_LINE + 1).strip():
+                raise _Refused(400, "request_refused", "The chunked request body could not be read.")
+            body += chunk
+        while self.rfile.readline(MAX_CHUNK_LINE + 1).strip():  # trailer fields, up to the blank line
+            pass
+        return bytes(body)
+
+    # chalice binds its methods' handler when its class is made; these take the one above
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+MAX_CHUNK_LINE = 1024
+MAX_CHUNKED_BYTES = 10 * 1024 * 1024  # API Gateway's own limit on a body
 
 
 class BackloggedServer(local.ThreadedHTTPServer):

@@ -142,3 +142,35 @@ def test_a_burst_of_connections_is_served_not_reset(http, local_stack):
 
     with ThreadPoolExecutor(max_workers=100) as pool:
         assert set(pool.map(fetch, range(200))) == {200}
+
+
+def test_a_chunked_body_is_read_not_dropped(http, local_stack):
+    """A body sent with `Transfer-Encoding: chunked` (a streaming client: requests with a generator, fetch with a
+    stream, curl -T -) was dropped by `chalice local`, which reads `Content-Length` bytes only: the request ran as if
+    it had no body (an approval without its rating, an account "missing" every field) and the chunks were left on
+    the connection to be read as the next request. API Gateway reads such a body as any other."""
+    from http.client import HTTPConnection
+
+    host, port = http.base_url.removeprefix("http://").split(":")
+    body = json.dumps({"role": "client", "name": "Chunked Co", "email": "chunked@example.com"}).encode()
+    connection = HTTPConnection(host, int(port), timeout=10)
+    connection.request("POST", "/v1/accounts", body=iter([body[:7], body[7:30], body[30:]]),
+                       headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+                       encode_chunked=True)
+    answer = connection.getresponse()
+    created = json.loads(answer.read())
+    assert answer.status == 201 and created["name"] == "Chunked Co", created
+    # The connection, kept alive, reads the next request as itself.
+    connection.request("GET", "/v1/bounties?limit=1")
+    answer = connection.getresponse()
+    assert answer.status == 200 and "items" in json.loads(answer.read())
+    connection.close()
+    # Chunks that do not parse are refused in the error shape, and the connection is closed.
+    connection = HTTPConnection(host, int(port), timeout=10)
+    connection.putrequest("POST", "/v1/accounts")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders(b"zz\r\n{}\r\n0\r\n\r\n")
+    answer = connection.getresponse()
+    assert answer.status == 400 and json.loads(answer.read())["error"]["code"] == "request_refused"
+    connection.close()
