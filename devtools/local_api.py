@@ -67,9 +67,13 @@ class HandlerAnsweringLikeOurs(local.ChaliceRequestHandler):
     # Gateway reads such a body as any other, up to its 10 MB, and refuses chunks that do not parse.
 
     def _generic_handle(self) -> None:
-        if "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower():
-            return super()._generic_handle()
+        length = self.headers.get("Content-Length")
         try:
+            if length is not None and not (length.isascii() and length.strip().isdigit()):
+                # chalice's int() of it raised, and the connection was dropped with no answer at all
+                raise _Refused(400, "request_refused", "The Content-Length header is not a number of bytes.")
+            if "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower():
+                return super()._generic_handle()
             body = self._read_chunks()
         except _Refused as refusal:
             self.close_connection = True

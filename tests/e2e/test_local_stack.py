@@ -174,3 +174,13 @@ def test_a_chunked_body_is_read_not_dropped(http, local_stack):
     answer = connection.getresponse()
     assert answer.status == 400 and json.loads(answer.read())["error"]["code"] == "request_refused"
     connection.close()
+    # A Content-Length that is no number was answered with a dropped connection; now a 400 in the error shape.
+    for length in ("abc", "-5", "1e3"):
+        connection = HTTPConnection(host, int(port), timeout=10)
+        connection.putrequest("POST", "/v1/accounts")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", length)
+        connection.endheaders(b"{}")
+        answer = connection.getresponse()
+        assert answer.status == 400 and json.loads(answer.read())["error"]["code"] == "request_refused", length
+        connection.close()
