@@ -81,7 +81,9 @@ class Request(BaseModel):
 
 
 class Money(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # Answers send every field, so the document lists each as required (a default makes one optional otherwise);
+    # as a request (Reward) its currency may still be left out.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_serialization_defaults_required=True)
     amount: Annotated[int, Field(gt=0, description="Minor units (cents for usd).")]
     currency: Annotated[str, StringConstraints(to_lower=True, pattern=r"^[a-zA-Z]{3}$")] = "usd"
 
@@ -142,12 +144,19 @@ class Empty(Request):
 
 # ---- responses ---------------------------------------------------------------------------------------
 
-class Rating(BaseModel):
+class Answer(BaseModel):
+    """A response model. Every answer carries each of its fields (null where there is nothing), so the document
+    lists every one as required, those with a default too."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class Rating(Answer):
     mean: float | None
     count: int
 
 
-class AccountOut(BaseModel):
+class AccountOut(Answer):
     id: str
     role: str
     name: str
@@ -160,7 +169,7 @@ class AccountOut(BaseModel):
     earned: list[Money] | None = None
 
 
-class Funding(BaseModel):
+class Funding(Answer):
     payment_intent_id: str | None
     client_secret: str | None
     amount_total: int
@@ -169,7 +178,7 @@ class Funding(BaseModel):
     error: str | None = None
 
 
-class Achieved(BaseModel):
+class Achieved(Answer):
     submissions: int = Field(description="Approved submissions it is measured from: work claimed before it was handed "
                                          "in (work handed in without a claim has no measured time).")
     mean_seconds: int = Field(description="Their mean time from claim to submission, to the second.")
@@ -177,7 +186,7 @@ class Achieved(BaseModel):
                                            "counts as a minute).")
 
 
-class BountyOut(BaseModel):
+class BountyOut(Answer):
     id: str
     client_id: str
     title: str
@@ -191,8 +200,8 @@ class BountyOut(BaseModel):
     estimated_minutes: int | None
     effective_hourly_rate: Money | None
     achieved: Achieved | None = Field(description="What approved work on this bounty really paid per hour, timed "
-                                                      "from each freelancer's claim to their submission; null until "
-                                                      "such work is approved (an extension of API.md).")
+                                                  "from each freelancer's claim to their submission; null until such "
+                                                  "work is approved (an extension of API.md).")
     tags: list[str]
     status: str
     created_at: Timestamp
@@ -200,7 +209,7 @@ class BountyOut(BaseModel):
     funding: Funding | None = Field(None, description="Only for the bounty's owner.")
 
 
-class ClaimOut(BaseModel):
+class ClaimOut(Answer):
     id: str
     bounty_id: str
     freelancer_id: str
@@ -209,7 +218,7 @@ class ClaimOut(BaseModel):
     expires_at: Timestamp
 
 
-class SubmissionOut(BaseModel):
+class SubmissionOut(Answer):
     id: str
     bounty_id: str
     freelancer_id: str
@@ -227,7 +236,7 @@ class SubmissionOut(BaseModel):
     payout_id: str | None
 
 
-class PayoutOut(BaseModel):
+class PayoutOut(Answer):
     id: str
     submission_id: str
     bounty_id: str
@@ -238,7 +247,7 @@ class PayoutOut(BaseModel):
     updated_at: Timestamp
 
 
-class MessageOut(BaseModel):
+class MessageOut(Answer):
     id: str
     bounty_id: str
     author_id: str
@@ -247,7 +256,7 @@ class MessageOut(BaseModel):
     created_at: Timestamp
 
 
-class LedgerEntryOut(BaseModel):
+class LedgerEntryOut(Answer):
     id: str
     kind: str
     amount: Money
@@ -255,7 +264,7 @@ class LedgerEntryOut(BaseModel):
     created_at: Timestamp
 
 
-class LedgerTotals(BaseModel):
+class LedgerTotals(Answer):
     funded: int
     paid_out: int
     fees: int
@@ -263,45 +272,45 @@ class LedgerTotals(BaseModel):
     held: int
 
 
-class LedgerOut(BaseModel):
+class LedgerOut(Answer):
     bounty_id: str
     currency: str
     entries: list[LedgerEntryOut]
     totals: LedgerTotals
 
 
-class ApiKeyOut(BaseModel):
+class ApiKeyOut(Answer):
     id: str
     created_at: Timestamp
     revoked: bool
     api_key: str | None = Field(None, description="Shown only in the response that created the key.")
 
 
-class ApiKeyList(BaseModel):
+class ApiKeyList(Answer):
     items: list[ApiKeyOut]
     next_cursor: str | None = None
 
 
-class OnboardingOut(BaseModel):
+class OnboardingOut(Answer):
     url: str
 
 
-class WebhookAck(BaseModel):
+class WebhookAck(Answer):
     received: bool
     outcome: str
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Answer):
     code: str
     message: str
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(Answer):
     error: ErrorBody
 
 
 def page_of(item_model: type[BaseModel]) -> type[BaseModel]:
-    return type(f"{item_model.__name__.removesuffix('Out')}List", (BaseModel,), {
+    return type(f"{item_model.__name__.removesuffix('Out')}List", (Answer,), {
         "__annotations__": {"items": list[item_model], "next_cursor": str | None},
     })
 

@@ -74,3 +74,39 @@ def test_the_reward_currency_is_stated_as_the_currencies_the_server_takes(api, c
                                                "deadline": "2099-01-01T00:00:00Z"}, key=client_acct["api_key"])
         # The far deadline is refused too: the message says whether the currency was.
         assert code == 422 and ("currency" in body["error"]["message"].lower()) is not taken, (currency, body)
+
+
+def test_every_field_of_a_response_is_required_in_the_document_as_every_answer_sends_it(api, client_acct):
+    """Answers always carry every field of their model (null where there is nothing), but the document listed the
+    fields that have a default as optional: Money's `currency`, the account's `api_key`, `payouts_enabled`,
+    `rating`, `completed` and `earned`, a bounty's `funding`, a key list's `next_cursor`. A client generated from it
+    had to handle answers without them, and a validator could not tell a field dropped from the answer."""
+    doc = api.ok("GET", "/v1/openapi.json")
+    schemas = doc["components"]["schemas"]
+    seen: set[str] = set()
+
+    def walk(schema) -> None:
+        if isinstance(schema, dict):
+            ref = schema.get("$ref")
+            if ref and ref.split("/")[-1] not in seen:
+                name = ref.split("/")[-1]
+                seen.add(name)
+                target = schemas[name]
+                missing = set(target.get("properties", {})) - set(target.get("required", []))
+                assert not missing, (name, sorted(missing))
+                walk(target)
+            for value in schema.values():
+                walk(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                walk(value)
+
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            for status, response in operation["responses"].items():
+                if status.startswith("2"):
+                    walk(response.get("content", {}))
+    assert {"Money", "AccountOut", "BountyOut", "Funding", "ApiKeyList"} <= seen
+    # And the answers do send every one of them, for a client account too (its freelancer fields null).
+    me = api.ok("GET", "/v1/accounts/me", key=client_acct["api_key"])
+    assert set(me) == set(schemas["AccountOut"]["properties"])
