@@ -136,6 +136,17 @@ def _with_whole_numbers(raw: bytes, error: ValidationError) -> bytes | None:
         return None
 
 
+REALM = "bounty-api"
+
+
+def challenge(authorization: str | None) -> str:
+    """The `WWW-Authenticate` of a 401, which HTTP requires: the scheme to use, and (RFC 6750) whether a key was
+    sent and refused."""
+    if authorization is None:
+        return f'Bearer realm="{REALM}"'
+    return f'Bearer realm="{REALM}", error="invalid_token"'
+
+
 def caller_of(request, *, required: bool) -> Caller | None:
     header = request.headers.get("authorization")
     if header is None and not required:
@@ -241,7 +252,10 @@ def route(bp: Blueprint, path: str, *, method: str, summary: str, body: type[Bas
                         check(deps(), caller)
                     except errors.DomainError as key_error:
                         error = key_error
-                return error_response(error.status, error.code, error.message)
+                response = error_response(error.status, error.code, error.message)
+                if error.status == 401:
+                    response.headers["WWW-Authenticate"] = challenge(request.headers.get("authorization"))
+                return response
             except Exception:
                 log.exception("unhandled error on %s %s", method, path)
                 return error_response(500, "internal_error", "Something went wrong on our side; it was logged. "

@@ -90,6 +90,11 @@ def document() -> dict:
                 "description": ERROR_STATUSES[status],
                 "content": {"application/json": {"schema": refs[(s.ErrorOut, "serialization")]}},
             }
+        if "401" in operation["responses"]:
+            operation["responses"]["401"]["headers"] = {"WWW-Authenticate": {
+                "description": 'The scheme to authenticate with: `Bearer realm="bounty-api"`, and '
+                               '`error="invalid_token"` after it when a key was sent and refused.',
+                "schema": {"type": "string"}}}
         if doc.body is not None:
             operation["requestBody"] = {
                 "description": f"JSON, at most {s.MAX_BODY_BYTES} bytes; unknown fields are refused.",

@@ -75,6 +75,27 @@ def _event() -> str:
                        "created": int(time.time())})
 
 
+def test_every_401_names_the_scheme_to_authenticate_with(api, client_acct):
+    """HTTP requires a 401 to carry `WWW-Authenticate` with a challenge (RFC 9110 15.5.2): it had none, and clients
+    that follow the rule (Java's HttpURLConnection, some proxies) treat such an answer as broken. A key that was
+    sent and is not valid also says so (RFC 6750's `invalid_token`); one not sent says only which scheme to use."""
+    def challenge(path: str, headers: dict):
+        response = api.client.http.get(path, headers=headers)
+        assert response.status_code == 401, (path, response.body)
+        assert json.loads(response.body)["error"]["code"] == "unauthenticated"
+        return response.headers.get("WWW-Authenticate")
+
+    assert challenge("/v1/accounts/me", {}) == 'Bearer realm="bounty-api"'
+    assert challenge("/v1/bounties?mine=true", {}) == 'Bearer realm="bounty-api"'
+    for header in ("Bearer bk_nope", "Basic dXNlcjpwYXNz", f"Bearer {client_acct['api_key']}x"):
+        assert challenge("/v1/accounts/me", {"Authorization": header}) == (
+            'Bearer realm="bounty-api", error="invalid_token"'), header
+    header = api.ok("GET", "/v1/openapi.json")["paths"]["/v1/accounts/me"]["get"]["responses"]["401"]["headers"]
+    assert "WWW-Authenticate" in header
+    # Other refusals carry no challenge.
+    response = api.client.http.get("/v1/payouts", headers={"Authorization": f"Bearer {client_acct['api_key']}"})
+    assert response.status_code == 403 and "WWW-Authenticate" not in response.headers
+
 def test_a_signature_older_than_the_tolerance_is_refused_and_a_recent_one_accepted(api):
     body, now = _event(), int(time.time())
     code, answer = api.call("POST", "/v1/webhooks/stripe", raw=body,
