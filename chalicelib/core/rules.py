@@ -34,6 +34,9 @@ from .model import (
 )
 
 MIN_DEADLINE = timedelta(seconds=60)
+# A deadline "one minute ahead" arrives a little less ahead: written to the whole second, as clients write times, it
+# is 59.x s ahead when sent, and the request then takes its time in flight. Up to a second short is taken.
+DEADLINE_LEEWAY = timedelta(seconds=1)
 MAX_DEADLINE = timedelta(days=365)
 MIN_WINDOW_SECONDS = 60
 MAX_WINDOW_SECONDS = 30 * 24 * 3600
@@ -88,7 +91,7 @@ def new_bounty(
         raise errors.Invalid(f"reward.amount must be between {MIN_REWARD} and {MAX_REWARD} minor units.")
     if not 1 <= slots <= MAX_SLOTS:
         raise errors.Invalid(f"slots must be between 1 and {MAX_SLOTS}.")
-    if not MIN_DEADLINE <= deadline - now <= MAX_DEADLINE:
+    if not MIN_DEADLINE - DEADLINE_LEEWAY < deadline - now <= MAX_DEADLINE:
         raise errors.Invalid("deadline must be at least 60 seconds and at most 365 days ahead.")
     check_duration("review_window_seconds", review_window_seconds)
     check_duration("claim_seconds", claim_seconds)

@@ -198,3 +198,20 @@ def test_many_bounties_read_together_are_shown_as_each_alone_would_be(api, clien
                 alone[bounty_id] = None
         assert together == alone
         assert sum(b is not None for b in together.values()) == shown
+
+
+def test_a_deadline_one_minute_ahead_written_to_the_second_is_taken(api, client_acct):
+    """README: "a bounty with a deadline one minute ahead expires". Written as clients write times, to the whole
+    second (as the README's own example does), now + 60 s is 59.something seconds ahead when it arrives, and was
+    always refused as under the minimum; so was one written to the millisecond, by its time in flight. A second
+    is allowed for both; a deadline a whole second short of the minute is still refused."""
+    key = client_acct["api_key"]
+    for _ in range(3):
+        bounty = api.bounty(key, deadline=_deadline(seconds=60), payment_method=None)
+        assert bounty["status"] == "awaiting_funding"
+    exact = (datetime.now(UTC) + timedelta(seconds=60)).isoformat(timespec="milliseconds")
+    api.bounty(key, deadline=exact, payment_method=None)
+    for short in (_deadline(seconds=59), (datetime.now(UTC) + timedelta(seconds=58.9)).isoformat()):
+        code, data = api.post("/v1/bounties", {"title": "t", "description": "d", "deadline": short,
+                                               "reward": {"amount": 500, "currency": "usd"}}, key=key)
+        assert (code, data["error"]["code"]) == (422, "validation_error"), short
