@@ -61,6 +61,24 @@ class HandlerAnsweringLikeOurs(local.ChaliceRequestHandler):
         self._send_http_response(405, {"Content-Type": "application/json"}, json.dumps(UNKNOWN_METHOD))
 
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a URL or headers too large, a request line that is no HTTP) in our error
+        shape rather than its HTML page, as API Gateway's are deployed (the template's gateway responses)."""
+        reason = message or self.responses.get(code, ("Refused",))[0]
+        body = json.dumps({"error": {"code": "request_refused",
+                                     "message": f"The request could not be read: {reason}."}}).encode()
+        self.log_error("code %d, message %s", code, reason)
+        if self.request_version == "HTTP/0.9":  # what a request line that did not parse is taken as: no headers
+            self.request_version = "HTTP/1.0"
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
     # -- chunked bodies --
     # chalice's handler reads `Content-Length` bytes and nothing else: a body sent `Transfer-Encoding: chunked` was
     # dropped (the request ran as if it had none) and its chunks left on the connection as the next request. API

@@ -184,3 +184,26 @@ def test_a_chunked_body_is_read_not_dropped(http, local_stack):
         answer = connection.getresponse()
         assert answer.status == 400 and json.loads(answer.read())["error"]["code"] == "request_refused", length
         connection.close()
+
+
+def test_requests_the_http_server_cannot_read_are_refused_in_the_error_shape(http, local_stack):
+    """An over-long URL (414), over-large or too many headers (431) or a request line that is no HTTP (400) were
+    answered by http.server's own HTML page; deployed, API Gateway answers those in our shape (`request_refused`)."""
+    import socket
+
+    host, port = http.base_url.removeprefix("http://").split(":")
+    for request, status in ((b"GET /v1/bounties?tag=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+                            (b"GET /v1/bounties HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+                            (b"GET /v1/bounties HTTP/1.1\r\nHost: x\r\n"
+                             + b"".join(b"X-%d: a\r\n" % i for i in range(120)) + b"\r\n", 431),
+                            (b"GET /v1/bounties HTTP/1.1 extra\r\nHost: x\r\n\r\n", 400)):
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(request)
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.split(b"\r\n")[0].startswith(b"HTTP/1.1 %d" % status), head
+        assert b"content-type: application/json" in head.lower(), head
+        error = json.loads(body)["error"]
+        assert error["code"] == "request_refused" and error["message"], error
