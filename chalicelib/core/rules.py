@@ -423,6 +423,10 @@ def _escrow_for_overturn(bounty: Bounty, participant: Participant, submission: S
         return replace(bounty, free_slots=bounty.free_slots - 1)
     if bounty.status != OPEN and bounty.refund_owed_slots > 0:
         return replace(bounty, refund_owed_slots=bounty.refund_owed_slots - 1)
+    if bounty.status == OPEN:  # the escrow is there, but every slot is taken by other freelancers' claims or work
+        raise errors.StateConflict("Every slot of this bounty is held by another freelancer's claim or work, so this "
+                                   "submission cannot be approved now; it can once a slot opens again (a claim "
+                                   "released or lapsed, or work rejected).", code="no_escrow_left")
     raise errors.StateConflict("No escrow is left on this bounty to pay for this submission.", code="no_escrow_left")
 
 

@@ -198,7 +198,7 @@ def test_reject_reopens_and_overturn_needs_escrow_and_window():
     taken, *_ = rules.claim(b, who("other"), claim_id="clm_9", now=NOW)
     with pytest.raises(errors.StateConflict) as caught:
         rules.approve(taken, p, s, now=NOW)
-    assert caught.value.code == "no_escrow_left"
+    assert caught.value.code == "no_escrow_left" and "held by another freelancer's claim" in str(caught.value)
     b, p, s, _ = rules.approve(b, p, s, now=NOW)
     assert s.status == APPROVED and b.status == COMPLETED
     rules.check_slots(b)

@@ -60,9 +60,11 @@ def test_a_release_sent_twice_says_released_both_times(http, new_page):
     sign_in(page, freelancer["api_key"])
     page.goto(f"/web/bounties/{bounty['id']}")
     page.click("#claim button")
+    page.wait_for_selector("#claim form")  # the page after the claim, with its release form
     [claim] = http.ok("GET", "/v1/claims", key=freelancer["api_key"])["items"]
     released = _send_twice(page, f"/web/claims/{claim['id']}/release", _fields(page, "#claim form"))
     assert _flash(released[0]) == _flash(released[1])
+    assert len(_fields(page, "#claim form")) == 2  # what was sent: the token and the form's key
     [claim] = http.ok("GET", "/v1/claims", key=freelancer["api_key"])["items"]
     assert claim["status"] == "released"
 
