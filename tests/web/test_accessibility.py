@@ -2,6 +2,10 @@
 width: the WCAG 2.0, 2.1 and 2.2 A and AA rules and axe's best practices (landmarks, heading order, ...). Any
 violation fails the test, named by its rule, its impact and the elements it was found on, for every state at once.
 
+Beside axe, what it cannot see: the page reflows at 320 CSS px (WCAG 1.4.10) without sideways scrolling; Tab
+reaches every link, button and field in turn, each showing a focus ring of its own (2.1.1, 2.4.7) rather than
+the browser's faint default.
+
 The pages have no JavaScript; axe itself needs it, so these pages are opened with JavaScript on (it changes
 nothing on a page without scripts) and axe is put into each page by Playwright, not by the page."""
 
@@ -10,9 +14,13 @@ from __future__ import annotations
 import uuid
 
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from tests.web.conftest import WIDTHS, sign_in
 
+REFLOW_WIDTH = 320
+# A focus ring of its own: an outline at least this wide, of a style other than the browser's "auto".
+FOCUS_RING_PX = 2
 RULE_SETS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 OPTIONS = {"runOnly": {"type": "tag", "values": RULE_SETS}, "resultTypes": ["violations"]}
 
@@ -35,7 +43,41 @@ class Audit:
                 more = len(violation["nodes"]) - 5
                 self.found.append(f"{state} ({label}, {page.url}): {violation['id']} [{violation['impact']}] "
                                   f"{violation['help']} — {elements}{f' and {more} more' if more > 0 else ''}")
+        page.set_viewport_size({"width": REFLOW_WIDTH, "height": WIDTHS["phone"][1]})
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        if wide > REFLOW_WIDTH:
+            self.found.append(f"{state}: {wide}px wide at {REFLOW_WIDTH}px, so it scrolls sideways (1.4.10 reflow)")
+        self._tab_through(page, state)
         page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})
+
+    def _tab_through(self, page, state: str) -> None:
+        """Tab from the top of the page to its end: every focusable element in turn, each with its own ring."""
+        focusable = page.evaluate("""() => [...document.querySelectorAll(
+            'a[href], button, input:not([type=hidden]), textarea, select, [tabindex]')]
+            .filter(e => e.getClientRects().length && !e.disabled).length""")
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        page.evaluate("window.scrollTo(0, 0)")
+        reached, unringed = 0, []
+        for _ in range(focusable + 1):
+            page.keyboard.press("Tab")
+            focused = page.evaluate("""(least) => {
+                const e = document.activeElement;
+                if (!e || e === document.body) return null;
+                const s = getComputedStyle(e);
+                const ringed = s.outlineStyle !== 'none' && s.outlineStyle !== 'auto'
+                               && parseFloat(s.outlineWidth) >= least;
+                return {ringed, name: `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''} "${
+                    (e.innerText || e.value || e.getAttribute('aria-label') || '').trim().slice(0, 30)}"`};
+            }""", FOCUS_RING_PX)
+            if focused is None:
+                break
+            reached += 1
+            if not focused["ringed"]:
+                unringed.append(focused["name"])
+        if reached < focusable:
+            self.found.append(f"{state}: Tab reached {reached} of {focusable} links, buttons and fields (2.1.1)")
+        if unringed:
+            self.found.append(f"{state}: no focus ring of {FOCUS_RING_PX}px or more on {unringed} (2.4.7)")
 
     def assert_clean(self) -> None:
         assert self.states, "no page was checked"
@@ -87,11 +129,11 @@ def test_pages_of_the_whole_journey(http, workers, clock, new_page):
 
     page.goto("/web/me")
     assert "Nothing submitted yet." in page.inner_text("#submissions")
+    expect(page.locator("header [aria-current=page]")).to_have_text("My work")  # where they are, said
     audit.check(page, "my work, empty")
     page.goto(f"/web/?tag={tag}")
     audit.check(page, "open bounties, signed in")
     page.goto("/web/?min_reward=-3")
-    assert page.locator("#flash.error").count() == 1
     audit.check(page, "open bounties, signed in, filter refused")
 
     page.goto(f"/web/bounties/{target['id']}")
