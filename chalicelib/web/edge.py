@@ -160,12 +160,26 @@ def _templates():
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(url=url)
+    env.globals.update(url=url, field=jinja2.pass_context(_field_attributes))
     env.filters.update(money=lambda m: fmt.money(m.amount, m.currency) if m is not None else "—",
                        amount=fmt.money, when=fmt.when, iso=fmt.iso, status=fmt.status, duration=fmt.duration,
                        work_time=fmt.work_time, mean_work_time=fmt.mean_work_time)
     env.globals.update(until=fmt.until, form_key=once.new_key)
     return env
+
+
+def _field_attributes(context, name: str, hint: str | None = None):
+    """A form field's ARIA attributes: described by its hint (the id of the text beside it), and, on a page showing
+    that its form was refused, by the refusal's message too (the flash), marked invalid when the message names it.
+    `refused` (a page's value): each field of the refused form, True for those the message is about."""
+    from markupsafe import Markup
+
+    refused = context.get("refused") or {}
+    described = (["flash"] if name in refused and context.get("flash") else []) + ([hint] if hint else [])
+    attributes = f' aria-describedby="{" ".join(described)}"' if described else ""
+    if refused.get(name):
+        attributes += ' aria-invalid="true"'
+    return Markup(attributes)
 
 
 def redirect(ctx: Ctx, location: str) -> Response:

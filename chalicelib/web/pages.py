@@ -52,7 +52,8 @@ def signin(ctx: Ctx):
         if caller.role != FREELANCER:
             raise errors.Forbidden("This form is for freelancers; client accounts use the API.")
     except errors.DomainError as error:
-        return render(ctx, "signin.html", status=error.status, error=error.message, next=target)
+        return render(ctx, "signin.html", status=error.status, error=error.message, next=target,
+                      refused={"api_key": True})
     # A new nonce at sign-in: nothing planted before (cookie or token) survives it.
     ctx.start_session(session.new_session(time.time(), account_id=caller.account_id, role=caller.role,
                                           key_id=caller.key_id, name=account.name,
@@ -77,11 +78,11 @@ def bounty_list(ctx: Ctx):
     query = ctx.query
     tag = (query.get("tag") or "").strip().lower() or None
     min_text = (query.get("min_reward") or "").strip()
-    error = None
+    error, refused = None, {}
     try:
         min_reward = fmt.parse_amount(min_text)
     except errors.DomainError as invalid:
-        error, min_reward = invalid.message, None
+        error, min_reward, refused = invalid.message, None, {"min_reward": True}
     status = 422 if error else 200
 
     def listed(cursor: str | None):
@@ -96,7 +97,7 @@ def bounty_list(ctx: Ctx):
         page, error = listed(None), error or STALE_LINK
     items = [api_render.bounty(b) for b in page.items]
     more = url("/web/", tag=tag, min_reward=min_text, cursor=page.next_cursor) if page.next_cursor else None
-    return render(ctx, "bounties.html", status=status, error=error, items=items,
+    return render(ctx, "bounties.html", status=status, error=error, refused=refused, items=items,
                   filters={"tag": tag or "", "min_reward": min_text, "min_cents": min_reward}, more=more)
 
 
@@ -125,12 +126,14 @@ def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | No
     # What was typed into a form this page no longer shows (the bounty closed meanwhile, or work was handed in
     # from another tab) is shown back to copy, never dropped.
     shown = {"content": can_submit, "links": can_submit, "message": thread is not None}
-    kept = [(label, typed[name]) for name, label in (("content", "Your work"), ("links", "Links"),
-                                                     ("message", "Your message"))
-            if not shown[name] and typed.get(name, "").strip()]
+    labels = {"content": "Your work", "links": "Links", "message": "Your message"}
+    kept = [(labels[name], typed[name]) for name in labels if not shown[name] and typed.get(name, "").strip()]
+    # The form refused, if it is on the page again: its fields are described by the message, and those the
+    # message names (it starts with the field's label) are marked invalid.
+    refused = {name: error.startswith(labels[name]) for name in typed if error and shown.get(name)}
     return render(
         ctx, "bounty.html", status=status, error=error, bounty=api_render.bounty(bounty), claim=claim,
-        submissions=mine, thread=thread, typed=typed, kept=kept,
+        submissions=mine, thread=thread, typed=typed, kept=kept, refused=refused,
         can_claim=accepting and claim is None and not open_work and bounty.free_slots > 0,
         can_submit=can_submit, claim_first=bool(bounty.claim_seconds) and claim is None)
 

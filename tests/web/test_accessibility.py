@@ -4,13 +4,15 @@ violation fails the test, named by its rule, its impact and the elements it was 
 
 Beside axe, what it cannot see: the page reflows at 320 CSS px (WCAG 1.4.10) without sideways scrolling; Tab
 reaches every link, button and field in turn, each showing a focus ring of its own (2.1.1, 2.4.7) rather than
-the browser's faint default.
+the browser's faint default; a refused form names the refusal in the page's title, and the field it concerns
+is marked invalid and described by the message (3.3.1).
 
 The pages have no JavaScript; axe itself needs it, so these pages are opened with JavaScript on (it changes
 nothing on a page without scripts) and axe is put into each page by Playwright, not by the page."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from axe_playwright_python.sync_playwright import Axe
@@ -84,6 +86,16 @@ class Audit:
         assert not self.found, f"{len(self.found)} accessibility violations:\n" + "\n".join(self.found)
 
 
+def assert_refusal_told(page, field: str | None) -> None:
+    """A refused form: the title says so first, and the field the message names is invalid and described by it."""
+    message = page.inner_text("#flash")
+    assert page.title().startswith("Error: "), page.title()
+    assert page.get_attribute("#flash", "role") == "alert"
+    if field is not None:
+        expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator(f"#{field}")).to_have_accessible_description(re.compile(re.escape(message)))
+
+
 def test_pages_seen_signed_out(http, new_page):
     client = http.account("client")
     bounty = http.bounty(client["api_key"], title="Caption a short video", estimated_minutes=20, tags=["video"])
@@ -94,6 +106,7 @@ def test_pages_seen_signed_out(http, new_page):
     audit.check(page, "open bounties, signed out")
     page.goto("/web/?min_reward=twelve")
     assert "Minimum reward must be an amount" in page.inner_text("#flash")
+    assert_refusal_told(page, "min_reward")
     audit.check(page, "open bounties, filter refused")
     page.goto(f"/web/bounties/{bounty['id']}")
     audit.check(page, "a bounty, signed out")
@@ -103,6 +116,7 @@ def test_pages_seen_signed_out(http, new_page):
     page.fill("#api_key", "bb_not_a_key")
     page.click("form.card button[type=submit]")
     assert page.locator("#flash.error").count() == 1
+    assert_refusal_told(page, "api_key")
     audit.check(page, "sign in, refused")
     page.goto("/web/bounties/bty_does_not_exist")
     assert page.inner_text("h1") == "Not found"
@@ -134,6 +148,7 @@ def test_pages_of_the_whole_journey(http, workers, clock, new_page):
     page.goto(f"/web/?tag={tag}")
     audit.check(page, "open bounties, signed in")
     page.goto("/web/?min_reward=-3")
+    assert_refusal_told(page, "min_reward")
     audit.check(page, "open bounties, signed in, filter refused")
 
     page.goto(f"/web/bounties/{target['id']}")
@@ -147,6 +162,8 @@ def test_pages_of_the_whole_journey(http, workers, clock, new_page):
     page.fill("#links", "not a link")
     page.click("#submit button")
     assert page.input_value("#links") == "not a link"
+    assert_refusal_told(page, "links")
+    assert page.get_attribute("#content", "aria-invalid") is None  # the work itself was fine
     audit.check(page, "a bounty, submission refused, text kept")
     page.fill("#links", "https://example.com/transcript.txt")
     page.click("#submit button")
@@ -200,6 +217,7 @@ def test_pages_of_refused_forms(http, new_page):
     page.fill("#content", "Typed before the other tab signed in again.")
     page.click("#submit button")
     assert page.inner_text("h1") == "Form refused"
+    assert_refusal_told(page, None)
     audit.check(page, "message: form refused")
 
     page.goto(f"/web/bounties/{bounty['id']}")
@@ -207,5 +225,6 @@ def test_pages_of_refused_forms(http, new_page):
     page.context.clear_cookies()
     page.click("#submit button")
     assert page.inner_text("h1") == "Session ended"
+    assert_refusal_told(page, None)
     audit.check(page, "message: session ended")
     audit.assert_clean()
