@@ -1,3 +1,4 @@
+import contextlib
 import uuid
 
 from devtools import local_iam
@@ -97,6 +98,24 @@ def test_a_stored_first_response_holds_no_api_key_in_the_clear(api):
     assert api.ok("POST", "/v1/accounts", body, status=201, headers={"Idempotency-Key": key}) == first
 
 
+@contextlib.contextmanager
+def _repo_calls():
+    """The repository calls made inside, by name, in order (each still made: this only counts them)."""
+    from chalicelib.bootstrap import deps
+
+    repo, calls = deps().repo, []
+    names = ("get_many", "commit", "get_idempotency", "get_api_key", "delete")
+    for name in names:
+        original = getattr(repo, name)
+        setattr(repo, name, lambda *a, _name=name, _original=original, **kw: calls.append(_name)
+                or _original(*a, **kw))
+    try:
+        yield calls
+    finally:
+        for name in names:
+            delattr(repo, name)
+
+
 def _sent_at_once(send, times: int):
     """`send` run `times` times at once: every answer is the first one again or "still in progress"; returns it."""
     from concurrent.futures import ThreadPoolExecutor
@@ -140,30 +159,18 @@ def test_one_key_posting_a_bounty_many_times_at_once_charges_once(api, client_ac
 def test_the_key_costs_no_call_of_its_own(api, client_acct, freelancer):
     """Counted on the repository: the first claim with a key reads once (the API key, the records and the key's
     record together) and writes once (the claim, the key taken and its answer stored); its repeat reads once."""
-    from chalicelib.bootstrap import deps
-
     bounty_id = api.bounty(client_acct["api_key"])["id"]
     headers = {"Idempotency-Key": "count-me"}
-    repo = deps().repo
-    calls = []
 
     def claim():
-        names = ("get_many", "commit", "get_idempotency", "get_api_key", "delete")
-        for name in names:
-            original = getattr(repo, name)
-            setattr(repo, name, lambda *a, _name=name, _original=original, **kw: calls.append(_name)
-                    or _original(*a, **kw))
-        try:
-            return api.call("POST", f"/v1/bounties/{bounty_id}/claims", {}, key=freelancer["api_key"],
-                            headers=headers)
-        finally:
-            for name in names:
-                delattr(repo, name)
+        return api.call("POST", f"/v1/bounties/{bounty_id}/claims", {}, key=freelancer["api_key"], headers=headers)
 
-    first = claim()
+    with _repo_calls() as calls:
+        first = claim()
     assert first[0] == 201 and calls == ["get_many", "commit"], calls
-    calls.clear()
-    assert claim() == first and calls == ["get_many"], calls
+    with _repo_calls() as calls:
+        again = claim()
+    assert again == first and calls == ["get_many"], calls
     # Another body under the same key is refused after that one read too.
     code, data = api.call("POST", f"/v1/bounties/{bounty_id}/messages", {"body": "hi"}, key=freelancer["api_key"],
                           headers=headers)
@@ -304,7 +311,6 @@ def test_a_key_past_its_24_hours_is_free_again_though_its_record_is_not_deleted_
     three calls (the read, a read of the record again, a delete). The record past its retention is no answer: the
     request runs, in its own two calls, and its answer is the one kept from then on."""
     from chalicelib.api.idempotency import RETENTION
-    from chalicelib.bootstrap import deps
 
     key = client_acct["api_key"]
     bounty = api.ok("POST", "/v1/bounties", _body("thread"), status=201, key=key)
@@ -312,17 +318,8 @@ def test_a_key_past_its_24_hours_is_free_again_though_its_record_is_not_deleted_
     first = api.post(thread, {"body": "hello"}, key=key, headers=headers)
     assert first[0] == 201
     clock.advance(RETENTION.total_seconds() + 1)
-    repo, calls = deps().repo, []
-    names = ("get_many", "commit", "get_idempotency", "get_api_key", "delete")
-    for name in names:
-        original = getattr(repo, name)
-        setattr(repo, name, lambda *a, _name=name, _original=original, **kw: calls.append(_name)
-                or _original(*a, **kw))
-    try:
+    with _repo_calls() as calls:
         code, again = api.post(thread, {"body": "hello"}, key=key, headers=headers)
-    finally:
-        for name in names:
-            delattr(repo, name)
     assert code == 201 and again["id"] != first[1]["id"], again
     assert calls == ["get_many", "commit"], calls
     assert api.post(thread, {"body": "hello"}, key=key, headers=headers) == (201, again)
@@ -356,18 +353,10 @@ def test_a_repeated_post_is_answered_in_two_calls(api, client_acct):
     """Posting a bounty reads nothing before its first write, which finds the key taken on a repeat: the caller's
     API key and the key's record are then read together, one call, not one each (three calls in all, past the two a
     request may make). The same for another body under the key, refused 409 after that read."""
-    from chalicelib.bootstrap import deps
-
     key, headers = client_acct["api_key"], {"Idempotency-Key": "two-calls"}
     first = api.post("/v1/bounties", _body("counted"), key=key, headers=headers)
     assert first[0] == 201
-    repo, calls = deps().repo, []
-    names = ("get_many", "commit", "get_idempotency", "get_api_key", "delete")
-    for name in names:
-        original = getattr(repo, name)
-        setattr(repo, name, lambda *a, _name=name, _original=original, **kw: calls.append(_name)
-                or _original(*a, **kw))
-    try:
+    with _repo_calls() as calls:
         assert api.post("/v1/bounties", _body("counted"), key=key, headers=headers) == first
         assert calls == ["commit", "get_many"], calls
         calls.clear()
@@ -383,9 +372,6 @@ def test_a_repeated_post_is_answered_in_two_calls(api, client_acct):
         # A revoked or forged API key still gets 401 from that read, never the stored answer.
         code, data = api.post("/v1/bounties", _body("counted"), key=key[:-4] + "zzzz", headers=headers)
         assert code == 401, data
-    finally:
-        for name in names:
-            delattr(repo, name)
 
 
 def test_a_number_past_decimal_arithmetic_is_refused_like_any_other_not_a_500(api, client_acct):

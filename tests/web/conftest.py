@@ -155,6 +155,17 @@ def sign_in(page, api_key: str) -> None:
     assert page.locator("#flash").inner_text().startswith("Signed in as")
 
 
+def on_a_bounty_page(http, new_page, **bounty_fields):
+    """A freelancer signed in (no JavaScript), on the page of a fresh bounty: (the bounty, the freelancer, the
+    page)."""
+    client, freelancer = http.account("client"), http.account("freelancer")
+    bounty = http.bounty(client["api_key"], **bounty_fields)
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    page.goto(f"/web/bounties/{bounty['id']}")
+    return bounty, freelancer, page
+
+
 class CrossSite:
     """Another origin on this machine serving whatever page a test puts up (an attacker's page)."""
 

@@ -4,7 +4,7 @@ handing in or posting twice, or telling of a conflict with what had in fact succ
 
 from __future__ import annotations
 
-from tests.web.conftest import sign_in
+from tests.web.conftest import on_a_bounty_page
 
 
 def _fields(page, form: str) -> dict[str, str]:
@@ -25,14 +25,9 @@ def _flash(answer) -> str:
 
 
 def test_claim_submit_message_and_release_sent_twice_each_act_once(http, new_page):
-    client, freelancer = http.account("client"), http.account("freelancer")
-    bounty = http.bounty(client["api_key"], slots=2)
+    bounty, freelancer, page = on_a_bounty_page(http, new_page, slots=2)
     fkey = freelancer["api_key"]
-    page = new_page(javascript=False)
-    sign_in(page, fkey)
     base = f"/web/bounties/{bounty['id']}"
-
-    page.goto(base)
     claimed = _send_twice(page, f"{base}/claim", _fields(page, "form#claim"))
     assert _flash(claimed[0]) == _flash(claimed[1])  # the same "Slot claimed" message, not "you already hold"
     [claim] = http.ok("GET", "/v1/claims", key=fkey)["items"]
@@ -54,11 +49,7 @@ def test_claim_submit_message_and_release_sent_twice_each_act_once(http, new_pag
 
 
 def test_a_release_sent_twice_says_released_both_times(http, new_page):
-    client, freelancer = http.account("client"), http.account("freelancer")
-    bounty = http.bounty(client["api_key"])
-    page = new_page(javascript=False)
-    sign_in(page, freelancer["api_key"])
-    page.goto(f"/web/bounties/{bounty['id']}")
+    bounty, freelancer, page = on_a_bounty_page(http, new_page)
     page.click("#claim button")
     page.wait_for_selector("#claim form")  # the page after the claim, with its release form
     [claim] = http.ok("GET", "/v1/claims", key=freelancer["api_key"])["items"]
@@ -70,12 +61,8 @@ def test_a_release_sent_twice_says_released_both_times(http, new_page):
 
 
 def test_a_refused_form_keeps_nothing_so_the_same_form_fixed_is_sent(http, new_page):
-    client, freelancer = http.account("client"), http.account("freelancer")
-    bounty = http.bounty(client["api_key"])
-    page = new_page(javascript=False)
-    sign_in(page, freelancer["api_key"])
+    bounty, freelancer, page = on_a_bounty_page(http, new_page)
     base = f"/web/bounties/{bounty['id']}"
-    page.goto(base)
     form = _fields(page, "form#submit")
     refused = page.request.post(f"{base}/submissions", form={**form, "content": "x", "links": "not a link"},
                                 max_redirects=0)

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from tests.web.conftest import shoot, sign_in
+from tests.web.conftest import on_a_bounty_page, shoot, sign_in
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -37,20 +37,10 @@ def _session_cookie(page) -> str:
     return f"bb_session={cookie['value']}"
 
 
-def _on_a_bounty_page(http, new_page):
-    """A freelancer signed in, on the page of a fresh bounty: (the bounty, the freelancer, the page)."""
-    client, freelancer = http.account("client"), http.account("freelancer")
-    bounty = http.bounty(client["api_key"])
-    page = new_page(javascript=False)
-    sign_in(page, freelancer["api_key"])
-    page.goto(f"/web/bounties/{bounty['id']}")
-    return bounty, freelancer, page
-
-
 def test_a_cross_site_post_without_the_cookie_leaves_the_session_alone(http, new_page, web_base):
     """Browsers withhold a SameSite=Lax cookie from another site's form post: that post is refused, and must not
     sign the freelancer out by setting a fresh session in its answer."""
-    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
+    bounty, freelancer, page = on_a_bounty_page(http, new_page)
     status, headers, _ = _send(web_base, "POST", f"/web/bounties/{bounty['id']}/claim", form={"note": "x"})
     assert status == 403 and "Set-Cookie" not in headers
     page.goto("/web/me")
@@ -59,7 +49,7 @@ def test_a_cross_site_post_without_the_cookie_leaves_the_session_alone(http, new
 
 
 def test_signing_out_ends_the_session_wherever_its_cookie_is(http, new_page, web_base):
-    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
+    bounty, freelancer, page = on_a_bounty_page(http, new_page)
     copied, token = _session_cookie(page), page.locator("#claim input[name=csrf]").input_value()
     other_device = new_page(javascript=False)
     sign_in(other_device, freelancer["api_key"])
@@ -83,7 +73,7 @@ def test_signing_out_ends_the_session_wherever_its_cookie_is(http, new_page, web
 
 
 def test_a_form_sent_after_the_session_ended_says_so_and_gives_back_what_was_typed(http, new_page, web_base):
-    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
+    bounty, freelancer, page = on_a_bounty_page(http, new_page)
     page.click("#claim button")
     essay = "Three careful paragraphs <b>of work</b>\nand a second line."
     page.fill("#content", essay)
@@ -103,7 +93,7 @@ def test_a_form_sent_after_the_session_ended_says_so_and_gives_back_what_was_typ
 
 
 def test_work_typed_while_the_session_was_ended_elsewhere_is_given_back(http, new_page, web_base):
-    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
+    bounty, freelancer, page = on_a_bounty_page(http, new_page)
     essay = "Typed on the phone while the laptop signed out."
     page.fill("#content", essay)
     laptop = new_page(javascript=False)
@@ -211,7 +201,7 @@ def test_a_minimum_reward_that_is_not_an_amount_says_so_and_claims_no_filter(htt
 def test_a_session_ended_already_cannot_end_its_owners_newer_ones(http, new_page, web_base):
     """A copied cookie, ended by its owner's sign-out, posts sign-out itself: that changes nothing, so whoever holds
     the copy cannot keep signing the owner out."""
-    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
+    bounty, freelancer, page = on_a_bounty_page(http, new_page)
     copied, token = _session_cookie(page), page.locator("header input[name=csrf]").input_value()
     page.click("header button")
     fresh = new_page(javascript=False)
@@ -231,7 +221,7 @@ def test_a_stale_or_edited_list_link_starts_the_list_again_saying_so(http, web_b
 
 def test_work_as_long_as_its_box_takes_is_taken_whatever_its_line_breaks(http, new_page):
     """The box's maxlength counts a line break as one character; the browser sends it as two (CR LF)."""
-    bounty, freelancer, page = _on_a_bounty_page(http, new_page)
+    bounty, freelancer, page = on_a_bounty_page(http, new_page)
     line = "x" * 99 + "\n"
     essay = line * 199 + "y" * 100  # 20,000 characters, 199 line breaks: 20,199 as the browser sends them
     page.fill("#content", essay)
