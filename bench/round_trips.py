@@ -151,6 +151,7 @@ def _requests(stack: Stack, rec: _Recorder) -> None:
 
     rec.request("list open bounties", "GET", "/v1/bounties")
     rec.request("list open bounties by tag", "GET", "/v1/bounties?tag=images&min_reward=100")
+    rec.request("search open bounties by words (an extension)", "GET", "/v1/bounties?q=label%20images")
     rec.request("list own bounties", "GET", "/v1/bounties?mine=true", key=ckey)
     rec.request("read bounty", "GET", f"/v1/bounties/{bid}")
 

@@ -86,6 +86,7 @@ def restore(path: Path) -> dict[str, int]:
             end_cancelled_claims,
             file_unfunded_expiry,
             index_reviews,
+            index_search,
             index_unpaid_payouts,
             note_submissions,
             reshard_open_bounties,
@@ -107,6 +108,7 @@ def restore(path: Path) -> dict[str, int]:
         end_cancelled_claims()
         index_reviews()
         time_bounties()
+        index_search()
         refunds = sqs.get_queue_url(QueueName=config.refunds_queue_name())["QueueUrl"]
         for bounty_id in closed_unpaid_with_intent():  # the refunds worker cancels each one's payment
             sqs.send_message(QueueUrl=refunds, MessageBody=json.dumps({"bounty_id": bounty_id}))

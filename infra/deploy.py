@@ -341,13 +341,14 @@ def stack_parameters(stage: str, stack: dict | None, environ: dict, secrets_vers
 # `python -m ops` steps that bring items an earlier release stored up to what this one reads (docs/OPERATIONS.md),
 # in the order they were added. Each runs once per stage, after the stack update that the step needs.
 UPGRADES = ("index-unpaid", "file-unfunded-expiry", "note-submissions", "copy-work", "end-cancelled-claims",
-            "cancel-unpaid-intents", "index-reviews", "time-bounties")
+            "cancel-unpaid-intents", "index-reviews", "time-bounties", "index-search")
 # Steps whose items a call of the earlier release, still running after the stack update, may write again without
 # what the step gave them (a participant record without its list, a record without its copy, a cancel without the
 # timer that ends its claims or the message that cancels its payment, work handed in without its client, an
-# approval without the time it adds to its bounty): run again once such calls have ended.
+# approval without the time it adds to its bounty, a bounty without its search text): run again once such calls
+# have ended.
 UPGRADES_AGAIN_AFTER_OLD_CALLS = ("note-submissions", "copy-work", "end-cancelled-claims", "cancel-unpaid-intents",
-                                  "index-reviews", "time-bounties")
+                                  "index-reviews", "time-bounties", "index-search")
 
 
 def is_new_stage(*, kept_tables: bool, after_failed_first_deploy: bool, upgrades_recorded: bool) -> bool:

@@ -1,6 +1,7 @@
 """python -m ops [--local | --stage NAME] COMMAND ...: reconcile, failed-payouts, redrive, index-unpaid,
 file-unfunded-expiry, note-submissions, copy-work, end-cancelled-claims,
-cancel-unpaid-intents, index-reviews, time-bounties, reshard-open, reshard-timers.
+cancel-unpaid-intents, index-reviews, time-bounties, index-search, reshard-open,
+reshard-timers.
 
 See docs/OPERATIONS.md.
 """
@@ -169,6 +170,7 @@ STORED_ITEM_STEPS = {
                                                      "timer that ends them"),
     "index-reviews": ("index_reviews", "submissions awaiting review were put into their client's review queue"),
     "time-bounties": ("time_bounties", "bounties with approved work were given the totals of its time"),
+    "index-search": ("index_search", "bounties were given the text a search of bounties looks in"),
 }
 
 
@@ -280,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     _command(commands, "time-bounties", help="once after upgrading: count the time approved work took on each "
                                               "bounty an older release stored, for what it really pays per hour "
                                               "(reads the whole bounties table)")
+    _command(commands, "index-search", help="once after upgrading: give each bounty an older release stored the "
+                                             "text that searching bounties (?q=) looks in (reads the whole "
+                                             "bounties table)")
     _command(commands, "cancel-unpaid-intents", help="once after upgrading: cancel on Stripe the payment of each "
                                                       "bounty an older release cancelled or expired before it was "
                                                       "paid (reads the whole bounties table)")

@@ -17,7 +17,7 @@ from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, Updat
 from pynamodb.transactions import TransactWrite
 
 from .. import config
-from ..core import errors
+from ..core import errors, search
 from ..core.model import (
     FAILED,
     LIVE,
@@ -99,6 +99,7 @@ def _to_item(record: Any, version: int) -> m._Table:
         values["sort_key"] = _sort_key(record.created_at, record.id)
     if isinstance(record, Bounty):
         values["open_shard"] = _shard(record.id) if record.status == OPEN else None
+        values["search_text"] = search.searchable(record.title, record.tags)
     if isinstance(record, Submission):
         awaiting = record.status == PENDING_REVIEW and record.client_id is not None
         values["review_client"] = record.client_id if awaiting else None
@@ -127,13 +128,15 @@ def _newest(index, hash_value: str, after: str | None, condition, want: int) -> 
     return items, stopped_at["sort_key"]["S"] if stopped_at and len(items) < want else None
 
 
-def _bounty_filter(*, status: str | None = None, tag: str | None = None, min_reward: int | None = None):
+def _bounty_filter(*, status: str | None = None, tag: str | None = None, min_reward: int | None = None,
+                   words: tuple[str, ...] = ()):
     """The filter expression a listing of bounties applies to what it reads (None: no filter)."""
     conditions = [m.BountyModel.status == status] if status else []
     if tag:
         conditions.append(m.BountyModel.tags.contains(tag))
     if min_reward is not None:
         conditions.append(m.BountyModel.reward >= min_reward)
+    conditions += [m.BountyModel.search_text.contains(word) for word in words]
     return functools.reduce(operator.and_, conditions) if conditions else None
 
 
@@ -249,12 +252,12 @@ class DynamoRepository:
         return _page_of(listing, items, limit, read_to)
 
     def list_open_bounties(self, *, limit: int, cursor: str | None, tag: str | None = None,
-                           min_reward: int | None = None) -> Page:
+                           min_reward: int | None = None, words: tuple[str, ...] = ()) -> Page:
         """Newest first across the shards of the sparse open index: each shard gives its newest limit+1 after the
         cursor (of those a filter passes, among the FILTERED_READ newest), and the merge keeps the newest `limit`
         that every shard has been read down to."""
         after = decode_cursor("open", cursor)
-        condition = _bounty_filter(tag=tag, min_reward=min_reward)
+        condition = _bounty_filter(tag=tag, min_reward=min_reward, words=words)
         candidates: list[m.BountyModel] = []
         read_to = None  # the highest sort key a shard's read stopped at: below it, that shard is unread
         for shard in range(config.open_index_shards()):
@@ -267,8 +270,9 @@ class DynamoRepository:
         return _page_of("open", candidates, limit, read_to)
 
     def list_client_bounties(self, client_id: str, *, limit: int, cursor: str | None, status: str | None = None,
-                             tag: str | None = None, min_reward: int | None = None) -> Page:
-        condition = _bounty_filter(status=status, tag=tag, min_reward=min_reward)
+                             tag: str | None = None, min_reward: int | None = None,
+                             words: tuple[str, ...] = ()) -> Page:
+        condition = _bounty_filter(status=status, tag=tag, min_reward=min_reward, words=words)
         return self._page(m.BountyModel.by_client, client_id, limit=limit, cursor=cursor, filter_condition=condition)
 
     def list_bounty_submissions(self, bounty_id: str, *, limit: int, cursor: str | None,

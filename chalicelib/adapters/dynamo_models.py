@@ -156,6 +156,7 @@ class BountyModel(_Table):
     # spread over a few shards so one hot partition does not carry every listing.
     sort_key = UnicodeAttribute()
     open_shard = UnicodeAttribute(null=True)
+    search_text = UnicodeAttribute(null=True)  # core.search.searchable: what a search of open bounties looks in
     open_newest = _index("open_newest", "open_shard", "sort_key")()
     by_client = _index("by_client", "client_id", "sort_key")()
 

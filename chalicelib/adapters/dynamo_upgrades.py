@@ -21,6 +21,7 @@ from ..core.model import (
     SubmissionNote,
 )
 from ..core.rules import MAX_NOTED_SUBMISSIONS, unpaid_intent
+from ..core.search import searchable
 from ..core.timers import end_claims, for_bounty, shard_of
 from . import dynamo_models as m
 from .dynamo import _conditional_item, _shard, _to_record, transaction_of_one_request
@@ -99,6 +100,21 @@ def _indexed_for_review(item: m.SubmissionModel, bounty: m.BountyModel | None, c
     actions = [submission.client_id.set(owner), submission.review_client.set(owner),
                submission.review_due.set(m.review_due_of(item.auto_approve_at, item.id))]
     return _updated_if(item, actions, condition)
+
+
+def index_search() -> int:
+    """Gives every bounty an earlier release stored the text a search of bounties looks in (`search_text`, which
+    this release writes with every bounty: core.search.searchable of its title and tags); returns how many.
+
+    The write touches only that attribute, conditional on it being absent, and leaves the version alone: an app
+    write of the bounty meanwhile puts the same text, derived from the same title and tags."""
+    m.bind()
+    bounty = m.BountyModel
+    missing = bounty.search_text.does_not_exist()
+    indexed = 0
+    for item in bounty.scan(filter_condition=missing):
+        indexed += _updated_if(item, [bounty.search_text.set(searchable(item.title, item.tags))], missing)
+    return indexed
 
 
 def time_bounties(attempts: int = 5) -> int:

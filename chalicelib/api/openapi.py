@@ -9,7 +9,7 @@ from chalice import Blueprint
 from pydantic.json_schema import models_json_schema
 
 from .. import config
-from ..core import rules
+from ..core import rules, search
 from ..core.model import PAYOUT_STATUSES, SUBMISSION_STATUSES, UNPAID
 from ..ports import WEBHOOK_EVENT_TYPES
 from . import idempotency
@@ -39,6 +39,7 @@ QUERY_SCHEMAS = {
     "min_reward": {"type": "integer", "minimum": 0, "maximum": rules.MAX_REWARD},
     "status": {"type": "string", "enum": list(s.BOUNTY_STATUSES)},
     "mine": {"type": "boolean", "default": False},
+    "q": {"type": "string", "maxLength": search.MAX_QUERY},
 }
 # A query parameter whose values depend on the path it filters.
 PATH_QUERY_SCHEMAS = {

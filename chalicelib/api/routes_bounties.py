@@ -7,7 +7,7 @@ import re
 from chalice import Blueprint
 
 from ..bootstrap import deps
-from ..core import errors, rules
+from ..core import errors, rules, search
 from ..core.model import Bounty
 from ..services import bounties
 from . import render
@@ -29,6 +29,8 @@ LIST_QUERY = {
     "min_reward": "Only bounties whose reward amount is at least this (minor units).",
     "status": "Bounty status; with mine=true any status, otherwise only 'open'.",
     "mine": "true: the calling client's own bounties, in every status.",
+    "q": "Extension: only bounties whose title or tags contain every word of this (any case; at most "
+         f"{search.MAX_QUERY} characters).",
 }
 
 
@@ -62,7 +64,7 @@ def list_bounties(request, caller, body):
     if tag is not None and not re.fullmatch(s.TAG_PATTERN, tag):
         raise errors.Invalid(f"tag must be 1 to {s.MAX_TAG} of a-z, 0-9 and '-'.", code="invalid_tag")
     page = bounties.list_bounties(deps(), caller, limit=limit, cursor=cursor, tag=tag, min_reward=min_reward,
-                                  status=status, mine=mine == "true")
+                                  status=status, mine=mine == "true", query=params.get("q"))
     return render.page(s.BountyList, page, render.bounty, viewer_id=caller.account_id if caller else None)
 
 

@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 
 from .. import config, observability
-from ..core import errors, ledger, money, rules, timers
+from ..core import errors, ledger, money, rules, search, timers
 from ..core.model import CANCELLED, EXPIRED, FREELANCER, OPEN, Bounty, Participant, new_id
 from ..ports import PaymentDeclined, PaymentEvent, PaymentsServerError, PaymentsUnavailable
 from ..repository import Page, Ref, current_lock
@@ -342,16 +342,17 @@ def _is_involved(caller: Caller | None, bounty: Bounty, participant: Participant
 
 
 def list_bounties(deps: Deps, caller: Caller | None, *, limit: int, cursor: str | None, tag: str | None,
-                  min_reward: int | None, status: str | None, mine: bool) -> Page:
+                  min_reward: int | None, status: str | None, mine: bool, query: str | None = None) -> Page:
+    words = search.words_of(query)
     if mine:
         if caller is None:
             raise errors.Unauthenticated("mine=true lists your own bounties: send your API key.")
         caller.require("client")
         return deps.repo.list_client_bounties(caller.account_id, limit=limit, cursor=cursor, status=status, tag=tag,
-                                              min_reward=min_reward)
+                                              min_reward=min_reward, words=words)
     if status not in (None, OPEN):
         return Page([])  # only their owners see bounties that are not open: ask with mine=true
-    return deps.repo.list_open_bounties(limit=limit, cursor=cursor, tag=tag, min_reward=min_reward)
+    return deps.repo.list_open_bounties(limit=limit, cursor=cursor, tag=tag, min_reward=min_reward, words=words)
 
 
 def cancel_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:

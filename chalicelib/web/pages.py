@@ -14,7 +14,7 @@ from chalice import Response
 from ..api import render as api_render
 from ..api import schemas
 from ..bootstrap import deps
-from ..core import earnings, errors
+from ..core import earnings, errors, search
 from ..core.model import APPROVED, FREELANCER, OPEN, PENDING_REVIEW, Claim, Message, Submission
 from ..services import accounts, bounties, messages, onboarding, work, work_list
 from . import fmt, session
@@ -78,16 +78,20 @@ def bounty_list(ctx: Ctx):
     query = ctx.query
     tag = (query.get("tag") or "").strip().lower() or None
     min_text = (query.get("min_reward") or "").strip()
+    words = (query.get("q") or "").strip()
     error, refused = None, {}
     try:
         min_reward = fmt.parse_amount(min_text)
     except errors.DomainError as invalid:
         error, min_reward, refused = invalid.message, None, {"min_reward": True}
+    if len(words) > search.MAX_QUERY:  # the box takes no more: an edited link
+        error = error or f"Words to look for can be at most {search.MAX_QUERY} characters."
+        words, refused = "", {**refused, "q": True}
     status = 422 if error else 200
 
     def listed(cursor: str | None):
         return bounties.list_bounties(deps(), ctx.caller, limit=LIST_LIMIT, cursor=cursor, tag=tag,
-                                      min_reward=min_reward, status=None, mine=False)
+                                      min_reward=min_reward, status=None, mine=False, query=words or None)
 
     try:
         page = listed(query.get("cursor") or None)
@@ -96,9 +100,12 @@ def bounty_list(ctx: Ctx):
             raise
         page, error = listed(None), error or STALE_LINK
     items = [api_render.bounty(b) for b in page.items]
-    more = url("/web/", tag=tag, min_reward=min_text, cursor=page.next_cursor) if page.next_cursor else None
-    return render(ctx, "bounties.html", status=status, error=error, refused=refused, items=items,
-                  filters={"tag": tag or "", "min_reward": min_text, "min_cents": min_reward}, more=more)
+    more = (url("/web/", q=words, tag=tag, min_reward=min_text, cursor=page.next_cursor) if page.next_cursor
+            else None)
+    said = [f"with the words “{words}”" if words else "", f"by tag “{tag}”" if tag else "",
+            f"reward at least {fmt.money(min_reward)}" if min_reward is not None else ""]
+    return render(ctx, "bounties.html", status=status, error=error, refused=refused, items=items, more=more,
+                  filters={"q": words, "tag": tag or "", "min_reward": min_text, "said": [s for s in said if s]})
 
 
 def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | None = None,

@@ -74,7 +74,7 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys, monkeypatch
         "auto_approve_at": {"S": "2026-11-01T01:00:00.000000+0000"}, "version": {"N": "1"},
         "sort_key": {"S": "2026-11-01T00:00:00+00:00#sub_old"}})
     steps = ["index-unpaid", "file-unfunded-expiry", "note-submissions", "copy-work", "end-cancelled-claims",
-             "cancel-unpaid-intents", "index-reviews", "time-bounties"]
+             "cancel-unpaid-intents", "index-reviews", "time-bounties", "index-search"]
 
     assert deploy.apply_upgrades(ssm, STAGE, aws.env(), new_stage=False, dry_run=True) == []
     shown = capsys.readouterr().out
@@ -87,10 +87,12 @@ def test_a_deploy_runs_each_upgrade_step_once_per_stage(aws, capsys, monkeypatch
     shown = capsys.readouterr().out
     # The steps whose items a call of the earlier release may still rewrite run again once such calls have ended.
     assert waited == [150]
-    assert shown.count("(again, for what those calls wrote)") == 6
-    assert "0 claims, submissions and payouts were copied" in shown.split("again")[-5]
-    assert "0 submissions awaiting review were put" in shown.split("again")[-2]
-    assert "0 bounties with approved work were given the totals of its time" in shown.split("again")[-1]
+    assert shown.count("(again, for what those calls wrote)") == 7
+    assert "0 claims, submissions and payouts were copied" in shown.split("again")[-6]
+    assert "0 submissions awaiting review were put" in shown.split("again")[-3]
+    assert "0 bounties with approved work were given the totals of its time" in shown.split("again")[-2]
+    assert "0 bounties were given the text a search of bounties looks in" in shown.split("again")[-1]
+    assert "1 bounties were given the text a search of bounties looks in" in shown
     assert "1 unpaid payouts stored before the unpaid index were put into it" in shown
     assert "1 unfunded bounties posted before bounties got a deadline timer when posted were given one" in shown
     assert "1 participant records of an earlier release were given the list of their submissions" in shown

@@ -3,6 +3,8 @@ no Query of their submissions, and records of an earlier release (no list kept) 
 
 from __future__ import annotations
 
+import uuid
+
 from chalicelib.adapters import dynamo_models as m
 from chalicelib.services import work
 from tests.web.conftest import sign_in
@@ -102,3 +104,20 @@ def test_a_long_thread_opens_on_its_newest_messages_and_pages_both_ways(http, ne
 
     page.goto(f"/web/bounties/{bounty['id']}?before=stale")  # an edited link: the newest again, saying so
     assert "out of date" in page.inner_text("#flash") and notes(page)[-1] == "My question, the newest of all."
+
+
+def test_the_list_finds_work_by_its_words(http, new_page):
+    client = http.account("client")
+    word = uuid.uuid4().hex[:8]
+    wanted = http.bounty(client["api_key"], title=f"Vectorise the {word} logo")
+    unwanted = http.bounty(client["api_key"], title=f"Proofread the {word} menu")
+    page = new_page(javascript=False)
+    page.goto("/web/")
+    page.fill("#q", f"LOGO {word}")
+    page.click("form.filters button")
+    assert page.locator("article.bounty h2").all_inner_texts() == [wanted["title"]]
+    assert f"Filtered with the words “LOGO {word}”." in page.inner_text("main")
+    assert unwanted["title"] not in page.content()
+    page.goto("/web/?q=" + "x" * 101)
+    assert "Words to look for can be at most 100 characters." in page.inner_text("#flash")
+    assert page.get_attribute("#q", "aria-invalid") == "true"
