@@ -150,6 +150,8 @@ class BountyModel(_Table):
     charge_id = UnicodeAttribute(null=True)
     funding_error = UnicodeAttribute(null=True)
     expiry_timer_filed = FlagAttribute()
+    min_rating = NumberAttribute(null=True)
+    min_completed = NumberAttribute(null=True)
     timed_submissions = CounterAttribute()
     timed_micros = CounterAttribute()
     # Index-only attributes. `open_shard` exists only while the bounty is open (a sparse index),

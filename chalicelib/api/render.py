@@ -41,9 +41,16 @@ def bounty(record: Bounty, *, viewer_id: str | None = None) -> s.BountyOut:
         reward=money(record.reward, record.currency), slots=record.slots, slots_left=rules.slots_left(record),
         deadline=record.deadline, review_window_seconds=record.review_window_seconds,
         claim_seconds=record.claim_seconds, estimated_minutes=record.estimated_minutes,
-        effective_hourly_rate=rate, achieved=_achieved(record), tags=record.tags, status=record.status,
-        created_at=record.created_at, updated_at=record.updated_at, funding=funding,
+        effective_hourly_rate=rate, achieved=_achieved(record), requirements=_requirements(record),
+        tags=record.tags, status=record.status, created_at=record.created_at, updated_at=record.updated_at,
+        funding=funding,
     )
+
+
+def _requirements(record: Bounty) -> s.RequirementsOut | None:
+    if record.min_rating is None and record.min_completed is None:
+        return None
+    return s.RequirementsOut(min_rating=record.min_rating, min_completed=record.min_completed)
 
 
 def _achieved(record: Bounty) -> s.Achieved | None:

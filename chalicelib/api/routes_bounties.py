@@ -43,6 +43,8 @@ def create_bounty(request, caller, body: s.CreateBounty):
         currency=body.reward.currency, slots=body.slots, deadline=body.deadline,
         review_window_seconds=body.review_window_seconds, claim_seconds=body.claim_seconds,
         estimated_minutes=body.estimated_minutes, tags=body.tags, payment_method=body.payment_method,
+        min_rating=body.requirements.min_rating if body.requirements else None,
+        min_completed=body.requirements.min_completed if body.requirements else None,
     )
     return _bounty(bounty, caller)
 

@@ -102,6 +102,14 @@ class CreateAccount(Request):
     email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
+class Requirements(Request):
+    """Who may claim the bounty or hand work in (an extension, as MTurk's qualifications)."""
+    min_rating: Annotated[float, Field(ge=rules.MIN_RATING, le=rules.MAX_RATING,
+                                       description="A mean rating (1-5) of at least this.")] | None = None
+    min_completed: Annotated[int, Field(ge=1, le=rules.MAX_COMPLETED_REQUIRED,
+                                        description="At least this many approved tasks.")] | None = None
+
+
 class CreateBounty(Request):
     title: text(MAX_TITLE, one_line=True)
     description: text(MAX_DESCRIPTION)
@@ -113,6 +121,7 @@ class CreateBounty(Request):
     estimated_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = None
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
     payment_method: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    requirements: Requirements | None = None
 
 
 class FundBounty(Request):
@@ -186,6 +195,11 @@ class Achieved(Answer):
                                            "counts as a minute).")
 
 
+class RequirementsOut(Answer):
+    min_rating: float | None
+    min_completed: int | None
+
+
 class BountyOut(Answer):
     id: str
     client_id: str
@@ -202,6 +216,9 @@ class BountyOut(Answer):
     achieved: Achieved | None = Field(description="What approved work on this bounty really paid per hour, timed "
                                                   "from each freelancer's claim to their submission; null until such "
                                                   "work is approved (an extension of API.md).")
+    requirements: RequirementsOut | None = Field(description="Who may claim it or hand work in: a freelancer's "
+                                                              "mean rating and approved tasks (an extension of "
+                                                              "API.md); null: anyone.")
     tags: list[str]
     status: str
     created_at: Timestamp

@@ -144,6 +144,10 @@ class Bounty:
     # Its deadline's timer was filed when it was posted, so an unfunded bounty expires too. Bounties posted by an
     # earlier release get theirs from the `file-unfunded-expiry` upgrade step, or when they are funded.
     expiry_timer_filed: bool = False
+    # Who may work on it (an extension, as MTurk's qualifications): a freelancer's mean rating at least this, and
+    # at least this many approved tasks (core.rules.check_qualified). None: no requirement.
+    min_rating: float | None = None
+    min_completed: int | None = None
     # Approved work that was claimed first, and its claim-to-submission time added up (microseconds): what the
     # bounty really pays per hour (earnings.bounty_rate), kept as totals in each approval's own write.
     timed_submissions: int = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from fractions import Fraction
 
 from . import earnings, errors
 from .model import (
@@ -25,6 +26,7 @@ from .model import (
     REJECTED,
     RELEASED,
     USED,
+    Account,
     Bounty,
     Claim,
     Participant,
@@ -42,6 +44,8 @@ MIN_WINDOW_SECONDS = 60
 MAX_WINDOW_SECONDS = 30 * 24 * 3600
 OVERTURN_WINDOW = timedelta(days=30)
 MAX_SLOTS = 1000
+MIN_RATING, MAX_RATING = 1, 5
+MAX_COMPLETED_REQUIRED = 100_000
 MIN_REWARD = 50  # Stripe's smallest card charge in usd, in minor units
 MAX_REWARD = 10_000_000
 MAX_TOTAL = 99_999_999  # Stripe's largest single charge
@@ -84,6 +88,8 @@ def new_bounty(
     now: datetime,
     fee_bps: int,
     currencies: frozenset[str],
+    min_rating: float | None = None,
+    min_completed: int | None = None,
 ) -> Bounty:
     if currency not in currencies:
         raise errors.Invalid(f"Currency {currency!r} is not supported; use one of {sorted(currencies)}.")
@@ -95,6 +101,10 @@ def new_bounty(
         raise errors.Invalid("deadline must be at least 60 seconds and at most 365 days ahead.")
     check_duration("review_window_seconds", review_window_seconds)
     check_duration("claim_seconds", claim_seconds)
+    if min_rating is not None and not MIN_RATING <= min_rating <= MAX_RATING:
+        raise errors.Invalid(f"requirements.min_rating must be between {MIN_RATING} and {MAX_RATING}.")
+    if min_completed is not None and not 1 <= min_completed <= MAX_COMPLETED_REQUIRED:
+        raise errors.Invalid(f"requirements.min_completed must be between 1 and {MAX_COMPLETED_REQUIRED}.")
     fee = platform_fee(reward, slots, fee_bps)
     total = reward * slots + fee
     if total > MAX_TOTAL:
@@ -104,8 +114,25 @@ def new_bounty(
         currency=currency, slots=slots, deadline=deadline, review_window_seconds=review_window_seconds,
         claim_seconds=claim_seconds, estimated_minutes=estimated_minutes, tags=sorted(set(tags)),
         status=AWAITING_FUNDING, created_at=now, updated_at=now, fee=fee, amount_total=total,
-        free_slots=slots, expiry_timer_filed=True,
+        free_slots=slots, expiry_timer_filed=True, min_rating=min_rating, min_completed=min_completed,
     )
+
+
+def check_qualified(bounty: Bounty, freelancer: Account | None) -> None:
+    """Whether a freelancer meets the bounty's requirements to claim it or hand work in (403 otherwise). A mean
+    rating is compared exactly (4.5 is met by 9 stars over 2 ratings); a freelancer without a rating yet meets no
+    rating requirement."""
+    ratings = freelancer.rating_count if freelancer else 0
+    completed = freelancer.completed if freelancer else 0
+    short = []
+    if bounty.min_rating is not None and (
+            ratings == 0 or Fraction(freelancer.rating_sum, ratings) < Fraction(str(bounty.min_rating))):
+        yours = f"{freelancer.rating_sum / ratings:.2f} from {ratings}" if ratings else "none yet"
+        short.append(f"a mean rating of at least {bounty.min_rating:g} (yours: {yours})")
+    if bounty.min_completed is not None and completed < bounty.min_completed:
+        short.append(f"at least {bounty.min_completed} approved tasks (yours: {completed})")
+    if short:
+        raise errors.Forbidden(f"This bounty is open to freelancers with {' and '.join(short)}.", code="not_qualified")
 
 
 def attach_funding(bounty: Bounty, *, payment_intent_id: str, client_secret: str, now: datetime) -> Bounty:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from .. import config, observability
 from ..core import errors, ledger, money, rules, search, timers
-from ..core.model import CANCELLED, EXPIRED, FREELANCER, OPEN, Bounty, Participant, new_id
+from ..core.model import CANCELLED, EXPIRED, FREELANCER, OPEN, Account, Bounty, Participant, new_id
 from ..ports import PaymentDeclined, PaymentEvent, PaymentsServerError, PaymentsUnavailable
 from ..repository import Page, Ref, current_lock
 from .deps import Caller, Deps, fetch, retrying
@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, reward: int, currency: str,
                   slots: int, deadline: datetime, review_window_seconds: int, claim_seconds: int | None,
-                  estimated_minutes: int | None, tags: list[str], payment_method: str | None) -> Bounty:
+                  estimated_minutes: int | None, tags: list[str], payment_method: str | None,
+                  min_rating: float | None = None, min_completed: int | None = None) -> Bounty:
     caller.require("client")
     lock = current_lock()
     if lock is not None and lock.resume:
@@ -29,7 +30,8 @@ def create_bounty(deps: Deps, caller: Caller, *, title: str, description: str, r
         reward=reward, currency=currency, slots=slots, deadline=deadline,
         review_window_seconds=review_window_seconds, claim_seconds=claim_seconds,
         estimated_minutes=estimated_minutes, tags=tags, now=deps.clock.now(),
-        fee_bps=config.platform_fee_bps(), currencies=config.supported_currencies(),
+        fee_bps=config.platform_fee_bps(), currencies=config.supported_currencies(), min_rating=min_rating,
+        min_completed=min_completed,
     )
     if lock is not None:
         # Should anything fail after the write below (Stripe, our own write after Stripe charged, or the function
@@ -287,14 +289,28 @@ def get_own_bounty(deps: Deps, caller: Caller, bounty_id: str) -> Bounty:
 
 def get_visible_bounty(deps: Deps, caller: Caller | None, bounty_id: str) -> Bounty:
     """Open bounties are public; others only to their owner and the freelancers who worked on them."""
-    return get_visible_bounty_with_standing(deps, caller, bounty_id)[0]
+    bounty, participant = with_participant(deps, caller, bounty_id)
+    return visible(bounty, caller, participant, bounty_id)
 
 
 def get_visible_bounty_with_standing(deps: Deps, caller: Caller | None, bounty_id: str
-                                     ) -> tuple[Bounty, Participant | None]:
-    """get_visible_bounty, with a freelancer caller's standing on it from the same read (None for others)."""
-    bounty, participant = with_participant(deps, caller, bounty_id)
-    return visible(bounty, caller, participant, bounty_id), participant
+                                     ) -> tuple[Bounty, Participant | None, Account | None]:
+    """get_visible_bounty, with a freelancer caller's standing on it and their account (whether they meet its
+    requirements) from the same read (None for others)."""
+    bounty, participant, account = with_standing(deps, caller, bounty_id)
+    return visible(bounty, caller, participant, bounty_id), participant, account
+
+
+def with_standing(deps: Deps, caller: Caller | None, bounty_id: str
+                  ) -> tuple[Bounty | None, Participant | None, Account | None]:
+    """with_participant, and a freelancer's account (what the bounty's requirements ask of them), in the same
+    round trip."""
+    if caller is None or caller.role != FREELANCER:
+        return *with_participant(deps, caller, bounty_id), None
+    bounty, participant, account = fetch(deps, caller, Ref(Bounty, bounty_id),
+                                         Ref(Participant, bounty_id, caller.account_id),
+                                         Ref(Account, caller.account_id))
+    return bounty, participant, account
 
 
 BOUNTIES_PER_READ = 49  # each with the caller's participant record, and room for their key: BatchGetItem's 100

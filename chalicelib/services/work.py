@@ -22,7 +22,7 @@ from ..core.model import (
     child_id,
 )
 from ..repository import Page, Ref
-from .bounties import get_own_bounty, visible, with_participant
+from .bounties import get_own_bounty, visible, with_standing
 from .deps import Caller, Deps, fetch, fetch_with_parents, retrying
 
 
@@ -56,8 +56,9 @@ def claim_bounty(deps: Deps, caller: Caller, bounty_id: str):
     caller.require("freelancer")
 
     def attempt():
-        bounty, participant = with_participant(deps, caller, bounty_id)
+        bounty, participant, account = with_standing(deps, caller, bounty_id)
         bounty = visible(bounty, caller, participant, bounty_id)
+        rules.check_qualified(bounty, account)
         participant = _or_new(participant, bounty_id, caller.account_id)
         now = deps.clock.now()
         bounty, participant, lapsed = rules.lapse_expired_claim(bounty, participant, now)
@@ -90,8 +91,9 @@ def submit_work(deps: Deps, caller: Caller, bounty_id: str, *, content: str, lin
     caller.require("freelancer")
 
     def attempt():
-        bounty, participant = with_participant(deps, caller, bounty_id)
+        bounty, participant, account = with_standing(deps, caller, bounty_id)
         bounty = visible(bounty, caller, participant, bounty_id)
+        rules.check_qualified(bounty, account)
         participant = _or_new(participant, bounty_id, caller.account_id)
         live_claim = participant.live_claim()
         if live_claim is None and participant.live_claim_id:  # stored before the copy existed: read it

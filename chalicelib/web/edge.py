@@ -163,7 +163,8 @@ def _templates():
     env.globals.update(url=url, field=jinja2.pass_context(_field_attributes))
     env.filters.update(money=lambda m: fmt.money(m.amount, m.currency) if m is not None else "—",
                        amount=fmt.money, when=fmt.when, iso=fmt.iso, status=fmt.status, duration=fmt.duration,
-                       work_time=fmt.work_time, mean_work_time=fmt.mean_work_time)
+                       work_time=fmt.work_time, mean_work_time=fmt.mean_work_time,
+                       requirements=fmt.requirements)
     env.globals.update(until=fmt.until, form_key=once.new_key)
     return env
 

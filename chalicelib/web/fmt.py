@@ -119,3 +119,14 @@ STATUS_LABELS = {
 
 def status(value: str) -> str:
     return STATUS_LABELS.get(value, value.replace("_", " ").capitalize())
+
+
+def requirements(required) -> str:
+    """Who a bounty is open to, from its requirements: "a rating of at least 4.5/5 and at least 10 approved tasks"."""
+    said = []
+    if required.min_rating is not None:
+        said.append(f"a rating of at least {required.min_rating:g}/5")
+    if required.min_completed is not None:
+        plural = "s" if required.min_completed != 1 else ""
+        said.append(f"at least {required.min_completed} approved task{plural}")
+    return " and ".join(said)

@@ -14,7 +14,7 @@ from chalice import Response
 from ..api import render as api_render
 from ..api import schemas
 from ..bootstrap import deps
-from ..core import earnings, errors, search
+from ..core import earnings, errors, rules, search
 from ..core.model import APPROVED, FREELANCER, OPEN, PENDING_REVIEW, Claim, Message, Submission
 from ..services import accounts, bounties, messages, onboarding, work, work_list
 from . import fmt, session
@@ -110,7 +110,13 @@ def bounty_list(ctx: Ctx):
 
 def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | None = None,
                  typed: dict | None = None) -> Response:
-    bounty, participant = bounties.get_visible_bounty_with_standing(deps(), ctx.caller, bounty_id)
+    bounty, participant, account = bounties.get_visible_bounty_with_standing(deps(), ctx.caller, bounty_id)
+    unqualified = None
+    if ctx.caller is not None:
+        try:
+            rules.check_qualified(bounty, account)
+        except errors.Forbidden as short:
+            unqualified = short.message
     claim = None
     mine: list = []
     thread = None
@@ -128,7 +134,7 @@ def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | No
             error = error or STALE_LINK
     open_work = any(s.status in (PENDING_REVIEW, APPROVED) for s in mine)
     accepting = bounty.status == OPEN and ctx.now < bounty.deadline
-    can_submit = accepting and not open_work
+    can_submit = accepting and not open_work and unqualified is None
     typed = typed or {}
     # What was typed into a form this page no longer shows (the bounty closed meanwhile, or work was handed in
     # from another tab) is shown back to copy, never dropped.
@@ -141,8 +147,9 @@ def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | No
     return render(
         ctx, "bounty.html", status=status, error=error, bounty=api_render.bounty(bounty), claim=claim,
         submissions=mine, thread=thread, typed=typed, kept=kept, refused=refused,
-        can_claim=accepting and claim is None and not open_work and bounty.free_slots > 0,
-        can_submit=can_submit, claim_first=bool(bounty.claim_seconds) and claim is None)
+        can_claim=accepting and claim is None and not open_work and bounty.free_slots > 0 and unqualified is None,
+        can_submit=can_submit, claim_first=bool(bounty.claim_seconds) and claim is None,
+        unqualified=unqualified if accepting else None)
 
 
 @view("/web/bounties/{bounty_id}")

@@ -448,3 +448,27 @@ def test_auto_approval_counts_the_time_too():
     b, p, _, s = rules.submit(b, p, c, submission_id="sub_1", content="x", links=[], now=NOW + timedelta(minutes=30))
     b, *_ = rules.approve(b, p, s, now=s.auto_approve_at, auto=True)
     assert earnings.bounty_rate(b.reward, b.timed_submissions, b.timed_micros).per_hour == 2000
+
+
+def test_requirements_ask_a_mean_rating_and_approved_tasks_compared_exactly():
+    from chalicelib.core.model import Account
+
+    def freelancer(rating_sum=0, rating_count=0, completed=0):
+        return Account("acct_f", "freelancer", "F", "f@example.com", NOW, rating_sum=rating_sum,
+                       rating_count=rating_count, completed=completed)
+
+    anyone = bounty()
+    rules.check_qualified(anyone, None)  # no requirements: anyone, even without an account read
+    picky = bounty(min_rating=4.5, min_completed=2)
+    rules.check_qualified(picky, freelancer(rating_sum=9, rating_count=2, completed=2))  # 4.5 exactly
+    with pytest.raises(errors.Forbidden) as short:
+        rules.check_qualified(picky, freelancer(rating_sum=13, rating_count=3, completed=1))  # 4.33, 1 task
+    assert short.value.code == "not_qualified"
+    assert str(short.value) == ("This bounty is open to freelancers with a mean rating of at least 4.5 (yours: 4.33 "
+                                "from 3) and at least 2 approved tasks (yours: 1).")
+    with pytest.raises(errors.Forbidden, match=r"rating of at least 4.5 \(yours: none yet\)"):
+        rules.check_qualified(picky, freelancer(completed=5))  # not rated yet
+    with pytest.raises(errors.Invalid):
+        bounty(min_rating=5.5)
+    with pytest.raises(errors.Invalid):
+        bounty(min_completed=0)

@@ -121,3 +121,21 @@ def test_the_list_finds_work_by_its_words(http, new_page):
     page.goto("/web/?q=" + "x" * 101)
     assert "Words to look for can be at most 100 characters." in page.inner_text("#flash")
     assert page.get_attribute("#q", "aria-invalid") == "true"
+
+
+def test_a_bounty_with_requirements_says_so_and_offers_no_claim_to_those_short_of_them(http, new_page):
+    client = http.account("client")
+    bounty = http.bounty(client["api_key"], requirements={"min_rating": 4.5, "min_completed": 3},
+                         title=f"Careful work {uuid.uuid4().hex[:6]}")
+    page = new_page(javascript=False)
+    page.goto(f"/web/?q={bounty['title'].split()[-1]}")
+    assert "For freelancers with a rating of at least 4.5/5 and at least 3 approved tasks" in page.inner_text("main")
+    newcomer = http.account("freelancer")
+    sign_in(page, newcomer["api_key"])
+    page.goto(f"/web/bounties/{bounty['id']}")
+    assert page.inner_text("#requirements") == ("Open to freelancers with a rating of at least 4.5/5 and at least 3 "
+                                                "approved tasks")
+    assert page.inner_text("#not-qualified").startswith(
+        "This bounty is open to freelancers with a mean rating of at least 4.5 (yours: none yet) and at least 3 "
+        "approved tasks (yours: 0).")
+    assert page.locator("form#claim").count() == 0 and page.locator("form#submit").count() == 0
