@@ -135,6 +135,16 @@ def check_qualified(bounty: Bounty, freelancer: Account | None) -> None:
         raise errors.Forbidden(f"This bounty is open to freelancers with {' and '.join(short)}.", code="not_qualified")
 
 
+def check_qualified_to_hand_in(bounty: Bounty, freelancer: Account | None, live_claim: Claim | None,
+                               now: datetime) -> None:
+    """check_qualified for work handed in: a freelancer who holds a live claim met the requirements when they
+    claimed, and the work that claim reserved a slot for is taken even if their rating fell meanwhile (a rating
+    given on another bounty); without one, the requirements are checked now."""
+    if live_claim is not None and is_live(live_claim, now):
+        return
+    check_qualified(bounty, freelancer)
+
+
 def attach_funding(bounty: Bounty, *, payment_intent_id: str, client_secret: str, now: datetime) -> Bounty:
     return replace(bounty, payment_intent_id=payment_intent_id, client_secret=client_secret, updated_at=now)
 

@@ -58,12 +58,12 @@ def claim_bounty(deps: Deps, caller: Caller, bounty_id: str):
     def attempt():
         bounty, participant, account = with_standing(deps, caller, bounty_id)
         bounty = visible(bounty, caller, participant, bounty_id)
-        rules.check_qualified(bounty, account)
         participant = _or_new(participant, bounty_id, caller.account_id)
         now = deps.clock.now()
         bounty, participant, lapsed = rules.lapse_expired_claim(bounty, participant, now)
         bounty, participant, claim = rules.claim(bounty, participant, now=now,
                                                  claim_id=child_id("clm_", bounty_id, caller.account_id))
+        rules.check_qualified(bounty, account)  # after the bounty's own refusals (closed, already claimed)
         changed, created = _writes(bounty, participant, lapsed)
         lapse = timers.for_claim(claim, bounty, config.timer_shards())
         deps.repo.commit(changed=changed, created=created + [claim] + ([lapse] if lapse else []), final=True)
@@ -93,16 +93,18 @@ def submit_work(deps: Deps, caller: Caller, bounty_id: str, *, content: str, lin
     def attempt():
         bounty, participant, account = with_standing(deps, caller, bounty_id)
         bounty = visible(bounty, caller, participant, bounty_id)
-        rules.check_qualified(bounty, account)
         participant = _or_new(participant, bounty_id, caller.account_id)
         live_claim = participant.live_claim()
         if live_claim is None and participant.live_claim_id:  # stored before the copy existed: read it
             live_claim, = fetch(deps, None, Ref(Claim, participant.live_claim_id))
         if live_claim is not None and live_claim.status != LIVE:
             live_claim = None
+        now = deps.clock.now()
+        held = live_claim
         bounty, participant, live_claim, submission = rules.submit(
-            bounty, participant, live_claim, content=content, links=links, now=deps.clock.now(),
+            bounty, participant, live_claim, content=content, links=links, now=now,
             submission_id=child_id("sub_", bounty_id, caller.account_id))
+        rules.check_qualified_to_hand_in(bounty, account, held, now)  # after the bounty's own refusals
         changed, created = _writes(bounty, participant, live_claim)
         auto_approval = timers.for_submission(submission, config.timer_shards())
         deps.repo.commit(changed=changed, created=created + [submission, auto_approval], final=True)

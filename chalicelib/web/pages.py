@@ -134,7 +134,8 @@ def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | No
             error = error or STALE_LINK
     open_work = any(s.status in (PENDING_REVIEW, APPROVED) for s in mine)
     accepting = bounty.status == OPEN and ctx.now < bounty.deadline
-    can_submit = accepting and not open_work and unqualified is None
+    # A live claim was taken while they met the requirements: the work it holds a slot for is taken regardless.
+    can_submit = accepting and not open_work and (unqualified is None or claim is not None)
     typed = typed or {}
     # What was typed into a form this page no longer shows (the bounty closed meanwhile, or work was handed in
     # from another tab) is shown back to copy, never dropped.

@@ -46,3 +46,19 @@ def test_requirements_are_checked_as_posted(api, client_acct):
             "title": "t", "description": "d", "reward": {"amount": 500}, "requirements": wrong,
             "deadline": deadline}, key=key)
         assert code == 422, (wrong, answer)
+
+
+def test_work_claimed_while_qualified_may_be_handed_in_after_the_rating_falls(api, workers, client_acct):
+    """The claim is where the requirements are met: a rating given meanwhile on another bounty does not take
+    away the slot the freelancer holds, nor refuse the work it was held for (nor is a second claim a 403)."""
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, requirements={"min_rating": 4.5})
+    freelancer = api.account("freelancer")
+    _approved(api, key, freelancer, rating=5)
+    api.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=freelancer["api_key"])
+    _approved(api, key, freelancer, rating=1)  # elsewhere: a mean of 3 now
+    code, answer = api.call("POST", f"/v1/bounties/{bounty['id']}/claims", key=freelancer["api_key"])
+    assert (code, answer["error"]["code"]) == (409, "already_claimed"), answer
+    api.ok("POST", f"/v1/bounties/{bounty['id']}/submissions", {"content": "done"}, status=201,
+           key=freelancer["api_key"])
+    workers.drain()

@@ -472,3 +472,16 @@ def test_requirements_ask_a_mean_rating_and_approved_tasks_compared_exactly():
         bounty(min_rating=5.5)
     with pytest.raises(errors.Invalid):
         bounty(min_completed=0)
+
+
+def test_work_handed_in_under_a_live_claim_was_qualified_when_claimed():
+    from chalicelib.core.model import Account
+
+    picky = bounty(min_rating=4.5)
+    fallen = Account("acct_f", "freelancer", "F", "f@example.com", NOW, rating_sum=6, rating_count=2, completed=2)
+    b, p, live = rules.claim(picky, who(), claim_id="clm_1", now=NOW)
+    rules.check_qualified_to_hand_in(b, fallen, live, NOW + timedelta(minutes=5))  # the claim holds
+    with pytest.raises(errors.Forbidden):  # no claim, or one past its expiry: checked now
+        rules.check_qualified_to_hand_in(b, fallen, None, NOW)
+    with pytest.raises(errors.Forbidden):
+        rules.check_qualified_to_hand_in(b, fallen, live, live.expires_at)

@@ -139,3 +139,25 @@ def test_a_bounty_with_requirements_says_so_and_offers_no_claim_to_those_short_o
         "This bounty is open to freelancers with a mean rating of at least 4.5 (yours: none yet) and at least 3 "
         "approved tasks (yours: 0).")
     assert page.locator("form#claim").count() == 0 and page.locator("form#submit").count() == 0
+
+
+def test_a_freelancer_whose_rating_fell_after_claiming_may_still_hand_the_work_in(http, new_page):
+    client = http.account("client")
+    bounty = http.bounty(client["api_key"], requirements={"min_rating": 4.5})
+    freelancer = http.account("freelancer")
+
+    def rated(stars: int) -> None:
+        elsewhere = http.bounty(client["api_key"])
+        sub = http.ok("POST", f"/v1/bounties/{elsewhere['id']}/submissions", {"content": "done"}, status=201,
+                      key=freelancer["api_key"])
+        http.ok("POST", f"/v1/submissions/{sub['id']}/approve", {"rating": stars}, key=client["api_key"])
+
+    rated(5)
+    http.ok("POST", f"/v1/bounties/{bounty['id']}/claims", status=201, key=freelancer["api_key"])
+    rated(1)  # a mean of 3 now, short of 4.5: but the slot is theirs
+    page = new_page(javascript=False)
+    sign_in(page, freelancer["api_key"])
+    page.goto(f"/web/bounties/{bounty['id']}")
+    page.fill("#content", "The work I claimed.")
+    page.click("#submit button")
+    assert page.inner_text("#status") == "Pending review"
