@@ -103,17 +103,22 @@ def _indexed_for_review(item: m.SubmissionModel, bounty: m.BountyModel | None, c
 
 
 def index_search() -> int:
-    """Gives every bounty an earlier release stored the text a search of bounties looks in (`search_text`, which
-    this release writes with every bounty: core.search.searchable of its title and tags); returns how many.
+    """Gives every bounty the text a search of bounties looks in (`search_text`, which this release writes with
+    every bounty: core.search.searchable of its title and tags) where it is missing (an earlier release stored the
+    bounty) or was derived otherwise (an earlier fold of the text); returns how many.
 
-    The write touches only that attribute, conditional on it being absent, and leaves the version alone: an app
+    The write touches only that attribute, conditional on it being as read, and leaves the version alone: an app
     write of the bounty meanwhile puts the same text, derived from the same title and tags."""
     m.bind()
     bounty = m.BountyModel
-    missing = bounty.search_text.does_not_exist()
     indexed = 0
-    for item in bounty.scan(filter_condition=missing):
-        indexed += _updated_if(item, [bounty.search_text.set(searchable(item.title, item.tags))], missing)
+    for item in bounty.scan():
+        text = searchable(item.title, item.tags)
+        if item.search_text == text:
+            continue
+        as_read = (bounty.search_text.does_not_exist() if item.search_text is None
+                   else bounty.search_text == item.search_text)
+        indexed += _updated_if(item, [bounty.search_text.set(text)], as_read)
     return indexed
 
 

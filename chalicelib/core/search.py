@@ -1,20 +1,30 @@
 """Finding work by its words, as pure functions: what of a bounty a search looks in, and the words of a search.
 
 A search finds the bounties whose title or tags contain every word given, in any case ("Logo" finds "logo
-redesign", "straße" finds "STRASSE"). The description is left out: a copy of it in every open bounty would double
-what each listing reads and is billed for, for words a title and tags carry in practice.
+redesign", "straße" finds "STRASSE") and in any of Unicode's spellings of the same text ("café" with its accent
+composed or as a separate mark, full-width "ＬＯＧＯ", the "ﬁ" ligature): both sides are folded alike (`fold`).
+The description is left out: a copy of it in every open bounty would double what each listing reads and is billed
+for, for words a title and tags carry in practice.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 from . import errors
 
 MAX_QUERY = 100  # characters of a search, as sent
 
 
+def fold(text: str) -> str:
+    """Text as a search compares it: compatibility-normalized (NFKC), case folded, and normalized again (folding
+    can undo the normalization: Unicode's NFKC_Casefold, in two standard steps)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
 def searchable(title: str, tags: list[str]) -> str:
-    """What a search looks in, case folded as the words of a search are."""
-    return "\n".join([title, *tags]).casefold()
+    """What a search looks in, folded as the words of a search are."""
+    return fold("\n".join([title, *tags]))
 
 
 def words_of(query: str | None) -> tuple[str, ...]:
@@ -23,4 +33,4 @@ def words_of(query: str | None) -> tuple[str, ...]:
         return ()
     if len(query) > MAX_QUERY:
         raise errors.Invalid(f"q must be at most {MAX_QUERY} characters.", code="invalid_query")
-    return tuple(dict.fromkeys(query.casefold().split()))
+    return tuple(dict.fromkeys(fold(query).split()))

@@ -42,3 +42,17 @@ def test_bounties_stored_before_search_are_given_their_text_once(api, client_acc
     assert index_search() >= 1
     assert _found(api, word) == [bounty["id"]]
     assert index_search() == 0
+
+
+def test_a_text_stored_as_an_earlier_fold_is_derived_again(api, client_acct):
+    """A bounty whose text an earlier derivation stored (case folded only: "cafe" and a separate accent) is found
+    by a search typed the usual way ("café", composed) once `index-search` has run, and only then."""
+    word = uuid.uuid4().hex[:8]
+    bounty = api.bounty(client_acct["api_key"], title=f"Cafe\u0301 {word} menu")
+    assert _found(api, f"caf\u00e9 {word}") == [bounty["id"]]
+    earlier = f"Cafe\u0301 {word} menu".casefold()
+    m.BountyModel.get(bounty["id"]).update([m.BountyModel.search_text.set(earlier)])
+    assert _found(api, f"caf\u00e9 {word}") == []
+    assert index_search() >= 1
+    assert _found(api, f"caf\u00e9 {word}") == [bounty["id"]]
+    assert index_search() == 0
