@@ -30,3 +30,13 @@ def test_text_written_one_way_is_found_when_typed_another():
     assert found("\uff2c\uff2f\uff27\uff2f for a bakery", "logo")  # full-width letters (Ｌ Ｏ Ｇ Ｏ)
     assert found("Of\ufb01ce signs", "office")  # the ﬁ ligature
     assert found("Ma\u00dfe", "MASSE") and found("\u1e9e-Logo", "ss-logo")  # ß and ẞ fold to ss
+
+
+def test_a_dotted_capital_i_is_found_as_i():
+    """Turkish İ folds to i and a combining dot above, which no one types after i: "istanbul" finds "İSTANBUL",
+    and "İstanbul" finds "Istanbul"."""
+    def found(title: str, query: str) -> bool:
+        return all(word in search.searchable(title, []) for word in search.words_of(query))
+
+    assert found("\u0130STANBUL tour", "istanbul") and found("Istanbul tour", "\u0130stanbul")
+    assert found("Di\u0307yarbak\u0131r", "diyarbakır")  # a dot written after i on its own, too
