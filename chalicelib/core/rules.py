@@ -6,6 +6,7 @@ storage adapter can write the result with one conditional transaction (or lose a
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -118,6 +119,11 @@ def new_bounty(
     )
 
 
+def rating_text(rating: float) -> str:
+    """A minimum rating as it was posted, every digit kept ("4.999999", never "5"), without a needless ".0"."""
+    return f"{rating:.15g}"
+
+
 def check_qualified(bounty: Bounty, freelancer: Account | None) -> None:
     """Whether a freelancer meets the bounty's requirements to claim it or hand work in (403 otherwise). A mean
     rating is compared exactly (4.5 is met by 9 stars over 2 ratings); a freelancer without a rating yet meets no
@@ -127,8 +133,10 @@ def check_qualified(bounty: Bounty, freelancer: Account | None) -> None:
     short = []
     if bounty.min_rating is not None and (
             ratings == 0 or Fraction(freelancer.rating_sum, ratings) < Fraction(str(bounty.min_rating))):
-        yours = f"{freelancer.rating_sum / ratings:.2f} from {ratings}" if ratings else "none yet"
-        short.append(f"a mean rating of at least {bounty.min_rating:g} (yours: {yours})")
+        # Rounded down: a mean just short of the minimum is never shown as reaching it.
+        mean = math.floor(Fraction(freelancer.rating_sum, ratings) * 100) / 100 if ratings else None
+        yours = f"{mean:.2f} from {ratings}" if ratings else "none yet"
+        short.append(f"a mean rating of at least {rating_text(bounty.min_rating)} (yours: {yours})")
     if bounty.min_completed is not None and completed < bounty.min_completed:
         short.append(f"at least {bounty.min_completed} approved tasks (yours: {completed})")
     if short:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from ..core import errors
+from ..core import errors, rules
 
 # Stripe's zero-decimal currencies that anyone might configure; every other one has cents.
 ZERO_DECIMAL = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
@@ -125,7 +125,7 @@ def requirements(required) -> str:
     """Who a bounty is open to, from its requirements: "a rating of at least 4.5/5 and at least 10 approved tasks"."""
     said = []
     if required.min_rating is not None:
-        said.append(f"a rating of at least {required.min_rating:g}/5")
+        said.append(f"a rating of at least {rules.rating_text(required.min_rating)}/5")
     if required.min_completed is not None:
         plural = "s" if required.min_completed != 1 else ""
         said.append(f"at least {required.min_completed} approved task{plural}")

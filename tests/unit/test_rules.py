@@ -485,3 +485,20 @@ def test_work_handed_in_under_a_live_claim_was_qualified_when_claimed():
         rules.check_qualified_to_hand_in(b, fallen, None, NOW)
     with pytest.raises(errors.Forbidden):
         rules.check_qualified_to_hand_in(b, fallen, live, live.expires_at)
+
+
+def test_a_refusal_never_shows_a_rating_rounded_up_to_the_one_asked():
+    """A minimum such as 4.999999 is said as posted, and the freelancer's mean is rounded down, so the message never
+    reads "at least 5 (yours: 5.00)" to someone refused."""
+    from chalicelib.core.model import Account
+    from chalicelib.web import fmt
+
+    near = Account("acct_f", "freelancer", "F", "f@example.com", NOW, rating_sum=49_999, rating_count=10_001)
+    with pytest.raises(errors.Forbidden) as short:
+        rules.check_qualified(bounty(min_rating=4.999999), near)
+    assert "at least 4.999999 (yours: 4.99 from 10001)" in str(short.value)
+    with pytest.raises(errors.Forbidden, match=r"at least 4.5 \(yours: 4.49 from 1000\)"):
+        rules.check_qualified(bounty(min_rating=4.5), replace(near, rating_sum=4499, rating_count=1000))
+    assert fmt.requirements(bounty(min_rating=4.999999)) == "a rating of at least 4.999999/5"
+    assert fmt.requirements(bounty(min_rating=5.0, min_completed=1)) == ("a rating of at least 5/5 and at least 1 "
+                                                                         "approved task")
