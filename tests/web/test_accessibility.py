@@ -108,8 +108,17 @@ def test_pages_seen_signed_out(http, new_page):
     assert "Minimum reward must be an amount" in page.inner_text("#flash")
     assert_refusal_told(page, "min_reward")
     audit.check(page, "open bounties, filter refused")
+    page.goto("/web/?q=caption%20video")
+    assert "Filtered with the words" in page.inner_text("main")
+    audit.check(page, "open bounties, searched")
+    page.goto("/web/?q=" + "x" * 101)
+    assert_refusal_told(page, "q")
+    audit.check(page, "open bounties, search refused")
     page.goto(f"/web/bounties/{bounty['id']}")
     audit.check(page, "a bounty, signed out")
+    picky = http.bounty(client["api_key"], title="Review a contract", requirements={"min_completed": 5})
+    page.goto(f"/web/bounties/{picky['id']}")
+    audit.check(page, "a bounty with requirements, signed out")
     page.goto("/web/me")  # sent to sign in, saying so
     assert "/web/signin" in page.url
     audit.check(page, "sign in, sent there")
@@ -147,6 +156,10 @@ def test_pages_of_the_whole_journey(http, workers, clock, new_page):
     audit.check(page, "my work, empty")
     page.goto(f"/web/?tag={tag}")
     audit.check(page, "open bounties, signed in")
+    picky = http.bounty(client["api_key"], title="Audit a ledger", requirements={"min_rating": 4.5})
+    page.goto(f"/web/bounties/{picky['id']}")
+    assert page.locator("#not-qualified").count() == 1
+    audit.check(page, "a bounty, short of its requirements")
     page.goto("/web/?min_reward=-3")
     assert_refusal_told(page, "min_reward")
     audit.check(page, "open bounties, signed in, filter refused")
