@@ -372,6 +372,10 @@ class Driver:
                 if intent["status"] != "succeeded":
                     self.record.finding("funding", f"confirming the intent: {intent['status']}", bounty=record.id)
             except Exception as error:  # noqa: BLE001 - any refusal of Stripe's is worth a line in the report
+                status, seen = self.api.call("GET", f"/v1/bounties/{record.id}", key=client.key, expect=(200,))
+                if "canceled" in str(error) and status == 200 and seen["status"] in CLOSED:
+                    self.record.action("paid_after_close_refused")  # closed unpaid: its intent was cancelled
+                    return
                 self.record.finding("stripe", f"confirm with the client secret: {type(error).__name__}",
                                     error=str(error)[:300], bounty=record.id)
 
