@@ -158,19 +158,35 @@ def _move_dead_letters(deps) -> int:
 
 
 # Upgrade steps that only bring stored items up to date: the function of chalicelib.adapters.dynamo_upgrades each
-# runs, and what its count is of.
+# runs, what its count is of, and when to run it (the command's help).
 STORED_ITEM_STEPS = {
-    "index-unpaid": ("index_unpaid_payouts", "unpaid payouts stored before the unpaid index were put into it"),
+    "index-unpaid": ("index_unpaid_payouts", "unpaid payouts stored before the unpaid index were put into it",
+                     "once after upgrading: put unpaid payouts stored by an older release into the unpaid index "
+                     "(reads the whole payouts table)"),
     "file-unfunded-expiry": ("file_unfunded_expiry", "unfunded bounties posted before bounties got a deadline timer "
-                                                     "when posted were given one"),
+                                                     "when posted were given one",
+                             "once after upgrading: file the deadline timer of unfunded bounties an older release "
+                             "posted without one, so they expire (reads the whole bounties table)"),
     "note-submissions": ("note_submissions", "participant records of an earlier release were given the list of "
-                                             "their submissions"),
-    "copy-work": ("copy_work", "claims, submissions and payouts were copied into their freelancer's list of work"),
+                                             "their submissions",
+                         "once after upgrading: list on each participant record of an older release its "
+                         "freelancer's submissions to the bounty (reads the whole participants table)"),
+    "copy-work": ("copy_work", "claims, submissions and payouts were copied into their freelancer's list of work",
+                  "once after upgrading: copy each claim, submission and payout an older release stored into its "
+                  "freelancer's list of work (reads the whole claims, submissions and payouts tables)"),
     "end-cancelled-claims": ("end_cancelled_claims", "cancelled bounties with claims still live were given the "
-                                                     "timer that ends them"),
-    "index-reviews": ("index_reviews", "submissions awaiting review were put into their client's review queue"),
-    "time-bounties": ("time_bounties", "bounties with approved work were given the totals of its time"),
-    "index-search": ("index_search", "bounties were given the text a search of bounties looks in"),
+                                                     "timer that ends them",
+                             "once after upgrading: end the claims still live on bounties an older release "
+                             "cancelled (reads the whole claims table)"),
+    "index-reviews": ("index_reviews", "submissions awaiting review were put into their client's review queue",
+                      "once after upgrading: put the work an older release took in, still awaiting review, into its "
+                      "client's review queue (reads the whole submissions table)"),
+    "time-bounties": ("time_bounties", "bounties with approved work were given the totals of its time",
+                      "once after upgrading: count the time approved work took on each bounty an older release "
+                      "stored, for what it really pays per hour (reads the whole bounties table)"),
+    "index-search": ("index_search", "bounties were given the text a search of bounties looks in",
+                     "once after upgrading: give each bounty an older release stored the text that searching "
+                     "bounties (?q=) looks in (reads the whole bounties table)"),
 }
 
 
@@ -178,7 +194,7 @@ def _stored_item_step(step: str):
     def run(args, deps) -> int:
         from chalicelib.adapters import dynamo_upgrades
 
-        function, counted = STORED_ITEM_STEPS[step]
+        function, counted, _ = STORED_ITEM_STEPS[step]
         print(f"{getattr(dynamo_upgrades, function)()} {counted}")
         return 0
 
@@ -263,28 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("payout", nargs="*", help="payout ids")
     again.add_argument("--all-failed", action="store_true", help="every failed payout")
     again.add_argument("--dlq", action="store_true", help="also move every dead letter back to its queue")
-    _command(commands, "index-unpaid", help="once after upgrading: put unpaid payouts stored by an older release "
-                                             "into the unpaid index (reads the whole payouts table)")
-    _command(commands, "file-unfunded-expiry", help="once after upgrading: file the deadline timer of unfunded "
-                                                     "bounties an older release posted without one, so they expire "
-                                                     "(reads the whole bounties table)")
-    _command(commands, "note-submissions", help="once after upgrading: list on each participant record of an older "
-                                                 "release its freelancer's submissions to the bounty (reads the whole "
-                                                 "participants table)")
-    _command(commands, "copy-work", help="once after upgrading: copy each claim, submission and payout an older "
-                                          "release stored into its freelancer's list of work (reads the whole "
-                                          "claims, submissions and payouts tables)")
-    _command(commands, "end-cancelled-claims", help="once after upgrading: end the claims still live on bounties an "
-                                                     "older release cancelled (reads the whole claims table)")
-    _command(commands, "index-reviews", help="once after upgrading: put the work an older release took in, still "
-                                              "awaiting review, into its client's review queue (reads the whole "
-                                              "submissions table)")
-    _command(commands, "time-bounties", help="once after upgrading: count the time approved work took on each "
-                                              "bounty an older release stored, for what it really pays per hour "
-                                              "(reads the whole bounties table)")
-    _command(commands, "index-search", help="once after upgrading: give each bounty an older release stored the "
-                                             "text that searching bounties (?q=) looks in (reads the whole "
-                                             "bounties table)")
+    for step, (_, _, when) in STORED_ITEM_STEPS.items():
+        _command(commands, step, help=when)
     _command(commands, "cancel-unpaid-intents", help="once after upgrading: cancel on Stripe the payment of each "
                                                       "bounty an older release cancelled or expired before it was "
                                                       "paid (reads the whole bounties table)")
