@@ -111,12 +111,6 @@ def bounty_list(ctx: Ctx):
 def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | None = None,
                  typed: dict | None = None) -> Response:
     bounty, participant, account = bounties.get_visible_bounty_with_standing(deps(), ctx.caller, bounty_id)
-    unqualified = None
-    if ctx.caller is not None:
-        try:
-            rules.check_qualified(bounty, account)
-        except errors.Forbidden as short:
-            unqualified = short.message
     claim = None
     mine: list = []
     thread = None
@@ -134,8 +128,11 @@ def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | No
             error = error or STALE_LINK
     open_work = any(s.status in (PENDING_REVIEW, APPROVED) for s in mine)
     accepting = bounty.status == OPEN and ctx.now < bounty.deadline
-    # A live claim was taken while they met the requirements: the work it holds a slot for is taken regardless.
-    can_submit = accepting and not open_work and (unqualified is None or claim is not None)
+    signed_in = ctx.caller is not None
+    unqualified = _refusal(lambda: rules.check_qualified(bounty, account)) if signed_in else None
+    may_hand_in = not signed_in or _refusal(lambda: rules.check_qualified_to_hand_in(bounty, account, claim,
+                                                                                     ctx.now)) is None
+    can_submit = accepting and not open_work and may_hand_in
     typed = typed or {}
     # What was typed into a form this page no longer shows (the bounty closed meanwhile, or work was handed in
     # from another tab) is shown back to copy, never dropped.
@@ -151,6 +148,15 @@ def _bounty_page(ctx: Ctx, bounty_id: str, *, status: int = 200, error: str | No
         can_claim=accepting and claim is None and not open_work and bounty.free_slots > 0 and unqualified is None,
         can_submit=can_submit, claim_first=bool(bounty.claim_seconds) and claim is None,
         unqualified=unqualified if accepting else None)
+
+
+def _refusal(check) -> str | None:
+    """What a rule's check would refuse with (its message), or None when it passes."""
+    try:
+        check()
+    except errors.Forbidden as refused:
+        return refused.message
+    return None
 
 
 @view("/web/bounties/{bounty_id}")
