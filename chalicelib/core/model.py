@@ -301,6 +301,8 @@ RESEND_PAYOUT = "resend_payout"
 RECHECK_HELD_PAYOUT = "recheck_held_payout"
 RESEND_RELEASED_PAYOUT = "resend_released_payout"
 RESEND_REFUND = "resend_refund"
+# A close's own, so it never shares a key with a refund owed in the same instant (a late payment, a rejection).
+RESEND_CLOSE = "resend_close"
 
 
 @dataclass(frozen=True)

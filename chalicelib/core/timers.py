@@ -11,6 +11,7 @@ from .model import (
     EXPIRE_BOUNTY,
     LAPSE_CLAIM,
     RECHECK_HELD_PAYOUT,
+    RESEND_CLOSE,
     RESEND_PAYOUT,
     RESEND_REFUND,
     RESEND_RELEASED_PAYOUT,
@@ -19,6 +20,7 @@ from .model import (
     Submission,
     Timer,
 )
+from .rules import refunds_worker_needed
 
 
 def due_prefix(moment: datetime) -> str:
@@ -69,15 +71,21 @@ def resend_refund(bounty_id: str, now: datetime, shards: int) -> Timer:
     return timer(RESEND_REFUND, bounty_id, now + timedelta(seconds=RESEND_AFTER_SECONDS), shards)
 
 
+def resend_close(bounty_id: str, now: datetime, shards: int) -> Timer:
+    """The refunds worker's message sent by a close, sent again: the refund owed, or the unpaid intent to cancel."""
+    return timer(RESEND_CLOSE, bounty_id, now + timedelta(seconds=RESEND_AFTER_SECONDS), shards)
+
+
 def end_claims(bounty_id: str, now: datetime, shards: int) -> Timer:
     """Due at once: the sweep hands it on within a minute, and the claims can be many (one message ends a batch)."""
     return timer(END_CLAIMS, bounty_id, now, shards)
 
 
 def for_close(before: Bounty, closed: Bounty, now: datetime, shards: int) -> list[Timer]:
-    """What closing a bounty (cancel, expiry) files with it: the safety net of a refund owed, and the end of the
-    claims it held live."""
-    filed = [resend_refund(closed.id, now, shards)] if closed.refund_owed_slots else []
+    """What closing a bounty (cancel, expiry) files with it: the safety net of the refunds worker's message (escrow
+    owed back, or an unpaid intent to cancel: a message lost after the commit is never sent again by a repeat of the
+    close, which finds the bounty closed), and the end of the claims it held live."""
+    filed = [resend_close(closed.id, now, shards)] if refunds_worker_needed(closed) else []
     if before.claimed_slots:
         filed.append(end_claims(closed.id, now, shards))
     return filed

@@ -54,9 +54,10 @@ class _InHand:
 
 
 def resend_if_owed(deps: Deps, bounty_id: str) -> str:
-    """The safety net of a close or rejection: if money is still owed back, queue the refund again."""
+    """The safety net of a close or rejection: if money is still owed back (or a refund is in flight), or the intent
+    of a bounty closed unpaid is still to be cancelled, queue the refunds worker's message again."""
     bounty = deps.repo.get_bounty(bounty_id)
-    if bounty is None or not (bounty.refund_owed_slots or bounty.refund_key):
+    if bounty is None or not (rules.refunds_worker_needed(bounty) or bounty.refund_key):
         return "unchanged"
     deps.queue.send(config.refunds_queue_name(), {"bounty_id": bounty_id})
     return "resent"

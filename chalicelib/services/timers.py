@@ -20,6 +20,7 @@ from ..core.model import (
     LAPSE_CLAIM,
     OPEN,
     RECHECK_HELD_PAYOUT,
+    RESEND_CLOSE,
     RESEND_PAYOUT,
     RESEND_REFUND,
     RESEND_RELEASED_PAYOUT,
@@ -123,7 +124,7 @@ def _fire(deps: Deps, kind: str, ref_id: str) -> str:
         return work.auto_approve(deps, ref_id)
     if kind in (RESEND_PAYOUT, RECHECK_HELD_PAYOUT, RESEND_RELEASED_PAYOUT):
         return payouts.resend_if_waiting(deps, ref_id)
-    if kind == RESEND_REFUND:
+    if kind in (RESEND_REFUND, RESEND_CLOSE):
         return refunds.resend_if_owed(deps, ref_id)
     log.warning("unknown timer kind %s for %s dropped", kind, ref_id)
     return "unknown"

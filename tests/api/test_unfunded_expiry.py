@@ -18,8 +18,9 @@ from chalicelib.bootstrap import deps
 from chalicelib.core import rules, timers
 from chalicelib.core.model import EXPIRE_BOUNTY
 from chalicelib.services import refunds
+from chalicelib.services import timers as timers_service
 from devtools import local_iam
-from tests.api.test_timers import _at, _tick, _totals
+from tests.api.test_timers import _at, _purge, _tick, _totals
 from tests.api.test_webhooks import _pay
 
 # Upgrade steps are the operator's (`python -m ops`), run with the operator's credentials, not a function's.
@@ -101,6 +102,28 @@ def test_the_intent_of_a_bounty_closed_unpaid_is_cancelled_so_it_can_no_longer_c
     # A repeated message (the refunds queue delivers at least once) changes nothing.
     assert refunds.refund_unspent(deps(), bounty["id"]) == 0
     assert _stripe().PaymentIntent.retrieve(intent_id)["status"] == "canceled"
+
+
+@pytest.mark.parametrize("closed_by", ["expiry", "cancel"])
+def test_an_unpaid_intent_whose_cancel_message_is_lost_is_cancelled_by_the_closes_timer(
+        api, workers, clock, client_acct, closed_by):
+    """The close commits, then its message to the refunds worker is lost (the function died in between, or SQS
+    failed): a later delivery of the expiry, or a retried cancel, finds the bounty closed and sends nothing. Only a
+    timer filed with the close can still cancel the intent its open payment page could charge."""
+    key = client_acct["api_key"]
+    bounty = api.bounty(key, payment_method=None, deadline=_at(clock, 120))
+    if closed_by == "cancel":
+        api.ok("POST", f"/v1/bounties/{bounty['id']}/cancel", key=key)
+    else:
+        clock.advance(121)
+        assert timers_service.expire_bounty(deps(), bounty["id"]) == "expired"
+    _purge(workers, workers.refunds_queue)
+    _tick(clock, workers, 121)  # the expiry's own timer, delivered now, finds the bounty closed
+    assert _stripe().PaymentIntent.retrieve(bounty["funding"]["payment_intent_id"])["status"] != "canceled"
+
+    _tick(clock, workers, 600)
+    assert _stripe().PaymentIntent.retrieve(bounty["funding"]["payment_intent_id"])["status"] == "canceled"
+    assert api.ok("GET", f"/v1/bounties/{bounty['id']}", key=key)["funding"]["client_secret"] is None
 
 
 def test_the_upgrade_step_cancels_the_payment_an_earlier_release_left_open_on_a_bounty_closed_unpaid(
