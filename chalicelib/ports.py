@@ -50,6 +50,11 @@ class PaymentDeclined(Exception):
     """Stripe refused the card; the message is safe to show the client."""
 
 
+class DestinationCannotReceive(PaymentDeclined):
+    """Stripe refused a transfer because the connected account cannot receive one now: restricted after onboarding
+    (Stripe wants more details), before its word that it is came to us."""
+
+
 class PaymentsUnavailable(Exception):
     """Stripe (or the network to it) failed in a way worth retrying later."""
 
@@ -111,7 +116,7 @@ class Payments(Protocol):
         """Moves `amount` to the connected account exactly once per payout_id. With `look_first`, looks for an
         earlier transfer carrying metadata payout_id before creating one; without, relies on the idempotency key
         alone (the caller knows every earlier request used that key recently enough for Stripe to replay it).
-        Returns the transfer id."""
+        Returns the transfer id; raises DestinationCannotReceive when the account cannot take it now."""
 
     def refund(self, *, payment_intent_id: str, amount: int, refund_key: str, idempotency_key: str) -> str:
         """Refunds part of a PaymentIntent exactly once per refund_key. Returns the refund id."""

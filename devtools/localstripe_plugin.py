@@ -1,7 +1,8 @@
 """Dev-only additions to localstripe: what our code needs from Stripe that it lacks.
 
 - Connect: Express accounts, account links whose URL is a local page that completes onboarding (as Stripe's hosted
-  flow would) and sends `account.updated`;
+  flow would) and sends `account.updated`; an account restricted again (`POST /_config/connect/restrict/<id>`, as
+  Stripe does when it needs more details), with its `account.updated` unless `event=false` (a word that is late);
 - transfers from a charge (`source_transaction`), refused for unknown or not-yet-enabled destinations and beyond
   what the charge holds; listing by `transfer_group`/`destination`;
 - `transfer_group` on PaymentIntents; a declined PaymentIntent's error carries the intent (`payment_intent`), as
@@ -65,6 +66,12 @@ class Account(StripeObject):
         self.payouts_enabled = True
         self.capabilities = {name: "active" for name in self.capabilities} or {"transfers": "active"}
         schedule_webhook(Event("account.updated", self))
+
+    def _restrict(self, *, send_event: bool):
+        self.payouts_enabled = False
+        self.capabilities = {name: "inactive" for name in self.capabilities}
+        if send_event:
+            schedule_webhook(Event("account.updated", self))
 
     @classmethod
     def _api_list_all(cls, url, limit=None, starting_after=None, **kwargs):
@@ -275,6 +282,16 @@ async def complete_onboarding(request: web.Request) -> web.Response:
     return server.json_response(account._export())
 
 
+async def restrict_account(request: web.Request) -> web.Response:
+    """Stripe restricts an onboarded account until it gets more details: it can receive nothing until onboarding is
+    completed again. `event=false` holds back its `account.updated`, as a webhook delivery that failed would."""
+    account = _account_or_404(request)
+    form = await request.post()
+    account._restrict(send_event=form.get("event", "true") != "false")
+    store.dump_to_disk()
+    return server.json_response(account._export())
+
+
 def _account_or_404(request: web.Request) -> Account:
     account = store.get(f"account:{request.match_info['id']}")
     if account is None:
@@ -405,6 +422,7 @@ def install(app: web.Application) -> None:
     app.router.add_post("/_config/webhook_delay", set_webhook_delay)
     app.router.add_get(f"{ONBOARD_PATH}/{{id}}", onboarding_page)
     app.router.add_post(f"{ONBOARD_PATH}/{{id}}", complete_onboarding)
+    app.router.add_post("/_config/connect/restrict/{id}", restrict_account)
     for cls in (Account, Transfer):
         base = f"/v1/{cls.object}s"
         app.router.add_route("POST", base, server.api_create(cls, base))

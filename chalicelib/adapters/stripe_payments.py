@@ -15,6 +15,7 @@ import stripe
 from .. import config
 from ..core.reconcile import StripeMoney, StripeMovement
 from ..ports import (
+    DestinationCannotReceive,
     FundingIntent,
     InvalidWebhook,
     MalformedWebhook,
@@ -169,7 +170,12 @@ class StripePayments:
             }
             if source_charge:
                 params["source_transaction"] = source_charge
-            created = self._v1.transfers.create(params, {"idempotency_key": idempotency_key})
+            try:
+                created = self._v1.transfers.create(params, {"idempotency_key": idempotency_key})
+            except stripe.InvalidRequestError as error:
+                if _error_code(error) == CANNOT_RECEIVE_CODE:
+                    raise DestinationCannotReceive(error.user_message or str(error)) from error
+                raise
         return created["id"]
 
     def refund(self, *, payment_intent_id: str, amount: int, refund_key: str, idempotency_key: str) -> str:
@@ -215,13 +221,21 @@ class StripePayments:
                     None)
 
 
+# Stripe's code for a transfer to a connected account whose transfers capability is not active (not onboarded yet,
+# or restricted since): it can be paid once onboarding is completed again.
+CANNOT_RECEIVE_CODE = "insufficient_capabilities_for_transfer"
+
+
+def _error_code(error: stripe.StripeError) -> str | None:
+    return getattr(getattr(error, "error", None), "code", None) or getattr(error, "code", None)
+
+
 def _no_such_account(error: stripe.StripeError) -> bool:
     """Stripe's answer for an account that does not exist or is not the platform's: 404 (and localstripe's), or
     403 `account_invalid` ("does not have access to account ... (or that account does not exist)")."""
     if error.http_status == 404:
         return True
-    code = getattr(getattr(error, "error", None), "code", None) or getattr(error, "code", None)
-    return error.http_status == 403 and (code == "account_invalid" or "access to account" in str(error))
+    return error.http_status == 403 and (_error_code(error) == "account_invalid" or "access to account" in str(error))
 
 
 def _signing_secrets(configured: str) -> list[str]:

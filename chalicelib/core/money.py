@@ -55,6 +55,20 @@ def hold_for_onboarding(payout: Payout, *, now: datetime) -> Payout:
     return replace(payout, status=AWAITING_ONBOARDING, updated_at=now)
 
 
+def hold_for_restricted_account(payout: Payout, freelancer: Account, *, now: datetime
+                                ) -> tuple[Payout, Account] | None:
+    """Stripe refused the transfer: the freelancer's account, held here as ready, cannot receive (restricted since,
+    its word not come yet). The payout waits as for onboarding, not spending its deliveries on refusals until it is
+    failed, and the account is marked not ready, so that Stripe's word that it is ready again releases the payout.
+    Stripe keeps the refusal under the request's idempotency key and would give it again to the transfer once the
+    account is ready: the payout moves on to a new key (the refused request made no transfer).
+    None for a payout paid or failed meanwhile."""
+    if payout.status in (PAID, FAILED):
+        return None
+    held = replace(hold_for_onboarding(payout, now=now), keys_spent=payout.keys_spent + 1)
+    return held, replace(freelancer, payouts_enabled=False)
+
+
 def requeue(payout: Payout, *, now: datetime) -> Payout:
     """Back to the queue: onboarding finished, or an operator re-drives a failed payout."""
     if payout.status not in (AWAITING_ONBOARDING, FAILED, QUEUED):

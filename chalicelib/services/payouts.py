@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from .. import config, observability
 from ..core import errors, money, timers
 from ..core.model import AWAITING_ONBOARDING, FAILED, PAID, QUEUED, Account, Bounty, Payout
-from ..ports import PaymentsServerError
+from ..ports import DestinationCannotReceive, PaymentsServerError
 from ..repository import Ref
 from .deps import Deps, fetch_with_parents, retrying
 
@@ -41,14 +41,9 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         freelancer = deps.repo.get_account(freelancer.id)  # as just set ready (at its new version)
     if not _can_receive(freelancer):
         if payout.status != AWAITING_ONBOARDING:
-            # The hold files a safety net with it: Stripe's word that the account is ready finds waiting payouts
-            # through an eventually consistent index, so it can miss one held a moment before.
             _update(deps, payout.id, lambda p: money.hold_for_onboarding(p, now=deps.clock.now())
-                    if p.status not in (PAID, FAILED) else None, known=payout,
-                    also=[timers.recheck_held_payout(payout.id, deps.clock.now(), config.timer_shards())])
-            # That word may also have come between our read of the account and this hold: look again now.
-            if _can_receive(deps.repo.get_account(freelancer.id)):
-                send(deps, [payout])
+                    if p.status not in (PAID, FAILED) else None, known=payout, also=_recheck(deps, payout))
+            _look_again(deps, payout, freelancer)
         return AWAITING_ONBOARDING
     try:
         transfer_id = deps.payments.transfer(
@@ -56,6 +51,8 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
             currency=payout.currency, source_charge=bounty.charge_id, transfer_group=bounty.id,
             idempotency_key=_transfer_key(payout), look_first=not _key_surely_remembered(payout, deps.clock.now()),
         )
+    except DestinationCannotReceive as error:
+        return _hold_refused(deps, payout, freelancer, error)
     except Exception as error:  # Stripe down, or refusing: retried with backoff, then failed for good
         last_try = receive_count >= config.max_receive_count()
         reason = f"{type(error).__name__}: {error}"
@@ -73,6 +70,40 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         raise RetryLater(str(error)) from error
     in_hand = [(payout, bounty, freelancer)]
     return retrying(lambda: _settle(deps, payout.id, transfer_id, in_hand.pop() if in_hand else None))
+
+
+def _recheck(deps: Deps, payout: Payout) -> list:
+    """The safety net a hold files with it: Stripe's word that the account is ready finds waiting payouts through
+    an eventually consistent index, so it can miss one held a moment before."""
+    if payout.status == AWAITING_ONBOARDING:
+        return []  # held before, with its own
+    return [timers.recheck_held_payout(payout.id, deps.clock.now(), config.timer_shards())]
+
+
+def _look_again(deps: Deps, payout: Payout, freelancer: Account) -> None:
+    """Stripe's word that the account is ready may have come between our read of the account and the hold."""
+    if _can_receive(deps.repo.get_account(freelancer.id)):
+        send(deps, [payout])
+
+
+def _hold_refused(deps: Deps, payout: Payout, freelancer: Account, error: Exception) -> str:
+    """Stripe refused the transfer to an account held here as ready: it was restricted since, and Stripe's word of
+    that has not come yet (or never will). The payout waits for the account as for onboarding, and the account is
+    marked not ready in the same write, so Stripe's word that it is ready again releases the payout. The write
+    is conditional on the account as read before the transfer: if it changed meanwhile (that word may have come
+    just now), the payout is sent again rather than held on an older word."""
+    held = money.hold_for_restricted_account(payout, freelancer, now=deps.clock.now())
+    if held is None:
+        return payout.status
+    log.warning("payout %s held: Stripe refused the transfer to %s, which cannot receive now: %s", payout.id,
+                freelancer.stripe_account_id, error)
+    try:
+        deps.repo.commit(changed=list(held), created=_recheck(deps, payout))
+    except errors.ConcurrentUpdate:
+        send(deps, [payout])
+        return "resent"
+    _look_again(deps, payout, freelancer)
+    return AWAITING_ONBOARDING
 
 
 def _ready_by_stripes_word(deps: Deps, freelancer: Account) -> bool:
