@@ -98,8 +98,8 @@ class Payments(Protocol):
         """A single-use hosted onboarding URL."""
 
     def can_receive_payouts(self, *, stripe_account_id: str) -> bool | None:
-        """Stripe's word now on whether the connected account can be paid (its `payouts_enabled`); None when
-        Stripe knows no such account."""
+        """Stripe's word now on whether the connected account can be paid (`payouts_enabled`, and its transfers
+        capability active); None when Stripe knows no such account."""
 
     def transfer(
         self,

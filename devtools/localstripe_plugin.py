@@ -2,7 +2,8 @@
 
 - Connect: Express accounts, account links whose URL is a local page that completes onboarding (as Stripe's hosted
   flow would) and sends `account.updated`; an account restricted again (`POST /_config/connect/restrict/<id>`, as
-  Stripe does when it needs more details), with its `account.updated` unless `event=false` (a word that is late);
+  Stripe does when it needs more details; `payouts=kept` its transfers alone), with its `account.updated` unless
+  `event=false` (a word that is late);
 - transfers from a charge (`source_transaction`), refused for unknown or not-yet-enabled destinations and beyond
   what the charge holds; listing by `transfer_group`/`destination`;
 - `transfer_group` on PaymentIntents; a declined PaymentIntent's error carries the intent (`payment_intent`), as
@@ -67,8 +68,11 @@ class Account(StripeObject):
         self.capabilities = {name: "active" for name in self.capabilities} or {"transfers": "active"}
         schedule_webhook(Event("account.updated", self))
 
-    def _restrict(self, *, send_event: bool):
-        self.payouts_enabled = False
+    def _onboarded(self) -> bool:
+        return self.payouts_enabled and all(state == "active" for state in self.capabilities.values())
+
+    def _restrict(self, *, send_event: bool, payouts_kept: bool = False):
+        self.payouts_enabled = payouts_kept
         self.capabilities = {name: "inactive" for name in self.capabilities}
         if send_event:
             schedule_webhook(Event("account.updated", self))
@@ -260,7 +264,7 @@ def onboarding_page(request: web.Request) -> web.Response:
     or a person who never presses the button) gets the account ready and Stripe's `account.updated`. The button then
     returns to the platform, as the end of Stripe's hosted flow does."""
     account = _account_or_404(request)
-    if not account.payouts_enabled:  # once: a second visit sends no second event
+    if not account._onboarded():  # once: a second visit sends no second event
         account._complete_onboarding()
         store.dump_to_disk()
     page = f"""<!doctype html><meta name=viewport content="width=device-width">
@@ -273,7 +277,7 @@ details are collected; here, opening this page has completed them.</p>
 
 async def complete_onboarding(request: web.Request) -> web.Response:
     account = _account_or_404(request)
-    if not account.payouts_enabled:
+    if not account._onboarded():
         account._complete_onboarding()
         store.dump_to_disk()
     return_url = request.query.get("return_url")
@@ -284,10 +288,11 @@ async def complete_onboarding(request: web.Request) -> web.Response:
 
 async def restrict_account(request: web.Request) -> web.Response:
     """Stripe restricts an onboarded account until it gets more details: it can receive nothing until onboarding is
-    completed again. `event=false` holds back its `account.updated`, as a webhook delivery that failed would."""
+    completed again. `event=false` holds back its `account.updated`, as a webhook delivery that failed would;
+    `payouts=kept` restricts its transfers capability alone (`payouts_enabled` stays true), as Stripe can."""
     account = _account_or_404(request)
     form = await request.post()
-    account._restrict(send_event=form.get("event", "true") != "false")
+    account._restrict(send_event=form.get("event", "true") != "false", payouts_kept=form.get("payouts") == "kept")
     store.dump_to_disk()
     return server.json_response(account._export())
 

@@ -152,7 +152,7 @@ class StripePayments:
                                           ) from error
             except stripe.AuthenticationError as error:  # our key: fixed by an operator, the event sent again
                 raise PaymentsUnavailable(f"Stripe refused our API key: {error.user_message or error}") from error
-        return bool(account.to_dict().get("payouts_enabled"))
+        return _can_take_transfers(account.to_dict())
 
     # -- money out --
 
@@ -219,6 +219,15 @@ class StripePayments:
         """The first object in a filtered list carrying our id in its metadata (all pages)."""
         return next((item for item in cls._all(list_call, filters) if _metadata(item).get(metadata_key) == value),
                     None)
+
+
+def _can_take_transfers(account: dict) -> bool:
+    """Ready to be paid: Stripe pays its transfers out to the bank (`payouts_enabled`) and takes them (its `transfers`
+    capability active). Stripe can restrict the capability alone; taken for ready, such an account would have its
+    held payouts released and refused again, round and round."""
+    capabilities = account.get("capabilities")
+    transfers = capabilities.get("transfers") if isinstance(capabilities, dict) else None
+    return bool(account.get("payouts_enabled")) and transfers == "active"
 
 
 # Stripe's code for a transfer to a connected account whose transfers capability is not active (not onboarded yet,

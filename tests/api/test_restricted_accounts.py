@@ -12,10 +12,11 @@ import urllib.request
 from chalicelib import config
 from chalicelib.bootstrap import deps
 from tests.api.test_payout_faults import _approved_payout, _payout
+from tests.api.test_timers import _tick
 
 
-def _restrict(localstripe_server, stripe_account_id: str, *, event: bool) -> None:
-    form = urllib.parse.urlencode({"event": str(event).lower()}).encode()
+def _restrict(localstripe_server, stripe_account_id: str, *, event: bool, payouts: str = "restricted") -> None:
+    form = urllib.parse.urlencode({"event": str(event).lower(), "payouts": payouts}).encode()
     url = f"{localstripe_server.url}/_config/connect/restrict/{stripe_account_id}"
     urllib.request.urlopen(urllib.request.Request(url, data=form), timeout=10).close()
 
@@ -41,3 +42,27 @@ def test_a_transfer_refused_by_an_account_restricted_before_its_word_came_waits_
     assert transfer["amount"] == bounty["reward"]["amount"]
     totals = api.ok("GET", f"/v1/bounties/{bounty['id']}/ledger", key=client_acct["api_key"])["totals"]
     assert totals["paid_out"] == bounty["reward"]["amount"] and totals["held"] == 0
+
+
+def test_an_account_whose_transfers_alone_are_restricted_holds_its_payout_once_not_in_a_loop(
+        api, workers, clock, localstripe_server, client_acct, payable_freelancer):
+    """Stripe can keep `payouts_enabled` (the account's own payouts to its bank) while refusing transfers to it. The
+    worker's look at Stripe before holding a payout must not take that for ready: it would release the payout it just
+    held, be refused again, hold it again, and so on, a Stripe request after another for as long as it lasts."""
+    stripe_account = deps().repo.get_account(payable_freelancer["id"]).stripe_account_id
+    _restrict(localstripe_server, stripe_account, event=False, payouts="kept")
+    bounty, approved = _approved_payout(api, client_acct, payable_freelancer)
+    workers.drain(rounds=config.max_receive_count() + 3)
+    later, approved_later = _approved_payout(api, client_acct, payable_freelancer)  # the worker looks at Stripe
+    workers.drain(rounds=config.max_receive_count() + 3)
+    _tick(clock, workers, 601)  # the holds' safety nets look again
+
+    assert workers.run_once() == 0, "the payouts are still being sent round"
+    payout_ids = [approved["payout_id"], approved_later["payout_id"]]
+    assert [_payout(api, payable_freelancer, p)["status"] for p in payout_ids] == ["awaiting_onboarding"] * 2
+    assert workers.transfers_for(bounty["id"]) == workers.transfers_for(later["id"]) == []
+    api.onboard(payable_freelancer)
+    workers.wait_for(lambda: _payout(api, payable_freelancer, payout_ids[0])["status"] != "awaiting_onboarding")
+    workers.drain()
+    assert [_payout(api, payable_freelancer, p)["status"] for p in payout_ids] == ["paid"] * 2
+    assert len(workers.transfers_for(bounty["id"])) == len(workers.transfers_for(later["id"])) == 1
