@@ -5,8 +5,9 @@ cancelled transaction restores a copy of the tables and can erase a concurrent w
 requests gives back the guarantee our conditional writes rely on, so race tests test our code rather than moto's
 threading. SQS requests, long polls above all, stay concurrent. A transaction's rollback copies the items it names
 rather than its tables (`devtools.moto_transactions`), so it costs what DynamoDB's does whatever the tables hold,
-an item is answered as moto holds it rather than rebuilt value by value (`devtools.moto_answers`), and an item
-being stored is sized once rather than once per attribute (`devtools.moto_items`).
+an item is answered as moto holds it rather than rebuilt value by value (`devtools.moto_answers`), an item
+being stored is sized once rather than once per attribute (`devtools.moto_items`), and the service behind a host is
+looked up once rather than on every request (`devtools.moto_routing`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
-from devtools import moto_answers, moto_items, moto_transactions
+from devtools import moto_answers, moto_items, moto_routing, moto_transactions
 from devtools.servers import RELEASE_PATH
 
 
@@ -63,6 +64,7 @@ def main() -> None:
     moto_transactions.install()
     moto_answers.install()
     moto_items.install()
+    moto_routing.install()
     run_simple(args.host, args.port, Serialised(DomainDispatcherApplication(create_backend_app)), threaded=True,
                request_handler=MotoRequestHandler)
 
