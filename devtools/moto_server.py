@@ -4,10 +4,10 @@ DynamoDB runs every request, and a transaction as a whole, atomically; moto's th
 cancelled transaction restores a copy of the tables and can erase a concurrent write). Serialising DynamoDB
 requests gives back the guarantee our conditional writes rely on, so race tests test our code rather than moto's
 threading. SQS requests, long polls above all, stay concurrent. A transaction's rollback copies the items it names
-rather than its tables (`devtools.moto_transactions`), so it costs what DynamoDB's does whatever the tables hold,
-an item is answered as moto holds it rather than rebuilt value by value (`devtools.moto_answers`), an item
-being stored is sized once rather than once per attribute (`devtools.moto_items`), and the service behind a host is
-looked up once rather than on every request (`devtools.moto_routing`).
+rather than its tables (`devtools.moto_transactions`), so it costs what DynamoDB's does whatever the tables hold;
+an item is answered as moto holds it rather than rebuilt value by value (`devtools.moto_answers`) and sized once
+as it is stored rather than once per attribute (`devtools.moto_items`);
+and the service behind a host is looked up once rather than on every request (`devtools.moto_routing`).
 """
 
 from __future__ import annotations
