@@ -101,6 +101,8 @@ def failed_payouts(args, deps) -> int:
 def redrive(args, deps) -> int:
     from chalicelib.services import payouts
 
+    if not (args.payout or args.all_failed or args.dlq):
+        sys.exit("redrive: name payout ids, or --all-failed, or --dlq (see --help)")
     payout_ids = list(args.payout)
     if args.all_failed:
         page_cursor = None
@@ -110,8 +112,6 @@ def redrive(args, deps) -> int:
             page_cursor = page.next_cursor
             if page_cursor is None:
                 break
-    if not payout_ids and not args.dlq:
-        sys.exit("redrive: name payout ids, or --all-failed, or --dlq (see --help)")
     from chalicelib.core import errors
     from chalicelib.core.model import PAID
 

@@ -73,6 +73,9 @@ def test_operator_mistakes_get_a_sentence_and_a_failing_exit_not_a_traceback(loc
     nothing = _ops(local_stack, "reconcile")
     assert nothing.returncode == 1 and "--bounty ID, --client ACCOUNT or --all" in nothing.stderr, nothing
     assert _ops(local_stack, "redrive").returncode == 1
+    # The alarm's first step, run when every failed payout was dealt with already: nothing to do is no mistake.
+    none_failed = _ops(local_stack, "redrive", "--all-failed")
+    assert none_failed.returncode == 0 and "payouts re-driven" in none_failed.stdout, none_failed
     unknown = _ops(local_stack, "redrive", "pay_doesnotexist")
     assert unknown.returncode == 1 and "No payout pay_doesnotexist exists" in unknown.stdout, unknown
     assert "Traceback" not in unknown.stderr
