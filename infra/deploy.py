@@ -69,6 +69,21 @@ class DeployError(SystemExit):
     pass
 
 
+def caller_account(session) -> str:
+    """The account the credentials belong to. It is the first AWS call of a deploy or a destroy, so missing or
+    refused credentials are told here as a sentence that says what to set, not as botocore's traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        return session.client("sts").get_caller_identity()["Account"]
+    except NoCredentialsError as error:
+        raise DeployError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
+                          "(docs/DEPLOY.md, step 3)") from error
+    except (BotoCoreError, ClientError) as error:
+        raise DeployError(f"AWS did not accept the credentials ({error}): check them, or sign in to the "
+                          f"profile again (docs/DEPLOY.md, step 3)") from error
+
+
 def stack_name(stage: str) -> str:
     return f"bounty-board-{stage}"
 
@@ -494,7 +509,7 @@ def deploy(stage: str, *, dry_run: bool, environ: dict, package_dir: Path | None
     name = stack_name(stage)
     say(f"{'DRY RUN: ' if dry_run else ''}deploying stage {stage} as stack {name} in {region}")
 
-    account = session.client("sts").get_caller_identity()["Account"]
+    account = caller_account(session)
     say(f"  AWS account {account}")
     if package_dir is None:
         package_dir = package(stage)

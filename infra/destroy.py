@@ -16,6 +16,7 @@ from infra import build_template, honour_aws_region
 from infra.deploy import (
     DeployError,
     _wait,
+    caller_account,
     default_bucket,
     describe_stack,
     existing_tables,
@@ -58,6 +59,7 @@ def destroy(stage: str, *, delete_tables: bool, delete_secrets: bool, dry_run: b
     name = stack_name(stage)
     would = "would " if dry_run else ""
     say(f"{'DRY RUN: ' if dry_run else ''}destroying stage {stage} (stack {name} in {session.region_name})")
+    account = caller_account(session)
     dynamodb = session.client("dynamodb")
     tables = existing_tables(dynamodb, stage)
     if delete_secrets and not delete_tables and tables:
@@ -101,7 +103,6 @@ def destroy(stage: str, *, delete_tables: bool, delete_secrets: bool, dry_run: b
     if not delete_secrets:
         say(f"  kept the secrets under /bounty-board/{stage}/ (DELETE_SECRETS=1 removes them)")
 
-    account = session.client("sts").get_caller_identity()["Account"]
     bucket = environ.get("DEPLOY_BUCKET") or default_bucket(account, session.region_name)
     count = delete_artifacts(session.client("s3"), bucket, stage, dry_run=dry_run)
     if count:
