@@ -24,6 +24,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    pass
+
+
+def check_port_free(port: int, setting: str) -> None:
+    """Refuses a port something already listens on. Otherwise the stack's readiness check would be answered by
+    that other server (another `make run`, say): the stack would announce itself ready on it, or talk to a
+    stranger's moto or localstripe. SO_REUSEADDR as the servers bind, so a port a stack just left is free."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError as error:
+            raise PortTaken(f"port {port} on {LOOPBACK} is taken ({error.strerror}), by another `make run` "
+                            f"perhaps: stop that, or choose another port ({setting}=...)") from error
+
+
 @dataclass
 class Server:
     name: str

@@ -20,7 +20,9 @@ from pathlib import Path
 from chalicelib import config
 from devtools.servers import (
     LOOPBACK,
+    PortTaken,
     Server,
+    check_port_free,
     end_with_parent,
     free_port,
     register_webhook,
@@ -48,6 +50,7 @@ class LocalStack:
         self.servers: list[Server] = []
         self.processes: list[subprocess.Popen] = []
         self.env: dict[str, str] = {}
+        self._wrote_settings = False
 
     # -- lifecycle --
 
@@ -63,6 +66,7 @@ class LocalStack:
         self.stop()
 
     def start(self) -> None:
+        check_port_free(self.port, "PORT")
         logs = self._log_dir()
         moto = start_moto(_port("MOTO_PORT"), log=logs / "moto.log" if logs else None)
         self.servers.append(moto)
@@ -79,6 +83,7 @@ class LocalStack:
         self._register_webhook(stripe.url)
         if self.state_dir:  # for operator commands: `python -m ops --local ...`
             (self.state_dir / "env.json").write_text(json.dumps(self.env, indent=2))
+            self._wrote_settings = True
         self._spawn("api", [sys.executable, "-m", "devtools.local_api", "--host", LOOPBACK, "--port", str(self.port),
                             "--stage", "local", "--no-autoreload"])
         self._spawn("runner", [sys.executable, "-m", "devtools.runner"])
@@ -97,8 +102,9 @@ class LocalStack:
         for process in reversed(self.processes):
             _terminate(process)
         self.processes.clear()
-        if self.state_dir:
+        if self.state_dir and self._wrote_settings:  # a stack that never got this far leaves another's alone
             (self.state_dir / "env.json").unlink(missing_ok=True)
+            self._wrote_settings = False
         if self.state_dir and self.servers and self.env:
             try:
                 self._run("devtools.local_state", "save", str(self.state_dir / "aws-state.json"))
@@ -164,7 +170,11 @@ class LocalStack:
 
 
 def _port(name: str) -> int:
-    return int(os.environ.get(name) or free_port())
+    if not os.environ.get(name):
+        return free_port()
+    port = int(os.environ[name])
+    check_port_free(port, name)
+    return port
 
 
 def _terminate(process: subprocess.Popen) -> None:
@@ -177,8 +187,17 @@ def _terminate(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def main() -> None:
-    port = int(os.environ.get("PORT", "8000"))
+def main() -> int:
+    try:
+        return _serve(int(os.environ.get("PORT", "8000")))
+    except PortTaken as error:
+        print(f"[stack] not started: {error}", file=sys.stderr, flush=True)
+        return 1
+
+
+def _serve(port: int) -> int:
+    """Runs the stack until a signal (0) or until one of its processes dies (1: `make run` then fails)."""
+    failed = False
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal was closed
         signal.signal(signum, lambda *_: stop.set())
@@ -191,9 +210,11 @@ def main() -> None:
             dead = [p for p in stack.processes if p.poll() is not None]
             if dead:
                 print(f"[stack] a process exited ({dead[0].args[:3]}); stopping", flush=True)
+                failed = True
                 break
     print("[stack] stopped", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

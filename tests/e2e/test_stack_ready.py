@@ -4,6 +4,7 @@ tables, state, webhook and workers are in place, however long provisioning takes
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -11,7 +12,8 @@ import urllib.request
 
 import pytest
 
-from devtools.servers import free_port
+from devtools import stack
+from devtools.servers import LOOPBACK, PortTaken, free_port
 from devtools.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +28,7 @@ class SlowlyProvisioned(LocalStack):
         super()._run(module, *args, quiet=quiet)
 
 
-def test_the_document_answers_only_once_everything_is_in_place():
+def test_the_document_answers_only_once_everything_is_in_place(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     first: dict[str, object] = {}
@@ -51,6 +53,24 @@ def test_the_document_answers_only_once_everything_is_in_place():
 
     waiting = threading.Thread(target=as_a_client_waits_for_the_stack)
     waiting.start()
-    with SlowlyProvisioned(port=port, quiet=True):
+    # A state directory of its own: the checkout's .local is the user's `make run`, which may be running.
+    with SlowlyProvisioned(port=port, state_dir=tmp_path, quiet=True):
         waiting.join()
     assert first.get("status") == 201, first
+
+
+def test_a_port_in_use_is_refused_before_anything_starts(tmp_path, monkeypatch, capsys):
+    """A second `make run` on a port that is taken would otherwise see the first stack answer its readiness check,
+    announce itself ready there, and stop at once."""
+    settings = tmp_path / "env.json"
+    settings.write_text("{}")  # the running stack's, for `ops --local`: left alone
+    with socket.socket() as taken:
+        taken.bind((LOOPBACK, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortTaken, match=f"port {port} .* is taken"):
+            LocalStack(port=port, state_dir=tmp_path, quiet=True).start()
+        assert settings.read_text() == "{}"
+        monkeypatch.setenv("PORT", str(port))
+        assert stack.main() == 1
+    assert "choose another port (PORT=...)" in capsys.readouterr().err
