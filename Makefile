@@ -20,9 +20,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	PORT=$(PORT) $(PY) -m devtools.stack
 
-# Local state (accounts, bounties, Stripe objects) survives `make run` restarts; this wipes it.
+# Local state (accounts, bounties, Stripe objects) survives `make run` restarts; this wipes it (refused while this
+# checkout's stack runs: stop it first). The standard library alone, so it needs no install.
 reset:
-	rm -rf .local
+	$(PYTHON) -m devtools.reset
 
 browser:
 	sh devtools/ensure_browser.sh
