@@ -17,8 +17,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
+# exec: the stack is make's own child, so that SIGTERM to make (which make does not pass on) reaches it through its
+# parent-death signal (devtools/stack.py) rather than leaving it running, ports held, without make.
 run: $(STAMP)
-	PORT=$(PORT) $(PY) -m devtools.stack
+	exec env PORT=$(PORT) $(PY) -m devtools.stack
 
 # Local state (accounts, bounties, Stripe objects) survives `make run` restarts; this wipes it (refused while this
 # checkout's stack runs: stop it first). The standard library alone, so it needs no install.

@@ -201,8 +201,11 @@ def _serve(port: int) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal was closed
         signal.signal(signum, lambda *_: stop.set())
+    # `make run` stopped with SIGTERM (a process manager, `kill`) ends without passing it on: its death is our SIGTERM.
+    end_with_parent()
     checkpoint = float(os.environ.get("CHECKPOINT_SECONDS", "30"))  # 0: only on a graceful stop
-    with LocalStack(port=port, checkpoint_seconds=checkpoint) as stack:
+    state_dir = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")  # another: a test's, beside the user's
+    with LocalStack(port=port, state_dir=state_dir, checkpoint_seconds=checkpoint) as stack:
         print(f"\n  Bounty board running at {stack.url}\n"
               f"  API: {stack.url}/v1/openapi.json    Web form: {stack.url}/web/\n"
               f"  Stripe stand-in: {stack.env['STRIPE_API_BASE']}    Ctrl-C stops everything.\n", flush=True)

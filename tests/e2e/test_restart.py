@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import stripe
 
-from devtools.servers import free_port
+from devtools.servers import free_port, wait_for_http
 from devtools.stack import LocalStack
 from tests.e2e.conftest import Http
 
@@ -136,3 +136,36 @@ def test_killing_the_stack_itself_takes_its_servers_with_it_so_it_starts_again(t
         raise AssertionError(f"servers of the killed stack still listen: {ports}")
     with LocalStack(port=ports["PORT"], state_dir=tmp_path, quiet=True) as again:
         assert Http(again.url).ok("GET", "/v1/accounts/me", key=client["api_key"])["id"] == client["id"]
+
+
+def test_make_run_stopped_with_sigterm_stops_everything_it_started(tmp_path):
+    """API.md: SIGTERM stops everything. Sent to `make run` alone (a process manager, `kill PID`), make exits
+    without waiting for a shell's grandchild; the stack, make's own child, stops with it and saves its state."""
+    import os
+    import signal
+    import socket
+    import subprocess
+
+    from devtools.stack import ROOT
+
+    port = free_port()
+    make = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}"], cwd=ROOT,
+                            env={**os.environ, "LOCAL_STATE_DIR": str(tmp_path)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=90, process=make)
+        make.send_signal(signal.SIGTERM)
+        make.wait(timeout=30)
+
+        def listening() -> bool:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0
+
+        deadline = time.monotonic() + 30
+        while listening() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not listening(), "the stack outlived make run"
+        assert (tmp_path / "aws-state.json").exists()
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
