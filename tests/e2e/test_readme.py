@@ -28,7 +28,11 @@ def test_readme_walkthrough_ends_with_a_paid_freelancer(local_stack):
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     outputs = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    queue, approved, payouts_before, payouts_after, ledger = (json.loads(outputs[i]) for i in range(-5, 0))
+    listing, claim, queue, approved, payouts_before, payouts_after, ledger = (json.loads(line) for line in outputs)
+    # "open bounties: ours is there, $20.00/h effective"
+    assert claim["id"].startswith("clm_") and claim["expires_at"], claim
+    ours = [item for item in listing["items"] if item["id"] == claim["bounty_id"]]
+    assert ours and ours[0]["effective_hourly_rate"] == {"amount": 2000, "currency": "usd"}, listing
     assert [item["status"] for item in queue["items"]] == ["pending_review"]
     assert approved["status"] == "approved" and approved["id"] == queue["items"][0]["id"]
     assert payouts_before["items"][0]["status"] == "awaiting_onboarding"
