@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import urllib.error
@@ -36,7 +37,7 @@ def running_stack_url(state_dir: Path) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--state-dir", type=Path, default=ROOT / ".local")
+    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local"))
     state_dir = parser.parse_args(argv).state_dir
     url = running_stack_url(state_dir)
     if url:

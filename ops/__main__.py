@@ -268,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--local", action="store_true", help="the stack `make run` is running")
     where.add_argument("--stage", help="a deployed stage (AWS credentials from the environment)")
-    parser.add_argument("--state-dir", default=str(ROOT / ".local"), help=argparse.SUPPRESS)
+    parser.add_argument("--state-dir", default=os.environ.get("LOCAL_STATE_DIR") or str(ROOT / ".local"),
+                        help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
     check = _command(commands, "reconcile", help="compare bounties' ledgers with Stripe; exit 1 on a difference")
     check.add_argument("--bounty", action="append", default=[], help="a bounty id (repeatable)")
