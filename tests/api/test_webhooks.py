@@ -315,3 +315,15 @@ def test_visiting_the_local_onboarding_link_completes_onboarding(api, workers, f
     # A second visit sends Stripe's word again at most harmlessly, and the account stays ready.
     urllib.request.urlopen(link, timeout=10).close()
     assert api.ok("GET", "/v1/accounts/me", key=freelancer["api_key"])["payouts_enabled"] is True
+
+
+@pytest.mark.parametrize("raw, signature", [
+    (b"\xff\xfe{}", "t={now},v1=" + "0" * 64),  # bytes no UTF-8 text: Stripe signs none such
+    (b"{}", "t={now},v1=" + "\u00e9" * 64),  # a signature that is no hex (compare_digest refuses non-ASCII)
+    (b"{}", "t=1,v1=\u00e9"),
+])
+def test_an_unsigned_body_is_refused_as_unsigned_whatever_its_bytes(api, raw, signature):
+    """Only a body whose signature verified may be told it is signed: these were 'signed, but not an event'."""
+    headers = {"Stripe-Signature": signature.format(now=int(time.time()))}
+    code, body = api.call("POST", "/v1/webhooks/stripe", raw=raw, headers=headers)
+    assert (code, body["error"]["code"]) == (400, "invalid_signature"), body
