@@ -31,6 +31,7 @@ RESOURCES_FILE = INFRA / "resources.json"
 STAGES_FILE = INFRA / "stages.json"
 
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+LOCAL_STAGES = ("local", "test")  # chalicelib.web.session.LOCAL_STAGES: never a deployed stage
 API_STAGE = "api"  # .chalice/config.json api_gateway_stage
 SECRET_PARAMETER = "/bounty-board/{stage}/{name}"
 
@@ -108,6 +109,9 @@ def check_stage(stage: str) -> str:
     if not STAGE_PATTERN.match(stage):
         raise SystemExit(f"stage {stage!r}: use 1-20 lower-case letters, digits or '-', starting with a letter "
                          "(it becomes part of table, queue and stack names)")
+    if stage in LOCAL_STAGES:
+        raise SystemExit(f"stage {stage!r}: the app reads this name as the local stack (web cookies without "
+                         "Secure); choose another")
     return stage
 
 

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import secrets
 from dataclasses import asdict, dataclass
 
@@ -52,7 +53,9 @@ class Session:
 
 
 def deployed() -> bool:
-    return config.stage() not in LOCAL_STAGES
+    """On Lambda whatever the stage is named (the runtime sets AWS_LAMBDA_FUNCTION_NAME), so a stage deployed as
+    `test` still gets Secure cookies and refuses the development secret."""
+    return config.stage() not in LOCAL_STAGES or bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
 def _secret() -> bytes:

@@ -16,6 +16,7 @@ import pytest
 from chalicelib import config
 from chalicelib.adapters import dynamo_models
 from chalicelib.core import rules
+from chalicelib.web import session
 from infra import build_template, deploy
 
 from .conftest import PACKAGED_STAGE, ROOT
@@ -288,6 +289,13 @@ def test_schedule_and_stage(template):
     for logical, function in _functions(template).items():
         assert function["Properties"]["Environment"]["Variables"]["STAGE"] == PACKAGED_STAGE, logical
         assert function["Properties"]["Runtime"] == "python3.11"
+
+
+@pytest.mark.parametrize("stage", session.LOCAL_STAGES)
+def test_no_stage_takes_a_name_the_app_reads_as_the_local_stack(stage):
+    """The app takes STAGE local or test for the local stack (cookies without Secure, the development secret)."""
+    with pytest.raises(SystemExit, match="local stack"):
+        build_template.check_stage(stage)
 
 
 def test_each_function_has_its_own_least_privilege_policy(template):

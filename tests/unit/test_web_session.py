@@ -81,3 +81,16 @@ def test_importing_the_app_does_not_import_jinja2():
     code = "import sys, app; assert 'jinja2' not in sys.modules, 'jinja2 imported'; print('ok')"
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+@pytest.mark.parametrize("stage", session.LOCAL_STAGES)
+def test_a_stage_named_like_the_local_stack_is_still_deployed_on_lambda(monkeypatch, stage):
+    """Deployed as `test` (a likely stage name), the cookie lacked Secure and the development secret was taken."""
+    monkeypatch.setenv("STAGE", stage)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", f"bounty-board-{stage}")
+    monkeypatch.delenv("WEB_SESSION_SECRET", raising=False)
+    monkeypatch.delenv("WEB_SESSION_SECRET_PARAM", raising=False)
+    with pytest.raises(session.NotConfigured):
+        session.dump(session.new_session(NOW))
+    monkeypatch.setenv("WEB_SESSION_SECRET", "a-real-secret")
+    assert session.set_cookie("bb_session", "v", max_age=60).endswith("; Secure")
