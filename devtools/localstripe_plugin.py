@@ -3,7 +3,7 @@
 - Connect: Express accounts, account links whose URL is a local page that completes onboarding (as Stripe's hosted
   flow would) and sends `account.updated`; an account restricted again (`POST /_config/connect/restrict/<id>`, as
   Stripe does when it needs more details; `payouts=kept` its transfers alone), with its `account.updated` unless
-  `event=false` (a word that is late);
+  `event=false` (a word that is late); an account's email that is no ordinary address refused (`email_invalid`);
 - transfers from a charge (`source_transaction`), refused for unknown or not-yet-enabled destinations and beyond
   what the charge holds; listing by `transfer_group`/`destination`;
 - `transfer_group` on PaymentIntents; a declined PaymentIntent's error carries the intent (`payment_intent`), as
@@ -37,6 +37,8 @@ from localstripe.webhooks import schedule_webhook
 
 ONBOARD_PATH = "/_config/connect/onboard"
 LINK_LIFETIME_SECONDS = 300
+# Stripe refuses an account's email that is not an ordinary address (`email_invalid`), though it be x@y.z in shape.
+STRIPE_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 
 
 class Account(StripeObject):
@@ -49,6 +51,8 @@ class Account(StripeObject):
             raise UserError(400, "Unexpected " + ", ".join(kwargs))
         if type not in ("express", "standard", "custom"):
             raise UserError(400, "type must be express, standard or custom")
+        if email is not None and not STRIPE_EMAIL.fullmatch(email):
+            raise UserError(400, f"Invalid email address: {email}", {"code": "email_invalid", "param": "email"})
         super().__init__()
         self.type = type
         self.email = email

@@ -132,7 +132,17 @@ class StripePayments:
         params = {"type": "express", "email": email, "metadata": {"account_id": account_id},
                   "capabilities": {"transfers": {"requested": True}}}
         with _translated_errors():
-            account = self._v1.accounts.create(params, {"idempotency_key": idempotency_key})
+            try:
+                account = self._v1.accounts.create(params, {"idempotency_key": idempotency_key})
+            except stripe.InvalidRequestError as error:
+                if _error_code(error) != EMAIL_REFUSED_CODE:
+                    raise
+                # Sign-up takes addresses Stripe does not, and an account's email cannot be changed: without it,
+                # Stripe's hosted form asks the freelancer for one, rather than leaving them unpayable for good.
+                log.warning("Stripe refused the email of account %s: its Connect account is made without it",
+                            account_id)
+                del params["email"]
+                account = self._v1.accounts.create(params, {"idempotency_key": f"{idempotency_key}:without-email"})
         return account["id"]
 
     def create_onboarding_link(self, *, stripe_account_id: str, refresh_url: str, return_url: str) -> str:
@@ -237,6 +247,7 @@ def _can_take_transfers(account: dict) -> bool:
 # Stripe's code for a transfer to a connected account whose transfers capability is not active (not onboarded yet,
 # or restricted since): it can be paid once onboarding is completed again.
 CANNOT_RECEIVE_CODE = "insufficient_capabilities_for_transfer"
+EMAIL_REFUSED_CODE = "email_invalid"  # an address Stripe does not take as an account's email
 
 
 def _error_code(error: stripe.StripeError) -> str | None:

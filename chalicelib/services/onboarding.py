@@ -66,6 +66,10 @@ def start_onboarding(deps: Deps, caller: Caller) -> str:
     except PaymentsUnavailable as error:
         raise errors.ServiceUnavailable("Stripe could not be reached; try again in a minute.",
                                         code="payments_unavailable") from error
+    except PaymentDeclined as error:  # nothing the freelancer sent: our platform's set-up, for an operator to fix
+        log.error("Stripe refused to set up payouts for %s: %s", caller.account_id, error)
+        raise errors.ServiceUnavailable(f"Stripe refused to set up payouts ({error}); this was logged for us to fix. "
+                                        "Try again later.", code="payments_unavailable") from error
 
 
 def apply_account_event(deps: Deps, event: PaymentEvent) -> str:
