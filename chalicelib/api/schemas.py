@@ -72,7 +72,10 @@ def text(max_length: int, *, one_line: bool = False):
 # Tags, links and emails are taken as sent, white space included, so that the document's pattern holds of the
 # value sent (a trimmed " images" would match a pattern " images" does not).
 Tag = Annotated[str, StringConstraints(to_lower=True, pattern=TAG_PATTERN)]
-Link = Annotated[str, StringConstraints(max_length=MAX_LINK, pattern=r"^https?://\S+$")]
+# A link is a line the client reads before clicking it: no control characters (a terminal's escape) nor controls
+# of direction ("https://example.com/\u202egnp.exe" shows as ".../exe.png"), as for a title.
+Link = Annotated[str, StringConstraints(max_length=MAX_LINK, pattern=r"^https?://\S+$"), AfterValidator(readable_line),
+                 Field(description="An http(s) URL; no control characters nor controls of direction (else 422).")]
 Seconds = Annotated[int, Field(ge=60, le=30 * 24 * 3600)]
 
 

@@ -127,6 +127,19 @@ def test_text_that_shows_as_nothing_or_holds_control_characters_is_refused(api, 
     assert f"'{field}' must" in answer["error"]["message"] and says in answer["error"]["message"], answer
 
 
+@pytest.mark.parametrize("link, says", [
+    ("https://example.com/\u202egnp.exe", "U+202E"),  # the client reviewing the work sees ".../exe.png"
+    ("https://example.com/\u001b[2J", "U+001B"),  # a terminal escape: clears the screen of a client's script
+    ("https://example.com/\u0000", "U+0000"),
+])
+def test_a_link_holds_no_control_characters_nor_controls_of_direction(api, freelancer, open_bounty, link, says):
+    """A link is a line of text the client reads before clicking: refused as a title would be (it was taken)."""
+    code, answer = api.post(f"/v1/bounties/{open_bounty['id']}/submissions", {"content": "done", "links": [link]},
+                            key=freelancer["api_key"])
+    assert (code, answer["error"]["code"]) == (422, "validation_error"), answer
+    assert "'links.0' must" in answer["error"]["message"] and says in answer["error"]["message"], answer
+
+
 def test_a_name_is_one_line_and_in_the_order_it_shows(api):
     code, answer = api.post("/v1/accounts", {"role": "client", "name": "Acme \u202enoitaroproc", "email": "a@b.co"})
     assert (code, answer["error"]["code"]) == (422, "validation_error") and "U+202E" in answer["error"]["message"]
