@@ -69,13 +69,14 @@ class Ctx:
 
     def start_session(self, new: session.Session) -> None:
         self.session = new
-        self.cookies.append(session.set_cookie(session.COOKIE, session.dump(new),
+        self.cookies.append(session.set_cookie(session.cookie_name(session.COOKIE), session.dump(new),
                                                max_age=session.LIFETIME_SECONDS, path=cookie_path()))
 
     def flash_next(self, text: str, kind: str = "ok") -> None:
         """A message for the page after the redirect."""
-        self.cookies.append(session.set_cookie(session.FLASH_COOKIE, session.flash_value(kind, text),
-                                               max_age=session.FLASH_SECONDS, path=cookie_path()))
+        self.cookies.append(session.set_cookie(session.cookie_name(session.FLASH_COOKIE),
+                                               session.flash_value(kind, text), max_age=session.FLASH_SECONDS,
+                                               path=cookie_path()))
 
     def go(self, outcome: once.Outcome) -> Response:
         """A form's success: to its outcome's page, saying so there. A form sent again goes the same way
@@ -96,13 +97,14 @@ def url(path: str, **query) -> str:
 
 
 def cookie_path() -> str:
-    return base_path() + "/"
+    """Deployed, the whole host's (a __Host- cookie must say Path=/); locally, the pages' own path."""
+    return "/" if session.deployed() else base_path() + "/"
 
 
 def _context(request) -> Ctx:
     cookies = session.parse_cookies(request.headers.get("cookie"))
     now = time.time()
-    current = session.load(cookies.get(session.COOKIE), now)
+    current = session.load(cookies.get(session.cookie_name(session.COOKIE)), now)
     ctx = Ctx(request=request, session=current or session.new_session(now), session_found=current is not None)
     if current is None:
         # Anonymous, so the sign-in form has a token to carry. Not on a POST: one without our cookie is refused
@@ -121,7 +123,7 @@ def _context(request) -> Ctx:
             ctx.start_session(session.new_session(now))
             ctx.flash = ("error", REVOKED)
     if ctx.flash is None:
-        ctx.flash = session.read_flash(cookies.get(session.FLASH_COOKIE))
+        ctx.flash = session.read_flash(cookies.get(session.cookie_name(session.FLASH_COOKIE)))
         ctx.flash_cookie = ctx.flash is not None
     return ctx
 
@@ -146,7 +148,8 @@ def _parse_form(request) -> dict[str, str]:
 def render(ctx: Ctx, template: str, *, status: int = 200, error: str | None = None, **values) -> Response:
     flash = ("error", error) if error else ctx.flash
     if ctx.flash_cookie:
-        ctx.cookies.append(session.set_cookie(session.FLASH_COOKIE, "", max_age=0, path=cookie_path()))
+        ctx.cookies.append(session.set_cookie(session.cookie_name(session.FLASH_COOKIE), "", max_age=0,
+                                              path=cookie_path()))
         ctx.flash_cookie = False
     body = _templates().get_template(template).render(
         ctx=ctx, me=ctx.session if ctx.caller else None, csrf=session.csrf_token(ctx.session), flash=flash,

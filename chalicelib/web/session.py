@@ -58,6 +58,16 @@ def deployed() -> bool:
     return config.stage() not in LOCAL_STAGES or bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
+HOST_ONLY = "__Host-"
+
+
+def cookie_name(name: str) -> str:
+    """A cookie's name as sent. Deployed, with the __Host- prefix: browsers take such a cookie only from this host
+    (Secure, Path=/, no Domain), so a sibling domain cannot plant a session of its choosing (its owner's own, read
+    before ours: the victim's work would go to that account), nor a flash."""
+    return HOST_ONLY + name if deployed() else name
+
+
 def _secret() -> bytes:
     value = config.web_session_secret()
     if deployed() and value == DEFAULT_SECRET:

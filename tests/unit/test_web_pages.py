@@ -77,3 +77,30 @@ def test_valid_form_input_passes_through_the_same_models():
     assert (body.content, body.links) == ("done", ["https://a.example/x"])
     typed = edge.validate(schemas.SubmitWork, {"content": "line one\r\n\tline two", "links": []}, LABELS)
     assert typed.content == "line one\r\n\tline two"  # a textarea's line breaks and tabs are kept
+
+
+def _asking_with(cookie_header: str):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(headers={"cookie": cookie_header}, method="GET", query_params={})
+
+
+def test_deployed_the_session_cookie_is_one_no_other_host_can_plant(behind_stage, monkeypatch):
+    """A sibling domain (another subdomain of a custom domain, a shared parent) can set a `bb_session` for this host:
+    its owner's own signed-in session, read before ours (a longer Path comes first), so the victim's work went to
+    the attacker's account. Deployed, the cookie carries the __Host- prefix, which browsers take only from this host
+    (Secure, Path=/, no Domain)."""
+    import time
+
+    from chalicelib.web import session
+
+    monkeypatch.setenv("STAGE", "prod")
+    monkeypatch.setenv("WEB_SESSION_SECRET", "a-real-secret")
+    attackers = session.dump(session.new_session(time.time(), account_id="acct_0a", role="freelancer",
+                                                 key_id="key_1", name="Mallory", key_hash="0" * 64))
+    planted = edge._context(_asking_with(f"bb_session={attackers}"))
+    assert planted.caller is None and not planted.session_found
+    [anonymous] = planted.cookies
+    assert anonymous.startswith("__Host-bb_session=") and "; Path=/;" in anonymous and anonymous.endswith("; Secure")
+    own = edge._context(_asking_with(f"__Host-bb_session={attackers}"))
+    assert own.caller is not None and own.caller.account_id == "acct_0a"
