@@ -139,9 +139,10 @@ RETRY_MAX_WAIT = 0.2
 RETRY_SECONDS = 2.5
 
 
-def retrying(attempt: Callable[[], T], *, seconds: float = RETRY_SECONDS) -> T:
-    """Runs a read-decide-write attempt again when its conditional write lost a race."""
-    give_up_at = time.monotonic() + seconds
+def retrying(attempt: Callable[[], T], *, seconds: float | None = None) -> T:
+    """Runs a read-decide-write attempt again when its conditional write lost a race, for up to `seconds`
+    (RETRY_SECONDS, read at each call)."""
+    give_up_at = time.monotonic() + (RETRY_SECONDS if seconds is None else seconds)
     wait = RETRY_FIRST_WAIT
     while True:
         try:
