@@ -25,7 +25,7 @@ from bench.soak.world import World
 ROOT = Path(__file__).resolve().parents[2]
 # Sizes of a run, unless given: a soak, or a smoke run (a few seconds of every action, for tests/bench/test_soak.py).
 SOAK = {"minutes": 10.0, "threads": 12, "clients": 6, "freelancers": 12}
-SMOKE = {"minutes": 0.25, "threads": 3, "clients": 2, "freelancers": 4}
+SMOKE = {"minutes": 0.2, "threads": 3, "clients": 2, "freelancers": 4}
 SMOKE_SETTLE_SECONDS = 30
 STACK_LOGS = ("api.log", "runner.log", "moto.log", "localstripe.log")  # in the state dir of a quiet stack
 

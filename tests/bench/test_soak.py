@@ -28,7 +28,8 @@ pytestmark = pytest.mark.e2e
 def test_a_smoke_soak_runs_every_check_and_finds_nothing(tmp_path):
     report_file = tmp_path / "soak-report.json"
     env = {k: v for k, v in os.environ.items() if k not in OURS}
-    with LocalStack(port=free_port(), state_dir=tmp_path / "stack", quiet=True, schedule_seconds=1) as stack:
+    with LocalStack(port=free_port(), state_dir=tmp_path / "stack", quiet=True, schedule_seconds=1,
+                    checkpoint_seconds=0) as stack:  # state saved once, on stopping
         done = subprocess.run(
             [sys.executable, "-m", "bench.soak", "--smoke", "--url", stack.url, "--state-dir", str(stack.state_dir),
              "--report", str(report_file), "--seed", "7"],
