@@ -57,7 +57,7 @@ class Visitor:
         """The token the page's forms carry for the current session (the app's own session module makes it)."""
         from chalicelib.web import session
 
-        return session.csrf_token(session.load(self.cookies[session.COOKIE], time.time()))
+        return session.csrf_token(session.load(self.cookies[session.cookie_name(session.COOKIE)], time.time()))
 
 
 class Stack:
