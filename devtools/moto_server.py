@@ -6,9 +6,12 @@ requests gives back the guarantee our conditional writes rely on, so race tests 
 threading. SQS requests, long polls above all, stay concurrent. A transaction's rollback copies the items it names
 rather than its tables (`devtools.moto_transactions`), so it costs what DynamoDB's does whatever the tables hold;
 an item is answered as moto holds it rather than rebuilt value by value (`devtools.moto_answers`) and sized once
-as it is stored rather than once per attribute (`devtools.moto_items`); the service behind a host is looked up once
-rather than on every request (`devtools.moto_routing`); and what moto creates for each request is freed once
-dropped rather than kept for its dashboard (`devtools.moto_untracked`).
+as it is stored rather than once per attribute (`devtools.moto_items`);
+the service behind a host is looked up once rather than on every request (`devtools.moto_routing`);
+requests DynamoDB refuses are refused (`devtools.moto_strict`); and a transaction's repeat with its client token is
+answered as DynamoDB answers it, without running it again (`devtools.moto_tokens`);
+and what moto creates for each request is freed once dropped rather than kept for its dashboard
+(`devtools.moto_untracked`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import threading
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
-from devtools import moto_answers, moto_items, moto_routing, moto_transactions, moto_untracked
+from devtools import moto_answers, moto_items, moto_routing, moto_strict, moto_tokens, moto_transactions, moto_untracked
 from devtools.servers import RELEASE_PATH
 
 
@@ -66,6 +69,8 @@ def main() -> None:
     moto_answers.install()
     moto_items.install()
     moto_routing.install()
+    moto_strict.install()
+    moto_tokens.install()  # after moto_strict: it wraps the transaction as checked
     moto_untracked.install()
     run_simple(args.host, args.port, Serialised(DomainDispatcherApplication(create_backend_app)), threaded=True,
                request_handler=MotoRequestHandler)
