@@ -9,7 +9,11 @@ refuse; where its behaviour was not certain the check was left out (docs/TESTING
 - an expression is at most 4 KB (4096 bytes of the string as sent);
 - a Query's FilterExpression may not name a key attribute of the table or index it queries;
 - a number has at most 38 significant digits, wherever an item stores it (moto checks only its range);
-- a secondary index's key attribute, written, must have the type the table defines for it (moto checks only NULL).
+- a secondary index's key attribute, written, must have the type the table defines for it (moto checks only NULL);
+- a BatchWriteItem holds at most 25 requests (moto takes any number);
+- a key read, updated or deleted (GetItem, BatchGetItem, DeleteItem, UpdateItem, a transaction's members, a
+  Query's partition key) is at most 2048 bytes (partition) and 1024 (sort), and not an empty string (moto checks
+  sizes only on writes of whole items, and empty strings only on some of these).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
 EXPRESSION_BYTES = 4096
+BATCH_WRITES = 25
+HASH_KEY_BYTES, RANGE_KEY_BYTES = 2048, 1024
 NUMBER_DIGITS = 38
 EXPRESSIONS = ("KeyConditionExpression", "FilterExpression", "ConditionExpression", "UpdateExpression",
                "ProjectionExpression")
@@ -32,6 +38,7 @@ _NAME_PLACEHOLDER = re.compile(r"#[A-Za-z0-9_]+")
 _TOP_NAME = re.compile(r"(?<![\w.#:])(#?[A-Za-z_]\w*)\b(?!\s*\()")
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "BETWEEN", "IN"})
 _EXPONENT = re.compile(r"[eE]")
+_EQUALITIES = (re.compile(r"(#?[A-Za-z_]\w*)\s*=\s*(:\w+)"), re.compile(r"(:\w+)\s*=\s*(#?[A-Za-z_]\w*)"))
 
 
 def _refuse(message: str) -> None:
@@ -119,6 +126,49 @@ def check_filter_names_no_key(table: Table, request: dict[str, Any]) -> None:
             _refuse(f"Filter Expression can only contain non-primary key attributes: Primary key attribute: {name}")
 
 
+def _string_bytes(value: dict[str, Any]) -> int | None:
+    """A string's size as DynamoDB counts it (UTF-8); None for other types, left unchecked."""
+    return len(value["S"].encode()) if "S" in value else None
+
+
+def _check_key_value(name: str, value: dict[str, Any], limit: int) -> None:
+    size = _string_bytes(value)
+    if size == 0:
+        _refuse("One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain "
+                f"an empty string value. Key: {name}")
+    if size is not None and size > limit:
+        _refuse("One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit "
+                f"of{HASH_KEY_BYTES} bytes" if limit == HASH_KEY_BYTES else
+                "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size "
+                f"limit of {RANGE_KEY_BYTES} bytes")
+
+
+def check_key(table: Table | None, key: dict[str, Any] | None) -> None:
+    if table is None or not key:
+        return
+    for name, limit in ((table.hash_key_attr, HASH_KEY_BYTES), (table.range_key_attr, RANGE_KEY_BYTES)):
+        if name and name in key:
+            _check_key_value(name, key[name], limit)
+
+
+def check_partition_value(table: Table, request: dict[str, Any]) -> None:
+    """The partition key's value a Query names, by equality (placeholders both sides of "=" resolved)."""
+    names, values = request.get("ExpressionAttributeNames") or {}, request.get("ExpressionAttributeValues") or {}
+    index_name = request.get("IndexName")
+    if index_name is None:
+        partition = table.hash_key_attr
+    else:
+        index = next((index for index in table.all_indexes() if index.name == index_name), None)
+        hashes = [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"] if index else []
+        partition = hashes[0] if len(hashes) == 1 else None
+    expression = request.get("KeyConditionExpression") or ""
+    pairs = list(_EQUALITIES[0].findall(expression))
+    pairs += [(name, value) for value, name in _EQUALITIES[1].findall(expression)]
+    for token, placeholder in pairs:
+        if names.get(token, token) == partition and placeholder in values:
+            _check_key_value(partition, values[placeholder], HASH_KEY_BYTES)
+
+
 def _table(handler: DynamoHandler, request: dict[str, Any]) -> Table | None:
     return handler.dynamodb_backend.tables.get(request.get("TableName"))
 
@@ -128,6 +178,7 @@ def check_write(handler: DynamoHandler, request: dict[str, Any], operation: str)
     check_placeholders_used(request)
     check_expression_sizes(request)
     table = _table(handler, request)
+    check_key(table, request.get("Key"))
     if operation == "Put":
         check_number_precision(request["Item"].values())
         if table is not None:
@@ -143,6 +194,7 @@ def check_query(handler: DynamoHandler, request: dict[str, Any]) -> None:
     table = _table(handler, request)
     if table is not None:
         check_filter_names_no_key(table, request)
+        check_partition_value(table, request)
 
 
 def check_scan(handler: DynamoHandler, request: dict[str, Any]) -> None:
@@ -156,6 +208,22 @@ def check_transaction(handler: DynamoHandler, request: dict[str, Any]) -> None:
             check_write(handler, write, operation)
 
 
+def check_get(handler: DynamoHandler, request: dict[str, Any]) -> None:
+    check_key(_table(handler, request), request.get("Key"))
+
+
+def check_batch_get(handler: DynamoHandler, request: dict[str, Any]) -> None:
+    for table_name, asked in (request.get("RequestItems") or {}).items():
+        table = handler.dynamodb_backend.tables.get(table_name)
+        for key in asked.get("Keys") or []:
+            check_key(table, key)
+
+
+def check_batch_write(handler: DynamoHandler, request: dict[str, Any]) -> None:
+    if sum(len(writes) for writes in (request.get("RequestItems") or {}).values()) > BATCH_WRITES:
+        _refuse("Too many items requested for the BatchWriteItem call")
+
+
 CHECKS: dict[str, Callable[[DynamoHandler, dict[str, Any]], None]] = {
     "put_item": lambda handler, request: check_write(handler, request, "Put"),
     "update_item": lambda handler, request: check_write(handler, request, "Update"),
@@ -163,6 +231,9 @@ CHECKS: dict[str, Callable[[DynamoHandler, dict[str, Any]], None]] = {
     "query": check_query,
     "scan": check_scan,
     "transact_write_items": check_transaction,
+    "batch_write_item": check_batch_write,
+    "get_item": check_get,
+    "batch_get_item": check_batch_get,
 }
 STOCK = {action: getattr(DynamoHandler, action) for action in CHECKS}
 

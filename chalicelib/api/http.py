@@ -186,8 +186,9 @@ def status_filter(request, allowed: tuple[str, ...]) -> str | None:
     return status
 
 
-def _unknown_id(params: dict) -> errors.NotFound | None:
-    """An id longer than any we hand out names nothing (and would exceed DynamoDB's key size)."""
+def unknown_id(params: dict) -> errors.NotFound | None:
+    """An id longer than any we hand out names nothing. It must not reach DynamoDB: past its key size (2,048 bytes)
+    a read is refused (ValidationException), not answered with nothing found. The web's pages check it too."""
     for name, value in params.items():
         if len(value) > MAX_ID:
             return errors.NotFound(f"No {name.removesuffix('_id')} with an id of {len(value)} characters exists.")
@@ -230,7 +231,7 @@ def route(bp: Blueprint, path: str, *, method: str, summary: str, body: type[Bas
                 caller = None if auth is None else caller_of(request, required=auth != "optional")
                 if caller is not None and auth in ("client", "freelancer"):
                     caller.require(auth)
-                if (unknown := _unknown_id(params)) is not None:
+                if (unknown := unknown_id(params)) is not None:
                     raise unknown
 
                 def run() -> Response:

@@ -18,6 +18,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from .. import config
+from ..api.http import unknown_id
 from ..bootstrap import deps
 from ..core import errors
 from ..core.model import FREELANCER
@@ -315,6 +316,8 @@ def _run_checked(ctx: Ctx, handler, params: dict, *, signed_in: bool, back_to: s
     caller = ctx.caller
     try:
         try:
+            if (unknown := unknown_id(params)) is not None:  # as the API: a 404, after the key is checked
+                raise unknown
             response = handler(ctx, **params)
         except errors.DomainError as error:
             if ctx.caller is not None and not isinstance(error, errors.Unauthenticated):

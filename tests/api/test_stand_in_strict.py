@@ -7,7 +7,8 @@ What DynamoDB documents, as each case relies on it (Amazon DynamoDB Developer Gu
 - Query: "A filter expression cannot contain partition key or sort key attributes";
 - numbers: "Numbers can have up to 38 digits of precision. Exceeding this results in an exception", with leading
   and trailing zeroes trimmed (so 1E+40 holds one significant digit);
-- a secondary index's key attribute written must be of the type its AttributeDefinitions give.
+- a secondary index's key attribute written must be of the type its AttributeDefinitions give;
+- BatchWriteItem: "The BatchWriteItem operation puts or deletes multiple items ... up to 25 put or delete requests".
 """
 
 from __future__ import annotations
@@ -157,3 +158,56 @@ def test_what_our_adapter_sends_is_accepted(db, table):
     found = db.query(**_query(table, True, FilterExpression="contains (#0, :0)", values={":0": {"S": "x"}},
                               ExpressionAttributeNames={"#0": "tags"}, ScanIndexForward=False, Limit=5))
     assert found["Count"] == 0
+
+
+def test_a_batch_write_holds_at_most_25_requests(db, table):
+    def batch(count: int) -> dict:
+        return {table: [{"PutRequest": {"Item": {"pk": {"S": f"batch-{n}"}}}} for n in range(count)]}
+
+    db.batch_write_item(RequestItems=batch(25))
+    assert _refused(db.batch_write_item, RequestItems=batch(26)) == (
+        "ValidationException", "Too many items requested for the BatchWriteItem call")
+
+
+HASH_TOO_LONG = ("ValidationException", "One or more parameter values were invalid: Size of hashkey has exceeded "
+                                        "the maximum size limit of2048 bytes")
+
+
+def test_a_key_read_updated_or_deleted_is_at_most_2048_bytes(db, table):
+    """DynamoDB refuses an oversized key on every request naming one, reads included (moto: on puts alone).
+    Counted in UTF-8 bytes: 1024 two-byte characters are 2048 bytes."""
+    fits, too_long = {"pk": {"S": "é" * 1024}}, {"pk": {"S": "é" * 1024 + "x"}}
+    db.get_item(TableName=table, Key=fits)
+    db.batch_get_item(RequestItems={table: {"Keys": [fits]}})
+    db.query(TableName=table, KeyConditionExpression="#k = :k", ExpressionAttributeNames={"#k": "pk"},
+             ExpressionAttributeValues={":k": fits["pk"]})
+    assert _refused(db.get_item, TableName=table, Key=too_long) == HASH_TOO_LONG
+    assert _refused(db.batch_get_item, RequestItems={table: {"Keys": [{"pk": {"S": "one"}}, too_long]}}) == \
+        HASH_TOO_LONG
+    assert _refused(db.delete_item, TableName=table, Key=too_long) == HASH_TOO_LONG
+    assert _refused(db.update_item, TableName=table, Key=too_long, UpdateExpression="SET n = :n",
+                    ExpressionAttributeValues={":n": {"N": "1"}}) == HASH_TOO_LONG
+    assert _refused(db.transact_write_items, TransactItems=[{"ConditionCheck": {
+        "TableName": table, "Key": too_long, "ConditionExpression": "attribute_exists(pk)"}}]) == HASH_TOO_LONG
+    assert _refused(db.query, TableName=table, KeyConditionExpression=":k = pk",
+                    ExpressionAttributeValues={":k": too_long["pk"]}) == HASH_TOO_LONG
+    assert _refused(db.query, TableName=table, IndexName="by_g", KeyConditionExpression="gpk = :k",
+                    ExpressionAttributeValues={":k": too_long["pk"]}) == HASH_TOO_LONG
+
+
+def test_an_empty_key_is_refused_in_a_batch_read(db, table):
+    assert _refused(db.batch_get_item, RequestItems={table: {"Keys": [{"pk": {"S": ""}}]}}) == (
+        "ValidationException", "One or more parameter values are not valid. The AttributeValue for a key attribute "
+                               "cannot contain an empty string value. Key: pk")
+
+
+def test_a_sort_key_is_at_most_1024_bytes(db):
+    name = f"strict-sorted-{uuid.uuid4().hex[:8]}"
+    db.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                          {"AttributeName": "sk", "AttributeType": "S"}])
+    db.get_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"S": "s" * 1024}})
+    assert _refused(db.get_item, TableName=name, Key={"pk": {"S": "p"}, "sk": {"S": "s" * 1025}}) == (
+        "ValidationException", "One or more parameter values were invalid: Aggregated size of all range keys has "
+                               "exceeded the size limit of 1024 bytes")
