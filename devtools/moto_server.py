@@ -9,7 +9,9 @@ an item is answered as moto holds it rather than rebuilt value by value (`devtoo
 as it is stored rather than once per attribute (`devtools.moto_items`);
 the service behind a host is looked up once rather than on every request (`devtools.moto_routing`);
 requests DynamoDB refuses are refused (`devtools.moto_strict`); and a transaction's repeat with its client token is
-answered as DynamoDB answers it, without running it again (`devtools.moto_tokens`);
+answered as DynamoDB answers it, without running it again (`devtools.moto_tokens`); and a Query stopped at its
+Limit says where, as DynamoDB's does, even with nothing left to read (`devtools.moto_pages`); numbers are held
+as DynamoDB holds them, without leading or trailing zeroes (`devtools.moto_numbers`);
 and what moto creates for each request is freed once dropped rather than kept for its dashboard
 (`devtools.moto_untracked`).
 """
@@ -22,7 +24,16 @@ import threading
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
-from devtools import moto_answers, moto_items, moto_routing, moto_strict, moto_tokens, moto_transactions, moto_untracked
+from devtools import (, moto_untracked
+    moto_answers,
+    moto_items,
+    moto_numbers,
+    moto_pages,
+    moto_routing,
+    moto_strict,
+    moto_tokens,
+    moto_transactions,
+)
 from devtools.servers import RELEASE_PATH
 
 
@@ -71,6 +82,8 @@ def main() -> None:
     moto_routing.install()
     moto_strict.install()
     moto_tokens.install()  # after moto_strict: it wraps the transaction as checked
+    moto_pages.install()
+    moto_numbers.install()
     moto_untracked.install()
     run_simple(args.host, args.port, Serialised(DomainDispatcherApplication(create_backend_app)), threaded=True,
                request_handler=MotoRequestHandler)

@@ -47,7 +47,8 @@ def test_every_read_answers_the_item_as_written(table, item):
     updated = db.update_item(TableName=name, Key=key, UpdateExpression="SET flag = :f",
                              ExpressionAttributeValues={":f": item["flag"]}, ReturnValues="ALL_NEW")["Attributes"]
 
-    assert got == batch[0] == queried[0] == transacted[0]["Item"] == updated == item
+    as_written = {**item, "count": {"N": "-12.5"}}  # a number's trailing zeroes trimmed, as DynamoDB answers it
+    assert got == batch[0] == queried[0] == transacted[0]["Item"] == updated == as_written
 
 
 def test_the_shortcut_gives_what_moto_s_own_serializer_gives():
