@@ -11,9 +11,8 @@ refuse; where its behaviour was not certain the check was left out (docs/TESTING
 - a number has at most 38 significant digits, wherever an item stores it (moto checks only its range);
 - a secondary index's key attribute, written, must have the type the table defines for it (moto checks only NULL);
 - a BatchWriteItem holds at most 25 requests (moto takes any number);
-- a key read, updated or deleted (GetItem, BatchGetItem, DeleteItem, UpdateItem, a transaction's members, a
-  Query's partition key) is at most 2048 bytes (partition) and 1024 (sort), and not an empty string (moto checks
-  sizes only on writes of whole items, and empty strings only on some of these).
+- a key read, updated or deleted is at most 2048 bytes (partition) and 1024 (sort), and not an empty string
+  (devtools.moto_keys).
 """
 
 from __future__ import annotations
@@ -26,9 +25,10 @@ from moto.dynamodb.exceptions import MockValidationException
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
+from devtools.moto_keys import check_key, check_partition_value
+
 EXPRESSION_BYTES = 4096
 BATCH_WRITES = 25
-HASH_KEY_BYTES, RANGE_KEY_BYTES = 2048, 1024
 NUMBER_DIGITS = 38
 EXPRESSIONS = ("KeyConditionExpression", "FilterExpression", "ConditionExpression", "UpdateExpression",
                "ProjectionExpression")
@@ -38,11 +38,10 @@ _NAME_PLACEHOLDER = re.compile(r"#[A-Za-z0-9_]+")
 _TOP_NAME = re.compile(r"(?<![\w.#:])(#?[A-Za-z_]\w*)\b(?!\s*\()")
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "BETWEEN", "IN"})
 _EXPONENT = re.compile(r"[eE]")
-_EQUALITIES = (re.compile(r"(#?[A-Za-z_]\w*)\s*=\s*(:\w+)"), re.compile(r"(:\w+)\s*=\s*(#?[A-Za-z_]\w*)"))
 
 
 def _refuse(message: str) -> None:
-    raise MockValidationException(message)
+    raise MockValidationException(message)  # moto answers it as DynamoDB does: 400, ValidationException
 
 
 def _expressions(request: dict[str, Any]) -> dict[str, str]:
@@ -124,49 +123,6 @@ def check_filter_names_no_key(table: Table, request: dict[str, Any]) -> None:
         name = names.get(token, token) if token.startswith("#") else token
         if name in keys:
             _refuse(f"Filter Expression can only contain non-primary key attributes: Primary key attribute: {name}")
-
-
-def _string_bytes(value: dict[str, Any]) -> int | None:
-    """A string's size as DynamoDB counts it (UTF-8); None for other types, left unchecked."""
-    return len(value["S"].encode()) if "S" in value else None
-
-
-def _check_key_value(name: str, value: dict[str, Any], limit: int) -> None:
-    size = _string_bytes(value)
-    if size == 0:
-        _refuse("One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain "
-                f"an empty string value. Key: {name}")
-    if size is not None and size > limit:
-        _refuse("One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit "
-                f"of{HASH_KEY_BYTES} bytes" if limit == HASH_KEY_BYTES else
-                "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size "
-                f"limit of {RANGE_KEY_BYTES} bytes")
-
-
-def check_key(table: Table | None, key: dict[str, Any] | None) -> None:
-    if table is None or not key:
-        return
-    for name, limit in ((table.hash_key_attr, HASH_KEY_BYTES), (table.range_key_attr, RANGE_KEY_BYTES)):
-        if name and name in key:
-            _check_key_value(name, key[name], limit)
-
-
-def check_partition_value(table: Table, request: dict[str, Any]) -> None:
-    """The partition key's value a Query names, by equality (placeholders both sides of "=" resolved)."""
-    names, values = request.get("ExpressionAttributeNames") or {}, request.get("ExpressionAttributeValues") or {}
-    index_name = request.get("IndexName")
-    if index_name is None:
-        partition = table.hash_key_attr
-    else:
-        index = next((index for index in table.all_indexes() if index.name == index_name), None)
-        hashes = [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"] if index else []
-        partition = hashes[0] if len(hashes) == 1 else None
-    expression = request.get("KeyConditionExpression") or ""
-    pairs = list(_EQUALITIES[0].findall(expression))
-    pairs += [(name, value) for value, name in _EQUALITIES[1].findall(expression)]
-    for token, placeholder in pairs:
-        if names.get(token, token) == partition and placeholder in values:
-            _check_key_value(partition, values[placeholder], HASH_KEY_BYTES)
 
 
 def _table(handler: DynamoHandler, request: dict[str, Any]) -> Table | None:
