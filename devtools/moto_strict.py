@@ -11,6 +11,8 @@ refuse; where its behaviour was not certain the check was left out (docs/TESTING
 - a number has at most 38 significant digits, wherever an item stores it (moto checks only its range);
 - a secondary index's key attribute, written, must have the type the table defines for it (moto checks only NULL);
 - a BatchWriteItem holds at most 25 requests (moto takes any number);
+- a transaction's ClientRequestToken is at most 36 characters (the service model's limit, which botocore leaves to
+  the service);
 - a key read, updated or deleted is at most 2048 bytes (partition) and 1024 (sort), and not an empty string
   (devtools.moto_keys).
 """
@@ -29,6 +31,7 @@ from devtools.moto_keys import check_key, check_partition_value
 
 EXPRESSION_BYTES = 4096
 BATCH_WRITES = 25
+TOKEN_CHARACTERS = 36
 NUMBER_DIGITS = 38
 EXPRESSIONS = ("KeyConditionExpression", "FilterExpression", "ConditionExpression", "UpdateExpression",
                "ProjectionExpression")
@@ -159,6 +162,10 @@ def check_scan(handler: DynamoHandler, request: dict[str, Any]) -> None:
 
 
 def check_transaction(handler: DynamoHandler, request: dict[str, Any]) -> None:
+    token = request.get("ClientRequestToken")
+    if token is not None and len(token) > TOKEN_CHARACTERS:
+        _refuse(f"1 validation error detected: Value '{token}' at 'clientRequestToken' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {TOKEN_CHARACTERS}")
     for member in request.get("TransactItems") or []:
         for operation, write in member.items():
             check_write(handler, write, operation)

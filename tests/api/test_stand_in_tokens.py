@@ -66,3 +66,16 @@ def test_a_cancelled_transaction_is_not_remembered(db, table):
         assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
     db.transact_write_items(TransactItems=_versioned_write(table, key, 5), ClientRequestToken=uuid.uuid4().hex)
     assert _version(db, table, key) == 6
+
+
+def test_a_token_is_at_most_36_characters(db, table):
+    """The service model's limit on ClientRequestToken (botocore checks only the least); ours are 32. A uuid
+    written out with its dashes is 36."""
+    def write(token: str) -> None:
+        db.transact_write_items(TransactItems=_versioned_write(table, uuid.uuid4().hex, 0), ClientRequestToken=token)
+
+    write(str(uuid.uuid4()))
+    with pytest.raises(ClientError) as raised:
+        write(str(uuid.uuid4()) + "x")
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "Member must have length less than or equal to 36" in raised.value.response["Error"]["Message"]
