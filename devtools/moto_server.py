@@ -6,12 +6,13 @@ requests gives back the guarantee our conditional writes rely on, so race tests 
 threading. SQS requests, long polls above all, stay concurrent. A transaction's rollback copies the items it names
 rather than its tables (`devtools.moto_transactions`), so it costs what DynamoDB's does whatever the tables hold;
 an item is answered as moto holds it rather than rebuilt value by value (`devtools.moto_answers`) and sized once
-as it is stored rather than once per attribute (`devtools.moto_items`);
-the service behind a host is looked up once rather than on every request (`devtools.moto_routing`);
-requests DynamoDB refuses are refused (`devtools.moto_strict`); and a transaction's repeat with its client token is
-answered as DynamoDB answers it, without running it again (`devtools.moto_tokens`); and a Query stopped at its
-Limit says where, as DynamoDB's does, even with nothing left to read (`devtools.moto_pages`); numbers are held
-as DynamoDB holds them, without leading or trailing zeroes (`devtools.moto_numbers`);
+as it is stored rather than once per attribute (`devtools.moto_items`); the service behind a host is looked up once
+rather than on every request (`devtools.moto_routing`).
+
+Where moto answers otherwise than DynamoDB, the server answers as DynamoDB does: requests DynamoDB refuses are
+refused (`devtools.moto_strict`, `devtools.moto_keys`); a transaction's repeat with its client token succeeds
+without running again (`devtools.moto_tokens`); a Query stopped at its Limit says where, even with nothing left to
+read (`devtools.moto_pages`); numbers are held without leading or trailing zeroes (`devtools.moto_numbers`);
 and what moto creates for each request is freed once dropped rather than kept for its dashboard
 (`devtools.moto_untracked`).
 """
