@@ -12,8 +12,9 @@ rather than on every request (`devtools.moto_routing`).
 Where moto answers otherwise than DynamoDB, the server answers as DynamoDB does: requests DynamoDB refuses are
 refused (`devtools.moto_strict`, `devtools.moto_keys`); a transaction's repeat with its client token succeeds
 without running again (`devtools.moto_tokens`); a Query stopped at its Limit says where, even with nothing left to
-read (`devtools.moto_pages`); numbers are held without leading or trailing zeroes (`devtools.moto_numbers`);
-and what moto creates for each request is freed once dropped rather than kept for its dashboard
+read (`devtools.moto_pages`); numbers are held without leading or trailing zeroes (`devtools.moto_numbers`).
+
+Apart from both, what moto creates for each request is freed once dropped rather than kept for its dashboard
 (`devtools.moto_untracked`).
 """
 
@@ -25,7 +26,7 @@ import threading
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
-from devtools import (, moto_untracked
+from devtools import (
     moto_answers,
     moto_items,
     moto_numbers,
@@ -34,6 +35,7 @@ from devtools import (, moto_untracked
     moto_strict,
     moto_tokens,
     moto_transactions,
+    moto_untracked,
 )
 from devtools.servers import RELEASE_PATH
 
