@@ -283,3 +283,11 @@ def clock(chalice_app):
     deps().clock = controlled
     yield controlled
     deps().clock = original
+
+
+@pytest.fixture(scope="session")
+def db(moto_server):
+    """A plain DynamoDB client on the dev moto server, for the tests of its corrections (test_stand_in_*)."""
+    from tests.api.stand_in import dynamodb
+
+    return dynamodb(moto_server.url)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 
-import boto3
 import pytest
 from moto.core.serialize import BaseJSONSerializer
 
 from devtools import moto_answers
+from tests.api.stand_in import dynamodb, keyed_table
 
 EVERY_KIND = {
     "pk": {"S": "item"}, "count": {"N": "-12.50"}, "flag": {"BOOL": False}, "nothing": {"NULL": True},
@@ -24,11 +23,8 @@ WITH_BINARY = {**EVERY_KIND, "pk": {"S": "binary"}, "blob": {"B": b"\x00\xffraw"
 
 @pytest.fixture(scope="module")
 def table(moto_server):
-    db = boto3.session.Session().client("dynamodb", endpoint_url=moto_server.url)
-    name = f"answers-{uuid.uuid4().hex[:8]}"
-    db.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                    BillingMode="PAY_PER_REQUEST")
+    db = dynamodb(moto_server.url)
+    name = keyed_table(db, "answers")
     for item in (EVERY_KIND, WITH_BINARY):
         db.put_item(TableName=name, Item=item)
     return db, name

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
 from devtools import moto_items
+from tests.api.stand_in import dynamodb, keyed_table
 
 LIMIT = moto_items.ITEM_SIZE_LIMIT
 
 
 @pytest.fixture(scope="module")
 def table(moto_server):
-    db = boto3.session.Session().client("dynamodb", endpoint_url=moto_server.url)
-    name = f"items-{uuid.uuid4().hex[:8]}"
-    db.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                    BillingMode="PAY_PER_REQUEST")
+    db = dynamodb(moto_server.url)
+    name = keyed_table(db, "items")
     return db, name
 
 

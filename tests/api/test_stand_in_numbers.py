@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import uuid
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from devtools.moto_numbers import canonical
-
-
-@pytest.fixture(scope="module")
-def db(moto_server):
-    return boto3.session.Session().client("dynamodb", endpoint_url=moto_server.url)
+from tests.api.stand_in import keyed_table
 
 
 @pytest.fixture(scope="module")
 def table(db) -> str:
-    name = f"numbers-{uuid.uuid4().hex[:8]}"
-    db.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                    BillingMode="PAY_PER_REQUEST")
-    return name
+    return keyed_table(db, "numbers")
 
 
 @pytest.mark.parametrize("sent, stored", [

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-import boto3
 import pytest
-
-
-@pytest.fixture(scope="module")
-def db(moto_server):
-    return boto3.session.Session().client("dynamodb", endpoint_url=moto_server.url)
 
 
 @pytest.fixture(scope="module")

@@ -15,16 +15,10 @@ from __future__ import annotations
 
 import uuid
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from devtools import moto_strict
-
-
-@pytest.fixture(scope="module")
-def db(moto_server):
-    return boto3.session.Session().client("dynamodb", endpoint_url=moto_server.url)
 
 
 @pytest.fixture(scope="module")

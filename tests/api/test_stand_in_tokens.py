@@ -7,23 +7,15 @@ from __future__ import annotations
 
 import uuid
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-
-@pytest.fixture(scope="module")
-def db(moto_server):
-    return boto3.session.Session().client("dynamodb", endpoint_url=moto_server.url)
+from tests.api.stand_in import keyed_table
 
 
 @pytest.fixture(scope="module")
 def table(db) -> str:
-    name = f"tokens-{uuid.uuid4().hex[:8]}"
-    db.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                    BillingMode="PAY_PER_REQUEST")
-    return name
+    return keyed_table(db, "tokens")
 
 
 def _versioned_write(table: str, key: str, version: int) -> list[dict]:

@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import uuid
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from devtools import moto_transactions
-
-
-@pytest.fixture(scope="module")
-def db(moto_server):
-    return boto3.session.Session().client("dynamodb", endpoint_url=moto_server.url)
 
 
 def _table(db, *, range_key: bool = False) -> str:
