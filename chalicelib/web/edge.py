@@ -316,9 +316,7 @@ def _run_checked(ctx: Ctx, handler, params: dict, *, signed_in: bool, back_to: s
     caller = ctx.caller
     try:
         try:
-            if (unknown := unknown_id(params)) is not None:  # as the API: a 404, after the key is checked
-                raise unknown
-            response = handler(ctx, **params)
+            response = _shown(ctx, handler, params)
         except errors.DomainError as error:
             if ctx.caller is not None and not isinstance(error, errors.Unauthenticated):
                 check(deps(), ctx.caller)  # a refusal is shown only to a valid key
@@ -340,6 +338,14 @@ def _run_checked(ctx: Ctx, handler, params: dict, *, signed_in: bool, back_to: s
         ctx.flash_next(REVOKED, "error")
         return redirect(ctx, url("/web/signin", next=back_to if posted else _here(ctx.request)))
     ctx.flash = ("error", REVOKED)
+    return _shown(ctx, handler, params)
+
+
+def _shown(ctx: Ctx, handler, params: dict) -> Response:
+    """The page, for ids that can name something: as the API, a longer one is a 404 (after the key is checked, by
+    the caller), never a read DynamoDB refuses (a 500). Also for the page shown again to a visitor signed out."""
+    if (unknown := unknown_id(params)) is not None:
+        raise unknown
     return handler(ctx, **params)
 
 

@@ -203,3 +203,21 @@ def test_the_web_pages_ids_longer_than_any_we_issue_name_nothing(api):
     long_id = "bty_" + "x" * 3000
     page = api.client.http.get(f"/web/bounties/{long_id}")
     assert page.status_code == 404 and b"No bounty with an id of 3004 characters exists." in page.body
+
+
+def test_a_long_id_on_a_public_page_is_a_404_for_a_visitor_whose_key_was_revoked(api, freelancer):
+    """A page open to all is shown again, signed out, to a visitor whose key was revoked: that second showing
+    skipped the check of the id's length, so the read reached DynamoDB with a key over its 2,048 bytes (a 500)."""
+    import time
+
+    from chalicelib.web import session
+
+    [key] = api.ok("GET", "/v1/accounts/me/keys", key=freelancer["api_key"])["items"]
+    spare = api.ok("POST", "/v1/accounts/me/keys", {}, status=201, key=freelancer["api_key"])
+    api.ok("DELETE", f"/v1/accounts/me/keys/{key['id']}", key=spare["api_key"])
+    revoked = session.dump(session.new_session(time.time(), account_id=freelancer["id"], role="freelancer",
+                                               key_id=key["id"], name="F", key_hash="0" * 64))
+    long_id = "bty_" + "x" * 3000
+    page = api.client.http.get(f"/web/bounties/{long_id}",
+                               headers={"cookie": f"{session.cookie_name(session.COOKIE)}={revoked}"})
+    assert page.status_code == 404 and b"No bounty with an id of 3004 characters exists." in page.body
