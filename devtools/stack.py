@@ -188,8 +188,10 @@ def _terminate(process: subprocess.Popen) -> None:
 
 
 def main() -> int:
+    port = int(os.environ.get("PORT", "8000"))
     try:
-        return _serve(int(os.environ.get("PORT", "8000")))
+        check_port_free(port, "PORT")  # before the signals are taken over and the parent's death is asked for
+        return _serve(port)
     except PortTaken as error:
         print(f"[stack] not started: {error}", file=sys.stderr, flush=True)
         return 1

@@ -4,6 +4,7 @@ tables, state, webhook and workers are in place, however long provisioning takes
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import threading
 import time
@@ -72,5 +73,8 @@ def test_a_port_in_use_is_refused_before_anything_starts(tmp_path, monkeypatch, 
             LocalStack(port=port, state_dir=tmp_path, quiet=True).start()
         assert settings.read_text() == "{}"
         monkeypatch.setenv("PORT", str(port))
+        handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         assert stack.main() == 1
     assert "choose another port (PORT=...)" in capsys.readouterr().err
+    # Refused before the stack takes its signals over: in this test's process, Ctrl-C would otherwise stop nothing.
+    assert {signum: signal.getsignal(signum) for signum in handlers} == handlers
