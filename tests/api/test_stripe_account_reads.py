@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from chalicelib.adapters.stripe_payments import StripePayments
-from chalicelib.ports import PaymentsUnavailable
+from chalicelib.ports import PaymentDeclined, PaymentsUnavailable
 
 REFUSALS = {
     "acct_gone": (403, {"type": "invalid_request_error", "code": "account_invalid",
@@ -28,12 +28,31 @@ REFUSALS = {
                                          "this endpoint on account 'acct_platform'."}),
 }
 
+# Stripe's two idempotency errors: another request still using the key (409), the key reused with other parameters.
+KEY_REFUSALS = {
+    "busy": (409, {"type": "idempotency_error", "message": "There is currently another in-progress request using "
+                                                          "this Idempotent Key (that probably means you submitted "
+                                                          "twice, and the other request is still going through)."}),
+    "reused": (400, {"type": "idempotency_error", "message": "Keys for idempotent requests can only be used with "
+                                                            "the same parameters they were first used with."}),
+}
+
 
 @pytest.fixture
 def refusing_stripe():
     class Refuse(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's naming
             status, error = REFUSALS[self.path.rsplit("/", 1)[-1]]
+            body = json.dumps({"error": error}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):  # noqa: N802 - creating an account: answered by its idempotency key
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, error = KEY_REFUSALS[self.headers["Idempotency-Key"]]
             body = json.dumps({"error": error}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -62,3 +81,13 @@ def test_any_other_refusal_reads_as_stripe_unavailable_never_as_no_account(refus
     account.updated read as "no such account" and be dropped with its payouts held: it is retried (503)."""
     with pytest.raises(PaymentsUnavailable):
         refusing_stripe.can_receive_payouts(stripe_account_id=account)
+
+
+def test_a_key_another_request_still_uses_is_stripe_unavailable_a_key_reused_otherwise_is_a_refusal(refusing_stripe):
+    """Two first calls of payout onboarding at once: the second meets Stripe's 409 for the key the first still
+    uses. Stripe's library raises it as an APIError, so it reads as Stripe being unavailable (503, try again), not
+    as Stripe refusing our platform's set-up (which onboarding logs as an error for an operator)."""
+    with pytest.raises(PaymentsUnavailable):
+        refusing_stripe.create_express_account(account_id="acct_1", email="a@example.com", idempotency_key="busy")
+    with pytest.raises(PaymentDeclined):
+        refusing_stripe.create_express_account(account_id="acct_1", email="a@example.com", idempotency_key="reused")
