@@ -42,17 +42,13 @@ KEY_REFUSALS = {
 def refusing_stripe():
     class Refuse(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's naming
-            status, error = REFUSALS[self.path.rsplit("/", 1)[-1]]
-            body = json.dumps({"error": error}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self._refuse(*REFUSALS[self.path.rsplit("/", 1)[-1]])
 
         def do_POST(self):  # noqa: N802 - creating an account: answered by its idempotency key
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, error = KEY_REFUSALS[self.headers["Idempotency-Key"]]
+            self._refuse(*KEY_REFUSALS[self.headers["Idempotency-Key"]])
+
+        def _refuse(self, status: int, error: dict) -> None:
             body = json.dumps({"error": error}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
