@@ -63,7 +63,7 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
             log.info("payout %s attempt %s failed after another delivery paid it: %s", payout.id, receive_count, error)
             return PAID
         log.warning("payout %s delivery %s failed: %s", payout.id, receive_count, error)
-        if last_try:
+        if last_try and recorded.status == FAILED:  # not one held meanwhile: its account's readiness releases it
             log.error("payout %s failed for good after %s attempts (`ops failed-payouts`, then `ops redrive`): %s",
                       payout.id, recorded.attempts, error)
             observability.count("PayoutsFailed")

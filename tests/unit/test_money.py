@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.core import errors, ledger, money, rules
-from chalicelib.core.model import CANCELLED, FAILED, PAID, QUEUED, Account, Participant
+from chalicelib.core.model import AWAITING_ONBOARDING, CANCELLED, FAILED, PAID, QUEUED, Account, Participant
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -89,6 +89,11 @@ def test_payout_retry_states():
     assert failed.status == FAILED and money.requeue(failed, now=NOW).status == QUEUED
     # A delivery that failed while another paid the payout records nothing, on its last try or not.
     assert money.record_attempt(replace(payout, status=PAID), error="boom", failed=True, now=NOW) is None
+    # One that failed while another delivery held the payout for the account counts its attempt, but its last try
+    # does not fail the payout: failed, it would wait for an operator, where held, Stripe's word that the account
+    # is ready releases it.
+    still_held = money.record_attempt(held, error="boom", failed=True, now=NOW)
+    assert (still_held.status, still_held.attempts) == (AWAITING_ONBOARDING, 1)
     with pytest.raises(errors.StateConflict):
         money.requeue(replace(payout, status=PAID), now=NOW)
 
