@@ -77,16 +77,19 @@ def requeue(payout: Payout, *, now: datetime) -> Payout:
     return replace(payout, status=QUEUED, updated_at=now)
 
 
-def record_attempt(payout: Payout, *, error: str, failed: bool, now: datetime, key_spent: bool = False
-                   ) -> Payout | None:
+def record_attempt(payout: Payout, *, error: str, failed: bool, now: datetime, key_spent: bool = False,
+                   tried_while_held: bool = False) -> Payout | None:
     """None for a paid payout: another delivery of it paid it while this one failed, so nothing is owed and no
     failure may move it back (a paid payout is never retried, listed as failed or re-driven). A payout another
     delivery held meanwhile for its freelancer's account stays held even on the last try: Stripe's word that the
-    account is ready releases a held payout, where a failed one would wait for an operator. `key_spent`: Stripe
-    answered with a server error, which it would replay under the same key, so the next attempt takes a new one."""
+    account is ready releases a held payout, where a failed one would wait for an operator. One this delivery
+    tried while held (its account since seen ready) fails as any other: nothing would release it again.
+    `key_spent`: Stripe answered with a server error, which it would replay under the same key, so the next
+    attempt takes a new one."""
     if payout.status == PAID:
         return None
-    fails = failed and payout.status != AWAITING_ONBOARDING
+    held_meanwhile = payout.status == AWAITING_ONBOARDING and not tried_while_held
+    fails = failed and not held_meanwhile
     return replace(payout, attempts=payout.attempts + 1, last_error=error[:500],
                    status=FAILED if fails else payout.status, keys_spent=payout.keys_spent + key_spent,
                    updated_at=now)

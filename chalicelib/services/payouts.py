@@ -57,8 +57,10 @@ def pay_out(deps: Deps, payout_id: str, *, receive_count: int = 1) -> str:
         last_try = receive_count >= config.max_receive_count()
         reason = f"{type(error).__name__}: {error}"
         key_spent = isinstance(error, PaymentsServerError)
+        tried_while_held = payout.status == AWAITING_ONBOARDING
         recorded = _update(deps, payout.id, lambda p: money.record_attempt(
-            p, error=reason, failed=last_try, now=deps.clock.now(), key_spent=key_spent), known=payout)
+            p, error=reason, failed=last_try, now=deps.clock.now(), key_spent=key_spent,
+            tried_while_held=tried_while_held), known=payout)
         if recorded is None:
             log.info("payout %s attempt %s failed after another delivery paid it: %s", payout.id, receive_count, error)
             return PAID

@@ -94,6 +94,8 @@ def test_payout_retry_states():
     # is ready releases it.
     still_held = money.record_attempt(held, error="boom", failed=True, now=NOW)
     assert (still_held.status, still_held.attempts) == (AWAITING_ONBOARDING, 1)
+    # But one this delivery tried while held (its account seen ready since) fails: nothing would release it again.
+    assert money.record_attempt(held, error="boom", failed=True, now=NOW, tried_while_held=True).status == FAILED
     with pytest.raises(errors.StateConflict):
         money.requeue(replace(payout, status=PAID), now=NOW)
 
